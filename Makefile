@@ -1,0 +1,62 @@
+# kwsflow: QAT in QKeras → hls4ml → fixed-point model → RTL → Verilator.
+# `make demo` and `make test` are the two commands a new user needs; both set up first.
+
+PYTHON_SYS ?= python3.11
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+BUILD      ?= build
+CONFIG     ?= configs/dscnn_linear8.yaml
+RUN        ?= demo
+# Real Speech Commands data for `make train-gsc` and the data tests (never committed here).
+KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
+export KWS_GSC_DIR
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps demo train train-gsc evaluate test test-all clean help
+
+help:
+	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
+	@echo "make test        set up, then run the default test suite"
+	@echo "make test-all    also the slow tests"
+	@echo "make train CONFIG=configs/x.yaml [DATA=dir]   train one run into $(BUILD)/<name>/"
+	@echo "make train-gsc CONFIG=...                     the same on \$$KWS_GSC_DIR"
+	@echo "make evaluate RUN=name [DATA=dir]             evaluate build/<name> on a dataset"
+
+setup: $(VENV)/.installed system-deps
+
+# Re-installs only when pyproject.toml changes, so a second `make setup` takes a second.
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (TensorFlow 2.15 needs Python 3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[hw,dev]'
+	touch $@
+
+# Debian packages: espeak-ng synthesizes the offline demo data.
+system-deps:
+	@command -v espeak-ng >/dev/null || { \
+	  echo "installing Debian's espeak-ng (offline demo data)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "error: espeak-ng is missing and I cannot install it: run 'apt-get install espeak-ng' as root"; exit 1; fi; }
+
+demo: setup
+	$(PY) -m qat.train --config configs/demo.yaml --build-dir $(BUILD)
+
+train: setup
+	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) $(if $(DATA),--data $(DATA))
+
+train-gsc: setup
+	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) --data $(KWS_GSC_DIR)
+
+evaluate: setup
+	$(PY) -m qat.evaluate --run $(BUILD)/$(RUN) $(if $(DATA),--data $(DATA))
+
+test: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD) .pytest_cache

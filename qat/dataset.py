@@ -1,0 +1,131 @@
+"""From a data setting to arrays: which source, which clips per split, cached audio.
+
+Sources (`data.source` in a run config):
+- `synthetic`: the offline default, espeak-ng keywords + generated noise (no download, no shared files);
+- `gsc`: an extracted Speech Commands v0.02 archive at `data.path` (or $KWS_GSC_DIR);
+- `download`: the official archive fetched into the cache (needs internet);
+`data.test_set` may name the official 12-class test-set folder: it is then evaluated too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from qat.data import download, synthetic
+from qat.data.clips import LoadedClips, load_clips
+from qat.data.labels import BACKGROUND_NOISE_DIR, CLIP_SAMPLES
+from qat.data.speech_commands import SPLITS, scan_raw_archive, scan_test_set
+from qat.data.wav import AudioError, read_wav
+
+log = logging.getLogger(__name__)
+SOURCES = ("synthetic", "gsc", "download")
+
+
+class DataConfigError(ValueError):
+    pass
+
+
+@dataclass
+class DataConfig:
+    source: str = "synthetic"
+    path: str | None = None
+    test_set: str | None = None
+    seed: int = 0
+    unknown_percent: float = 10.0
+    silence_percent: float = 10.0
+    synth_speakers: int = 160
+    augment: dict = field(default_factory=lambda: {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1})
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise DataConfigError(f"data.source={self.source!r}: choose one of {SOURCES}")
+        if self.source == "synthetic" and self.synth_speakers < 3:
+            raise DataConfigError("data.synth_speakers must be >= 3 (one each for train, validation, test)")
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "DataConfig":
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        if set(data) - known:
+            raise DataConfigError(f"unknown data setting(s) {sorted(set(data) - known)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_root(cfg: DataConfig, progress: bool = True) -> Path:
+    """The folder in raw-archive layout that this config reads."""
+    if cfg.source == "synthetic":
+        root = Path(cfg.path) if cfg.path else download.cache_dir() / f"synthetic_s{cfg.seed}_n{cfg.synth_speakers}"
+        return synthetic.synthesize(root, n_speakers=cfg.synth_speakers, seed=cfg.seed, progress=progress)
+    if cfg.source == "download":
+        return download.fetch(download.ARCHIVES["speech_commands_v0.02"], progress=progress)
+    path = cfg.path or os.environ.get("KWS_GSC_DIR")
+    if not path:
+        raise DataConfigError("data.source=gsc needs data.path (or --data, or $KWS_GSC_DIR) pointing to an "
+                              "extracted speech_commands_v0.02 archive")
+    return Path(path).expanduser().resolve()
+
+
+def _quantize16(audio: np.ndarray) -> np.ndarray:
+    # Keep audio on the 16-bit PCM grid, so a cached and a fresh load give identical arrays.
+    return np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16)
+
+
+def _cached(key: dict, build, progress: bool) -> LoadedClips:
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = download.cache_dir() / "audio" / f"{digest}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as d:
+            return LoadedClips(d["audio"].astype(np.float32) / 32767, d["labels"], [], list(d["errors"]))
+    clips = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, audio=_quantize16(clips.audio), labels=clips.labels, errors=np.asarray(clips.errors, dtype=str))
+    tmp.rename(path)
+    return LoadedClips(_quantize16(clips.audio).astype(np.float32) / 32767, clips.labels, clips.refs, clips.errors)
+
+
+def load_splits(cfg: DataConfig, progress: bool = True, splits=SPLITS) -> dict[str, LoadedClips]:
+    """Audio and labels per split (train/validation/test, plus `official_test` if configured)."""
+    root = resolve_root(cfg, progress)
+    refs, problems = scan_raw_archive(root, cfg.unknown_percent, cfg.silence_percent, cfg.seed)
+    out = {}
+    for split in splits:
+        key = dict(root=str(root), split=split, seed=cfg.seed, unknown=cfg.unknown_percent,
+                   silence=cfg.silence_percent, files=len(refs[split]), mtime=_listing_stamp(root))
+        out[split] = _cached(key, lambda s=split: load_clips(refs[s], desc=f"{s} clips", progress=progress), progress)
+    if cfg.test_set:
+        out["official_test"] = load_test_set(cfg.test_set, progress)
+    return out
+
+
+def load_test_set(path: str | Path, progress: bool = True) -> LoadedClips:
+    refs, _ = scan_test_set(path)
+    key = dict(root=str(Path(path).resolve()), split="official_test", files=len(refs), mtime=_listing_stamp(Path(path)))
+    return _cached(key, lambda: load_clips(refs, desc="official test clips", progress=progress), progress)
+
+
+def _listing_stamp(root: Path) -> float:
+    # Changes when files are added to / removed from the top folders or the lists are edited.
+    items = [root, *(p for p in root.iterdir())]
+    return max(p.stat().st_mtime for p in items)
+
+
+def background_noises(cfg: DataConfig) -> list[np.ndarray]:
+    root = resolve_root(cfg, progress=False)
+    noises = []
+    for f in sorted((root / BACKGROUND_NOISE_DIR).glob("*.wav")):
+        try:
+            noises.append(read_wav(f))
+        except AudioError as exc:
+            log.warning("background noise skipped: %s", exc)
+    return [n for n in noises if len(n) >= CLIP_SAMPLES]

@@ -1,0 +1,133 @@
+"""Front ends, in numpy, one code path for training, evaluation and the hardware test vectors.
+
+- `mfcc`: MLPerf Tiny KWS reference — 30 ms Hann window, 20 ms hop, 512-point FFT magnitude,
+  40 mel bands 20–4000 Hz (HTK mel scale, as tf.signal), log(mel + 1e-6), DCT-II, first 10
+  coefficients → 49 x 10. Matches tf.signal's pipeline (tested against it).
+- `logmel`: the same 49 x 40 log-mel frames, stacked — the streaming feed-forward model's input.
+- `raw`: the waveform itself (16000 samples), for the raw-waveform CNN.
+
+`Normalizer` then scales each coefficient (or the waveform as a whole) with training-set
+statistics, so one fixed-point input format fits all inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qat.data.labels import CLIP_SAMPLES, SAMPLE_RATE
+
+FRAME_LENGTH = 480  # 30 ms
+FRAME_STEP = 320  # 20 ms
+FFT_LENGTH = 512
+NUM_MEL = 40
+MEL_LOW_HZ, MEL_HIGH_HZ = 20.0, 4000.0
+NUM_MFCC = 10
+FEATURE_KINDS = ("mfcc", "logmel", "raw")
+
+
+class FeatureError(ValueError):
+    pass
+
+
+def hann_periodic(n: int) -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def hz_to_mel(hz):
+    return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def mel_matrix(num_mel: int = NUM_MEL, num_bins: int = FFT_LENGTH // 2 + 1, rate: int = SAMPLE_RATE,
+               low: float = MEL_LOW_HZ, high: float = MEL_HIGH_HZ) -> np.ndarray:
+    """Triangular mel filters over FFT bins, as tf.signal.linear_to_mel_weight_matrix (DC bin unused)."""
+    bin_mel = hz_to_mel(np.linspace(0.0, rate / 2, num_bins))[1:, None]
+    edges = np.linspace(hz_to_mel(low), hz_to_mel(high), num_mel + 2)
+    left, center, right = edges[:-2], edges[1:-1], edges[2:]
+    weights = np.maximum(0.0, np.minimum((bin_mel - left) / (center - left), (right - bin_mel) / (right - center)))
+    return np.pad(weights, ((1, 0), (0, 0))).astype(np.float32)
+
+
+def dct2_matrix(n_in: int = NUM_MEL, n_out: int = NUM_MFCC) -> np.ndarray:
+    """DCT-II scaled like tf.signal.mfccs_from_log_mel_spectrograms: 2*cos(...)/sqrt(2N)."""
+    k = np.arange(n_out)[None, :]
+    n = np.arange(n_in)[:, None]
+    return (2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) / np.sqrt(2.0 * n_in)).astype(np.float32)
+
+
+_MEL = mel_matrix()
+_DCT = dct2_matrix()
+_WINDOW = hann_periodic(FRAME_LENGTH)
+
+
+def frames(audio: np.ndarray) -> np.ndarray:
+    """(N, 16000) → (N, 49, 480) windowed frames, no padding (tf.signal.stft pad_end=False)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    n_frames = 1 + (audio.shape[-1] - FRAME_LENGTH) // FRAME_STEP
+    idx = np.arange(n_frames)[:, None] * FRAME_STEP + np.arange(FRAME_LENGTH)[None, :]
+    return audio[:, idx] * _WINDOW
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    spectrum = np.abs(np.fft.rfft(frames(audio), n=FFT_LENGTH)).astype(np.float32)
+    return np.log(spectrum @ _MEL + 1e-6)
+
+
+def mfcc(audio: np.ndarray) -> np.ndarray:
+    return log_mel(audio) @ _DCT
+
+
+def compute(kind: str, audio: np.ndarray, batch: int = 512) -> np.ndarray:
+    """Features of a batch of one-second clips: (N, 49, 10, 1), (N, 1960) or (N, 16000, 1)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 2 or audio.shape[1] != CLIP_SAMPLES:
+        raise FeatureError(f"expected clips of shape (N, {CLIP_SAMPLES}), got {audio.shape}")
+    if kind == "raw":
+        return audio[..., None]
+    fn = {"mfcc": mfcc, "logmel": log_mel}.get(kind)
+    if fn is None:
+        raise FeatureError(f"unknown feature kind {kind!r}; choose one of {FEATURE_KINDS}")
+    out = np.concatenate([fn(audio[i:i + batch]) for i in range(0, len(audio), batch)]) if len(audio) else None
+    if out is None:
+        out = fn(np.zeros((1, CLIP_SAMPLES), np.float32))[:0]
+    return out[..., None] if kind == "mfcc" else out.reshape(len(out), -1)
+
+
+def input_shape(kind: str) -> tuple[int, ...]:
+    return compute(kind, np.zeros((1, CLIP_SAMPLES), np.float32)).shape[1:]
+
+
+@dataclass
+class Normalizer:
+    """(x - mean) / std with training-set statistics; per coefficient (MFCC/log-mel) or global (raw)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, kind: str, x: np.ndarray) -> "Normalizer":
+        if kind == "raw":
+            return cls(np.zeros(1, np.float32), np.asarray([x.std() + 1e-8], np.float32))
+        if kind == "mfcc":  # (N, 49, 10, 1): statistics per coefficient, shared over time
+            return cls(x.mean(axis=(0, 1, 3)).astype(np.float32), (x.std(axis=(0, 1, 3)) + 1e-8).astype(np.float32))
+        per_band = x.reshape(len(x), -1, NUM_MEL)  # (N, 49*40) log-mel: per band
+        return cls(per_band.mean(axis=(0, 1)).astype(np.float32), (per_band.std(axis=(0, 1)) + 1e-8).astype(np.float32))
+
+    def __call__(self, kind: str, x: np.ndarray) -> np.ndarray:
+        if kind == "raw":
+            return ((x - self.mean[0]) / self.std[0]).astype(np.float32)
+        if kind == "mfcc":
+            return ((x - self.mean[None, None, :, None]) / self.std[None, None, :, None]).astype(np.float32)
+        shaped = x.reshape(len(x), -1, NUM_MEL)
+        return ((shaped - self.mean) / self.std).reshape(x.shape).astype(np.float32)
+
+    def save(self, path) -> None:
+        np.savez(path, mean=self.mean, std=self.std)
+
+    @classmethod
+    def load(cls, path) -> "Normalizer":
+        with np.load(path) as data:
+            return cls(data["mean"], data["std"])

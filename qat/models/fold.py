@@ -1,0 +1,108 @@
+"""From a trained float model to the starting point of fixed-point QAT.
+
+1. Fold every BatchNorm into the layer before it (W·γ/σ, (b−μ)·γ/σ+β), so the quantized
+   network has no BatchNorm at all — hardware then needs no scale/shift stage.
+2. Rescale layer by layer with powers of two so each layer's largest |weight| lies in
+   (0.5, 1]: the weights then use the whole alpha=1 grid instead of rounding to zero (a
+   4-bit grid has steps of 1/8). ReLU, pooling and flatten commute with positive scales, and
+   the next layer divides its weights by the same factor, so the float function is unchanged
+   up to a power-of-two factor on the logits (argmax is unchanged; QAT fine-tunes the rest).
+3. Calibrate each activation's integer bits (and the logits') on training data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tensorflow import keras
+
+from qat.quant_config import QuantConfig, integer_bits_for
+
+LINEAR_TYPES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+
+
+def folded_weights(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(kernel, bias) of every linear layer, BatchNorm folded in, in network order."""
+    out = {}
+    for layer in model.layers:
+        if not isinstance(layer, LINEAR_TYPES):
+            continue
+        weights = layer.get_weights()
+        kernel = weights[0]
+        bias = weights[1] if layer.use_bias else np.zeros(kernel.shape[-2] if _is_depthwise(layer) else kernel.shape[-1], np.float32)
+        bn = _bn_after(model, layer)
+        if bn is not None:
+            gamma, beta, mean, var = bn.get_weights()
+            scale = gamma / np.sqrt(var + bn.epsilon)
+            if _is_depthwise(layer):  # kernel (kh, kw, C, 1): channels on axis -2
+                kernel = kernel * scale[None, None, :, None]
+            else:
+                kernel = kernel * scale
+            bias = (bias - mean) * scale + beta
+        out[layer.name] = (kernel.astype(np.float32), bias.astype(np.float32))
+    return out
+
+
+def _is_depthwise(layer) -> bool:
+    return isinstance(layer, keras.layers.DepthwiseConv2D)
+
+
+def _bn_after(model, layer):
+    try:
+        bn = model.get_layer(f"{layer.name}_bn")
+    except ValueError:
+        return None
+    return bn if isinstance(bn, keras.layers.BatchNormalization) else None
+
+
+def po2_rescale(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-layer power-of-two rescaling (see module doc); layers must be in network order of a chain.
+
+    The last layer keeps its output scale, so the logits (and the softmax loss) are unchanged.
+    """
+    out, scale_in = {}, 1.0
+    names = list(weights)
+    for name, (kernel, bias) in weights.items():
+        kernel = kernel / scale_in
+        peak = float(np.max(np.abs(kernel)))
+        scale_out = 2.0 ** -math.ceil(math.log2(peak)) if peak > 0 and name != names[-1] else 1.0
+        out[name] = (kernel * scale_out, bias * scale_out)
+        scale_in = scale_out
+    return out
+
+
+def calibrate(quant_model_builder, quant: QuantConfig, weights, x_calib: np.ndarray, percentile: float = 99.99) -> QuantConfig:
+    """Integer bits per activation and for the logits, from a float run of the folded network.
+
+    `quant_model_builder(quant)` builds the quantized model; we run it with all activations
+    generously wide (so nothing saturates) and read each ReLU output's range.
+    """
+    wide = QuantConfig(**{**quant.to_dict(), "act_bits": 24, "act_int": 12, "output_bits": 24, "output_int": 12,
+                          "input_bits": quant.input_bits, "weight_bits": 24, "bias_bits": 24,
+                          "weight_int": {}, "bias_int": {}, "layer_act_int": {}})
+    wide = wide.with_layer_ranges(weights)
+    model = quant_model_builder(wide)
+    set_weights(model, weights)
+    probes = [l for l in model.layers if l.name.endswith("_relu")] + [model.get_layer("logits")]
+    probe_model = keras.Model(model.inputs, [l.output for l in probes])
+    outs = probe_model.predict(x_calib, batch_size=256, verbose=0)
+    act_int, output_int = {}, quant.output_int
+    for layer, value in zip(probes, outs):
+        peak = float(np.percentile(np.abs(value), percentile))
+        bits = max(0, integer_bits_for(peak))
+        if layer.name == "logits":
+            output_int = max(bits + 1, 1)  # one bit of headroom: logits grow during fine-tuning
+        else:
+            act_int[layer.name[: -len("_relu")]] = min(bits, quant.act_bits)
+    data = quant.to_dict()
+    data.update(layer_act_int=act_int, output_int=output_int)
+    if "avg_pool_quant" in [l.name for l in model.layers]:
+        last = [n for n in act_int][-1]
+        data["pool_int"] = act_int[last]
+    return QuantConfig(**data).with_layer_ranges(weights)
+
+
+def set_weights(model: keras.Model, weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    for name, (kernel, bias) in weights.items():
+        model.get_layer(name).set_weights([kernel, bias])

@@ -1,0 +1,107 @@
+"""A run's settings (YAML), validated before anything is loaded or trained."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from qat.dataset import DataConfig
+from qat.models import MODELS
+from qat.quant_config import QuantConfig
+
+
+class RunConfigError(ValueError):
+    pass
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    batch_size: int = 100
+    float_epochs: int = 40
+    qat_epochs: int = 20
+    lr: float = 1e-3
+    qat_lr: float = 3e-4
+    patience: int = 10  # early stopping on validation accuracy, per phase
+    calib_clips: int = 512
+    # A finished float run (its build folder name) to start QAT from instead of pre-training
+    # again: float and quantized results then share one float model.
+    init_from: str | None = None
+
+    def __post_init__(self):
+        for name in ("batch_size", "calib_clips"):
+            if getattr(self, name) < 1:
+                raise RunConfigError(f"train.{name} must be >= 1")
+        for name in ("float_epochs", "qat_epochs", "patience"):
+            if getattr(self, name) < 0:
+                raise RunConfigError(f"train.{name} must be >= 0")
+        if self.lr <= 0 or self.qat_lr <= 0:
+            raise RunConfigError("learning rates must be > 0")
+
+
+@dataclass
+class RunConfig:
+    name: str
+    model: str = "dscnn"
+    model_args: dict = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    quant: QuantConfig | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise RunConfigError(f"model={self.model!r}: choose one of {sorted(MODELS)}")
+        if not self.name or "/" in self.name:
+            raise RunConfigError(f"name={self.name!r}: a non-empty run name without '/'")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        if set(data) - known:
+            raise RunConfigError(f"unknown setting(s) {sorted(set(data) - known)}; known: {sorted(known)}")
+        if "name" not in data:
+            raise RunConfigError("a run config needs a `name` (the folder under build/)")
+        train = dict(data.pop("train", None) or {})
+        if set(train) - {f.name for f in fields(TrainConfig)}:
+            raise RunConfigError(f"unknown train setting(s) {sorted(set(train) - {f.name for f in fields(TrainConfig)})}")
+        return cls(data=DataConfig.from_dict(data.pop("data", None)), quant=QuantConfig.from_dict(data.pop("quant", None)),
+                   train=TrainConfig(**train), **data)
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: dict | None = None) -> "RunConfig":
+        path = Path(path)
+        if not path.exists():
+            raise RunConfigError(f"{path}: no such config file (see configs/ for examples)")
+        data = yaml.safe_load(path.read_text()) or {}
+        for dotted, value in (overrides or {}).items():
+            _set_dotted(data, dotted, value)
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["data"] = self.data.to_dict()
+        out["quant"] = self.quant.to_dict() if self.quant else None
+        return out
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def _set_dotted(data: dict, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        if not isinstance(data.get(k), dict):
+            data[k] = {}
+        data = data[k]
+    data[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """`train.float_epochs=5` → ("train.float_epochs", 5); values are parsed as YAML."""
+    if "=" not in text:
+        raise RunConfigError(f"override {text!r}: expected key.path=value")
+    key, value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(value)

@@ -1,0 +1,261 @@
+"""Train a keyword-spotting model: float pre-training, then (if `quant` is set) BatchNorm
+folding, power-of-two rescaling, calibration and fixed-point QAT.
+
+    python -m qat.train --config configs/dscnn_linear8.yaml [--data DIR] [--set train.qat_epochs=5]
+
+Writes build/<name>/: model.h5 (the QKeras model hls4ml reads), config.yaml (resolved, with
+the calibrated formats), normalizer.npz, test_vectors.npz, metrics.json, report.md and PNG
+plots. Interrupted runs resume from the last finished epoch (ckpt/); --fresh starts over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qat.data.labels import CLASSES
+from qat.run_config import RunConfig, RunConfigError, parse_override
+
+log = logging.getLogger("qat.train")
+
+
+@dataclass
+class Prepared:
+    kind: str
+    normalizer: object
+    train_audio: np.ndarray
+    train_labels: np.ndarray
+    noises: list
+    features: dict  # split -> (x, y)
+    skipped: dict  # split -> number of clips that could not be read
+
+
+def prepare_data(cfg: RunConfig, progress: bool = True) -> Prepared:
+    from qat import features
+    from qat.dataset import background_noises, load_splits
+    from qat.models import feature_kind
+
+    kind = feature_kind(cfg.model)
+    splits = load_splits(cfg.data, progress=progress)
+    for split, clips in splits.items():
+        if len(clips.labels) == 0:
+            raise RunConfigError(f"the {split} split is empty: check the dataset's validation/testing lists")
+    raw_train = features.compute(kind, splits["train"].audio)
+    normalizer = features.Normalizer.fit(kind, raw_train)
+    feats = {s: (normalizer(kind, features.compute(kind, c.audio)), c.labels) for s, c in splits.items()}
+    return Prepared(kind, normalizer, splits["train"].audio, splits["train"].labels, background_noises(cfg.data),
+                    feats, {s: len(c.errors) for s, c in splits.items()})
+
+
+def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str) -> np.ndarray:
+    """Freshly augmented training features; seeded by (seed, phase, epoch) so a resume sees the same data."""
+    from qat import features
+    from qat.data.augment import augment
+
+    rng = np.random.default_rng([cfg.train.seed, {"float": 0, "qat": 1}[phase], epoch])
+    audio = augment(prep.train_audio, prep.noises, rng, **cfg.data.augment)
+    return prep.normalizer(prep.kind, features.compute(prep.kind, audio))
+
+
+def compile_model(model, lr: float):
+    import tensorflow as tf
+
+    model.compile(optimizer=tf.keras.optimizers.Adam(lr),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    pred = np.argmax(model.predict(x, batch_size=512, verbose=0), axis=-1)
+    return float(np.mean(pred == y)) if len(y) else float("nan"), pred
+
+
+def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, epochs: int, lr: float,
+              progress: bool) -> dict:
+    """Train `epochs` epochs with cosine LR decay and early stopping; checkpoint every epoch."""
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    ckpt_dir = run_dir / "ckpt" / phase
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    state_file = ckpt_dir / "state.json"
+    compile_model(model, lr)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    state = {"epochs_done": 0, "best_val": -1.0, "best_epoch": -1, "history": {}, "finished": False}
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        checkpoint.read(str(ckpt_dir / "last")).expect_partial()
+        log.info("%s: resuming after epoch %d", phase, state["epochs_done"])
+    x_val, y_val = prep.features["validation"]
+    bar = tqdm(total=epochs, initial=state["epochs_done"], desc=f"{phase} training", unit="epoch", disable=not progress)
+    while not state["finished"] and state["epochs_done"] < epochs:
+        epoch = state["epochs_done"]
+        model.optimizer.learning_rate.assign(lr * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
+        tf.keras.utils.set_random_seed(cfg.train.seed * 1000 + epoch)
+        x = epoch_features(prep, cfg, epoch, phase)
+        fit = model.fit(x, prep.train_labels, batch_size=cfg.train.batch_size, epochs=1, verbose=0, shuffle=True,
+                        validation_data=(x_val, y_val))
+        for key, values in fit.history.items():
+            state["history"].setdefault(key, []).append(float(values[-1]))
+        val = state["history"]["val_accuracy"][-1]
+        if val > state["best_val"]:
+            state["best_val"], state["best_epoch"] = val, epoch
+            model.save_weights(str(ckpt_dir / "best.weights.h5"))
+        state["epochs_done"] = epoch + 1
+        if epoch - state["best_epoch"] >= cfg.train.patience:
+            state["finished"] = True  # early stop
+        checkpoint.write(str(ckpt_dir / "last"))
+        state_file.write_text(json.dumps(state))
+        bar.update(1)
+        bar.set_postfix(loss=f"{state['history']['loss'][-1]:.3f}", val_acc=f"{val:.3f}", best=f"{state['best_val']:.3f}")
+    bar.close()
+    state["finished"] = True
+    state_file.write_text(json.dumps(state))
+    if (ckpt_dir / "best.weights.h5").exists():
+        model.load_weights(str(ckpt_dir / "best.weights.h5"))
+    return state
+
+
+def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True, fresh: bool = False) -> dict:
+    import tensorflow as tf
+
+    from qat import metrics as M
+    from qat.models import build_model
+    from qat.models.fold import calibrate, folded_weights, po2_rescale, set_weights
+
+    run_dir = Path(build_dir) / cfg.name
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tf.keras.utils.set_random_seed(cfg.train.seed)
+    started = time.time()
+    prep = prepare_data(cfg, progress)
+    shape = prep.features["train"][0].shape[1:]
+    n_classes = len(CLASSES)
+
+    float_model = build_model(cfg.model, shape, n_classes, None, **cfg.model_args)
+    if cfg.train.init_from:
+        float_model.set_weights(load_float_run(Path(build_dir) / cfg.train.init_from, cfg).get_weights())
+        history = {"float": {}}
+    else:
+        float_state = run_phase("float", float_model, prep, cfg, run_dir, cfg.train.float_epochs, cfg.train.lr, progress)
+        history = {"float": float_state["history"]}
+    results = {"float": evaluate_splits(float_model, prep)}
+    final_model, quant = float_model, None
+
+    if cfg.quant is not None:
+        weights = po2_rescale(folded_weights(float_model))
+        builder = lambda q: build_model(cfg.model, shape, n_classes, q, **cfg.model_args)  # noqa: E731
+        x_train = prep.features["train"][0]
+        calib = x_train[np.random.default_rng(cfg.train.seed).permutation(len(x_train))[: cfg.train.calib_clips]]
+        quant = calibrate(builder, cfg.quant, weights, calib)
+        final_model = builder(quant)
+        set_weights(final_model, weights)
+        results["ptq"] = evaluate_splits(final_model, prep)  # rounding alone, before any QAT epoch
+        qat_state = run_phase("qat", final_model, prep, cfg, run_dir, cfg.train.qat_epochs, cfg.train.qat_lr, progress)
+        history["qat"] = qat_state["history"]
+        results["quantized"] = evaluate_splits(final_model, prep)
+    wall = time.time() - started
+
+    resolved = RunConfig.from_dict({**cfg.to_dict(), "quant": quant.to_dict() if quant else None})
+    resolved.save(run_dir / "config.yaml")
+    final_model.save(run_dir / "model.h5", include_optimizer=False)
+    prep.normalizer.save(run_dir / "normalizer.npz")
+    x_test, y_test = prep.features["test"]
+    np.savez(run_dir / "test_vectors.npz", x=x_test, y=y_test)
+
+    final_key = "quantized" if quant else "float"
+    cost = M.model_cost(final_model, quant)
+    cm = M.confusion(*results[final_key]["test"].pop("labels_predicted"))
+    for phase in results.values():
+        for split in phase.values():
+            split.pop("labels_predicted", None)
+    out = {
+        "run": cfg.name, "model": cfg.model, "data": cfg.data.source, "classes": list(CLASSES),
+        "accuracy": {phase: {s: v["accuracy"] for s, v in r.items()} for phase, r in results.items()},
+        "clips": {s: int(len(y)) for s, (_, y) in prep.features.items()},
+        "skipped_clips": prep.skipped,
+        "params": cost["params"], "macs": cost["macs"], "weight_memory_bits": cost["weight_memory_bits"],
+        "layers": cost["layers"], "confusion_test": cm.tolist(),
+        "epochs": {phase: len(h.get("loss", [])) for phase, h in history.items()},
+        "train_wall_seconds": round(wall, 1), "history": history,
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(out, indent=1))
+    M.plot_history(history, run_dir / "training_curves.png")
+    M.plot_confusion(cm, run_dir / "confusion_test.png", f"{cfg.name}: test, {out['accuracy'][final_key]['test']:.1%}")
+    (run_dir / "report.md").write_text(report(out))
+    return out
+
+
+def load_float_run(run_dir: Path, cfg: RunConfig):
+    """The float model of an earlier run, checked to be the same model and data as this one."""
+    from qat.models import load_model
+
+    if not (run_dir / "model.h5").exists():
+        raise RunConfigError(f"train.init_from: {run_dir}/model.h5 not found; train that float run first")
+    other = RunConfig.load(run_dir / "config.yaml")
+    if other.quant is not None:
+        raise RunConfigError(f"train.init_from: {run_dir} is a quantized run; name a float run (quant: null)")
+    if (other.model, other.model_args, other.data.to_dict()) != (cfg.model, cfg.model_args, cfg.data.to_dict()):
+        raise RunConfigError(f"train.init_from: {run_dir} used another model or data setting than this run")
+    return load_model(run_dir / "model.h5")
+
+
+def evaluate_splits(model, prep: Prepared) -> dict:
+    out = {}
+    for split, (x, y) in prep.features.items():
+        if split == "train":
+            continue
+        acc, pred = accuracy(model, x, y)
+        out[split] = {"accuracy": acc, "labels_predicted": (y, pred)}
+    return out
+
+
+def report(m: dict) -> str:
+    lines = [f"# {m['run']}: {m['model']} on {m['data']} data", "",
+             "| phase | " + " | ".join(s for s in next(iter(m["accuracy"].values()))) + " |",
+             "|---|" + "---|" * len(next(iter(m["accuracy"].values())))]
+    for phase, accs in m["accuracy"].items():
+        lines.append(f"| {phase} | " + " | ".join(f"{v:.2%}" for v in accs.values()) + " |")
+    lines += ["", f"- clips: {m['clips']} (unreadable, skipped: {m['skipped_clips']})",
+              f"- parameters: {m['params']:,}; MACs per inference: {m['macs']:,}; weight memory: "
+              f"{m['weight_memory_bits']:,} bits ({m['weight_memory_bits'] / 8192:.1f} KiB)",
+              f"- epochs: {m['epochs']}; wall time {m['train_wall_seconds']} s",
+              "- `ptq` = the folded, calibrated fixed-point model before any QAT epoch (rounding alone).", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qat.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, help="run config YAML (see configs/)")
+    ap.add_argument("--data", help="extracted Speech Commands folder: sets data.source=gsc, data.path=DIR")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. train.qat_epochs=5")
+    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--fresh", action="store_true", help="discard checkpoints of an earlier run with this name")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        overrides = dict(parse_override(o) for o in args.set)
+        if args.data:
+            overrides.update({"data.source": "gsc", "data.path": args.data})
+        cfg = RunConfig.load(args.config, overrides)
+        result = train(cfg, Path(args.build_dir), progress=not args.no_progress, fresh=args.fresh)
+    except (RunConfigError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print((Path(args.build_dir) / cfg.name / "report.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def gsc_dir() -> Path | None:
+    """The shared Speech Commands subset: $KWS_GSC_DIR, else ../shared/data next to the checkout."""
+    path = Path(os.environ.get("KWS_GSC_DIR", REPO.parent / "shared" / "data" / "speech_commands_v0.02"))
+    return path if (path / "testing_list.txt").exists() else None
+
+
+@pytest.fixture
+def gsc_root():
+    path = gsc_dir()
+    if path is None:
+        pytest.skip("Speech Commands data not found (set KWS_GSC_DIR)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # Tests never touch the user's ~/.cache/kwsflow; one cache per test session.
+    monkeypatch.setenv("KWS_CACHE", str(tmp_path_factory.getbasetemp() / "kws_cache"))

@@ -1,0 +1,61 @@
+"""Bad settings fail before anything is loaded or trained, with a message that says what to do."""
+
+import pytest
+
+from qat.dataset import DataConfig, DataConfigError
+from qat.quant_config import QuantConfig, QuantConfigError, integer_bits_for
+from qat.run_config import RunConfig, RunConfigError, parse_override
+
+
+def test_defaults_round_trip(tmp_path):
+    cfg = RunConfig.from_dict({"name": "x", "quant": {"weight_bits": 4}})
+    cfg.save(tmp_path / "c.yaml")
+    again = RunConfig.load(tmp_path / "c.yaml")
+    assert again.to_dict() == cfg.to_dict() and again.quant.weight_bits == 4
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"name": "x", "model": "lstm"}, "choose one of"),
+    ({"model": "dscnn"}, "needs a `name`"),
+    ({"name": "x", "colour": 1}, "unknown setting"),
+    ({"name": "x", "train": {"epochs": 3}}, "unknown train setting"),
+    ({"name": "x", "train": {"batch_size": 0}}, "batch_size"),
+    ({"name": "x", "train": {"lr": -1}}, "learning rates"),
+])
+def test_bad_run_config(data, match):
+    with pytest.raises(RunConfigError, match=match):
+        RunConfig.from_dict(data)
+
+
+@pytest.mark.parametrize("quant, match", [
+    ({"weight_bits": 0}, "weight_bits=0"),
+    ({"act_bits": 1}, "act_bits=1"),
+    ({"input_bits": 40}, "input_bits=40"),
+    ({"act_bits": 4, "act_int": 6}, "act_int=6"),
+    ({"weight_bit": 4}, "unknown quant setting"),
+])
+def test_bad_quant_config(quant, match):
+    with pytest.raises(QuantConfigError, match=match):
+        QuantConfig.from_dict(quant)
+
+
+def test_bad_data_config():
+    with pytest.raises(DataConfigError, match="data.source"):
+        DataConfig(source="youtube")
+    with pytest.raises(DataConfigError, match="unknown data setting"):
+        DataConfig.from_dict({"pth": "x"})
+
+
+def test_overrides(tmp_path):
+    (tmp_path / "c.yaml").write_text("name: a\nmodel: dscnn\n")
+    cfg = RunConfig.load(tmp_path / "c.yaml", dict([parse_override("train.qat_epochs=3"),
+                                                     parse_override("quant.weight_bits=4")]))
+    assert cfg.train.qat_epochs == 3 and cfg.quant.weight_bits == 4
+    with pytest.raises(RunConfigError, match="no such config"):
+        RunConfig.load(tmp_path / "nope.yaml")
+
+
+def test_integer_bits_for():
+    assert [integer_bits_for(v) for v in (0.3, 0.5, 0.51, 1.0, 1.5, 7.9, 8.0, 8.1)] == [-1, -1, 0, 0, 1, 3, 3, 4]
+    with pytest.raises(QuantConfigError, match="diverged"):
+        integer_bits_for(float("nan"))

@@ -1,0 +1,80 @@
+"""Models build in float and quantized form; folding + power-of-two rescaling keeps the function."""
+
+import numpy as np
+import pytest
+from tensorflow import keras
+
+from qat.models import MODELS, UnknownModelError, build_model, feature_kind, load_model
+from qat.models.fold import folded_weights, po2_rescale, set_weights
+from qat.quant_config import QuantConfig
+from qat import features
+
+SMALL = {"dscnn": {"width": 8}, "streaming_ffn": {"width": 16}, "raw_cnn": {"channels": (4, 4, 8, 8)}}
+
+
+def shape_of(name):
+    return features.input_shape(feature_kind(name))
+
+
+def randomize_bn(model, rng):
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.3, n), rng.normal(0, 0.3, n), rng.uniform(0.2, 3, n)])
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_float_and_quantized_build(name):
+    shape = shape_of(name)
+    fm = build_model(name, shape, 12, None, **SMALL[name])
+    qm = build_model(name, shape, 12, QuantConfig(weight_bits=4, act_bits=4), **SMALL[name])
+    assert fm.output_shape == qm.output_shape == (None, 12)
+    assert any(isinstance(l, keras.layers.BatchNormalization) for l in fm.layers)
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in qm.layers)
+    assert qm.layers[1].name == "input_quant" and qm.layers[-1].name == "logits_quant"
+    for layer in qm.layers:  # every quantizer is alpha=1 (plain fixed point)
+        for attr in ("kernel_quantizer_internal", "depthwise_quantizer_internal", "bias_quantizer_internal"):
+            q = getattr(layer, attr, None)
+            if q is not None:
+                assert q.get_config()["alpha"] == 1
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fold_and_rescale_preserve_the_float_function(name):
+    rng = np.random.default_rng(0)
+    shape = shape_of(name)
+    fm = build_model(name, shape, 12, None, **SMALL[name])
+    randomize_bn(fm, rng)
+    weights = po2_rescale(folded_weights(fm))
+    for kernel, _ in list(weights.values())[:-1]:
+        assert 0.5 < np.max(np.abs(kernel)) <= 1.0
+    # The folded network in float: the quantized builder with very wide quantizers.
+    wide = QuantConfig(weight_bits=32, bias_bits=32, act_bits=32, act_int=16, input_bits=32, input_int=8,
+                       output_bits=32, output_int=16, pool_bits=32, pool_int=16).with_layer_ranges(weights)
+    qm = build_model(name, shape, 12, wide, **SMALL[name])
+    set_weights(qm, weights)
+    x = rng.standard_normal((4, *shape)).astype(np.float32)
+    np.testing.assert_allclose(qm.predict(x, verbose=0), fm.predict(x, verbose=0), rtol=1e-3, atol=1e-3)
+
+
+def test_save_load_round_trip(tmp_path):
+    q = QuantConfig(weight_bits=4, act_bits=4)
+    m = build_model("streaming_ffn", (1960,), 12, q, width=8)
+    m.save(tmp_path / "m.h5")
+    again = load_model(tmp_path / "m.h5")
+    x = np.random.default_rng(0).standard_normal((3, 1960)).astype(np.float32)
+    assert np.array_equal(m.predict(x, verbose=0), again.predict(x, verbose=0))
+
+
+def test_unknown_model():
+    with pytest.raises(UnknownModelError, match="choose one of"):
+        build_model("transformer", (1,), 12)
+
+
+def test_dscnn_full_size_matches_mlperf_reference():
+    from qat.metrics import model_cost
+
+    cost = model_cost(build_model("dscnn", (49, 10, 1), 12))
+    # MLPerf Tiny DS-CNN: ~24.9k parameters (incl. BatchNorm), ~2.7M MACs.
+    assert 23_000 < cost["params"] < 26_000
+    assert 2_500_000 < cost["macs"] < 2_900_000
