@@ -48,9 +48,20 @@ class RunConfig:
     model_args: dict = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     quant: QuantConfig | None = None
+    scheme: str = "linear"  # QAT recipe, see qat/schemes/
+    scheme_args: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self):
+        from qat import schemes
+
+        try:
+            if self.quant is not None:
+                schemes.get(self.scheme).validate(self.scheme_args, self.quant)
+            else:
+                schemes.get(self.scheme)
+        except ValueError as exc:
+            raise RunConfigError(str(exc)) from exc
         if self.model not in MODELS:
             raise RunConfigError(f"model={self.model!r}: choose one of {sorted(MODELS)}")
         if not self.name or "/" in self.name:

@@ -17,6 +17,7 @@ import math
 import shutil
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str) -> np
     from qat import features
     from qat.data.augment import augment
 
-    rng = np.random.default_rng([cfg.train.seed, {"float": 0, "qat": 1}[phase], epoch])
+    rng = np.random.default_rng([cfg.train.seed, zlib.crc32(phase.encode()), epoch])
     audio = augment(prep.train_audio, prep.noises, rng, **cfg.data.augment)
     return prep.normalizer(prep.kind, features.compute(prep.kind, audio))
 
@@ -79,7 +80,7 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, epochs: int, lr: float,
-              progress: bool) -> dict:
+              progress: bool, callbacks: list | None = None) -> dict:
     """Train `epochs` epochs with cosine LR decay and early stopping; checkpoint every epoch."""
     import tensorflow as tf
     from tqdm import tqdm
@@ -101,8 +102,9 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
         model.optimizer.learning_rate.assign(lr * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
         tf.keras.utils.set_random_seed(cfg.train.seed * 1000 + epoch)
         x = epoch_features(prep, cfg, epoch, phase)
-        fit = model.fit(x, prep.train_labels, batch_size=cfg.train.batch_size, epochs=1, verbose=0, shuffle=True,
-                        validation_data=(x_val, y_val))
+        # initial_epoch/epochs give callbacks (e.g. a regularizer ramp) the true epoch number.
+        fit = model.fit(x, prep.train_labels, batch_size=cfg.train.batch_size, initial_epoch=epoch, epochs=epoch + 1,
+                        verbose=0, shuffle=True, validation_data=(x_val, y_val), callbacks=callbacks or None)
         for key, values in fit.history.items():
             state["history"].setdefault(key, []).append(float(values[-1]))
         val = state["history"]["val_accuracy"][-1]
@@ -128,8 +130,9 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
     import tensorflow as tf
 
     from qat import metrics as M
+    from qat import schemes
     from qat.models import build_model
-    from qat.models.fold import calibrate, folded_weights, po2_rescale, set_weights
+    from qat.schemes import QatContext
 
     run_dir = Path(build_dir) / cfg.name
     if fresh and run_dir.exists():
@@ -151,24 +154,21 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
     results = {"float": evaluate_splits(float_model, prep)}
     final_model, quant = float_model, None
 
+    extra, hls_precisions = {}, None
     if cfg.quant is not None:
-        weights = po2_rescale(folded_weights(float_model))
-        builder = lambda q: build_model(cfg.model, shape, n_classes, q, **cfg.model_args)  # noqa: E731
-        x_train = prep.features["train"][0]
-        calib = x_train[np.random.default_rng(cfg.train.seed).permutation(len(x_train))[: cfg.train.calib_clips]]
-        quant = calibrate(builder, cfg.quant, weights, calib)
-        final_model = builder(quant)
-        set_weights(final_model, weights)
-        results["ptq"] = evaluate_splits(final_model, prep)  # rounding alone, before any QAT epoch
-        qat_state = run_phase("qat", final_model, prep, cfg, run_dir, cfg.train.qat_epochs, cfg.train.qat_lr, progress)
-        history["qat"] = qat_state["history"]
-        results["quantized"] = evaluate_splits(final_model, prep)
+        ctx = QatContext(cfg, prep, run_dir, float_model, shape, n_classes, progress)
+        qat = schemes.get(cfg.scheme).quantize(ctx)
+        final_model, quant, extra, hls_precisions = qat.model, qat.quant, qat.extra, qat.hls_precisions
+        results.update(qat.results)
+        history.update(qat.history)
     wall = time.time() - started
 
     resolved = RunConfig.from_dict({**cfg.to_dict(), "quant": quant.to_dict() if quant else None})
     resolved.save(run_dir / "config.yaml")
     final_model.save(run_dir / "model.h5", include_optimizer=False)
     prep.normalizer.save(run_dir / "normalizer.npz")
+    if hls_precisions:
+        (run_dir / "hls_precisions.json").write_text(json.dumps(hls_precisions, indent=1))
     x_test, y_test = prep.features["test"]
     np.savez(run_dir / "test_vectors.npz", x=x_test, y=y_test)
 
@@ -186,7 +186,8 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
         "params": cost["params"], "macs": cost["macs"], "weight_memory_bits": cost["weight_memory_bits"],
         "layers": cost["layers"], "confusion_test": cm.tolist(),
         "epochs": {phase: len(h.get("loss", [])) for phase, h in history.items()},
-        "train_wall_seconds": round(wall, 1), "history": history,
+        "train_wall_seconds": round(wall, 1), "scheme": cfg.scheme if quant else None, **extra,
+        "history": history,
     }
     (run_dir / "metrics.json").write_text(json.dumps(out, indent=1))
     M.plot_history(history, run_dir / "training_curves.png")

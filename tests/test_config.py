@@ -21,6 +21,8 @@ def test_defaults_round_trip(tmp_path):
     ({"name": "x", "train": {"epochs": 3}}, "unknown train setting"),
     ({"name": "x", "train": {"batch_size": 0}}, "batch_size"),
     ({"name": "x", "train": {"lr": -1}}, "learning rates"),
+    ({"name": "x", "scheme": "magic", "quant": {}}, "unknown scheme"),
+    ({"name": "x", "scheme": "linear", "scheme_args": {"lam": 1}, "quant": {}}, "takes no scheme_args"),
 ])
 def test_bad_run_config(data, match):
     with pytest.raises(RunConfigError, match=match):

@@ -49,8 +49,9 @@ def test_fold_and_rescale_preserve_the_float_function(name):
     for kernel, _ in list(weights.values())[:-1]:
         assert 0.5 < np.max(np.abs(kernel)) <= 1.0
     # The folded network in float: the quantized builder with very wide quantizers.
-    wide = QuantConfig(weight_bits=32, bias_bits=32, act_bits=32, act_int=16, input_bits=32, input_int=8,
-                       output_bits=32, output_int=16, pool_bits=32, pool_int=16).with_layer_ranges(weights)
+    # (24 bits: QKeras fake-quantizes in float32, whose mantissa holds 24.)
+    wide = QuantConfig(weight_bits=24, bias_bits=24, act_bits=24, act_int=10, input_bits=24, input_int=6,
+                       output_bits=24, output_int=10, pool_bits=24, pool_int=10).with_layer_ranges(weights)
     qm = build_model(name, shape, 12, wide, **SMALL[name])
     set_weights(qm, weights)
     x = rng.standard_normal((4, *shape)).astype(np.float32)

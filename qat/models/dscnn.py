@@ -10,7 +10,7 @@ from qat.models import blocks
 
 
 def build(input_shape=(49, 10, 1), n_classes=12, quant=None, width=64, blocks_count=4, dropout=(0.2, 0.4)):
-    inputs = layers.Input(shape=input_shape, name="input")
+    inputs = layers.Input(shape=input_shape, name="features")
     x = blocks.input_quant(inputs, quant)
     x = blocks.conv2d(x, "conv1", width, (10, 4), strides=2, quant=quant)
     x = blocks.relu(x, "conv1", quant)

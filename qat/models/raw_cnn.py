@@ -11,7 +11,7 @@ from qat.models import blocks
 
 def build(input_shape=(16000, 1), n_classes=12, quant=None, channels=(8, 16, 32, 32), kernels=(16, 9, 9, 9),
           strides=(8, 4, 4, 4), dropout=0.2):
-    inputs = layers.Input(shape=input_shape, name="input")
+    inputs = layers.Input(shape=input_shape, name="features")
     x = blocks.input_quant(inputs, quant)
     for i, (c, k, s) in enumerate(zip(channels, kernels, strides), start=1):
         x = blocks.conv1d(x, f"conv{i}", c, k, strides=s, quant=quant)

@@ -11,7 +11,7 @@ from qat.models import blocks
 
 
 def build(input_shape=(1960,), n_classes=12, quant=None, width=128, depth=3, dropout=0.1):
-    inputs = layers.Input(shape=input_shape, name="input")
+    inputs = layers.Input(shape=input_shape, name="features")
     x = blocks.input_quant(inputs, quant)
     for i in range(1, depth + 1):
         x = blocks.dense(x, f"fc{i}", width, quant=quant)
