@@ -1,0 +1,58 @@
+"""Table of numpy kernels keyed by hls4ml layer class (looked up along the class's MRO).
+
+A kernel is built once from a ModelGraph layer and then called on raw integer tensors:
+``kernel(x_raw, in_t) -> out_raw`` where ``x_raw`` holds codes of type ``in_t`` (a FixedType) with
+a leading batch axis, and the output holds codes of ``kernel.out_t``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hw.fixed import FixedType
+
+KERNELS: dict[type, type] = {}
+
+
+class UnsupportedLayerError(ValueError):
+    """The golden model has no kernel for a layer (or for one of its settings)."""
+
+
+def register(*layer_classes):
+    """Class decorator: ``@register(hls4ml.model.layers.Dense)``."""
+
+    def wrap(kernel_cls):
+        for cls in layer_classes:
+            KERNELS[cls] = kernel_cls
+        return kernel_cls
+
+    return wrap
+
+
+def kernel_for(layer):
+    for cls in type(layer).__mro__:
+        if cls in KERNELS:
+            return KERNELS[cls](layer)
+    known = ", ".join(sorted(c.__name__ for c in KERNELS))
+    raise UnsupportedLayerError(f"layer {layer.name!r} ({type(layer).__name__}) has no golden kernel; known: {known}")
+
+
+def result_type(layer) -> FixedType:
+    return FixedType.from_hls4ml(layer.get_output_variable().type.precision)
+
+
+def layer_type(layer, name: str) -> FixedType:
+    """A named type of the layer (``accum_t``, ``weight_t``...)."""
+    return FixedType.from_hls4ml(layer.types[name].precision)
+
+
+def weight_raw(layer, key: str) -> tuple:
+    """(raw int64 codes, FixedType) of a weight variable, converted the way the C++ header is:
+    the stored value assigned to the weight type with that type's rounding/overflow."""
+    var = layer.weights[key]
+    t = FixedType.from_hls4ml(var.type.precision)
+    data = var.data
+    if key == "weight" and layer.get_attr("_weights_transposed", False):
+        # hls4ml's Resource-strategy pass moved the output-channel axis first; undo it.
+        data = np.moveaxis(data, 0, -1)
+    return t.quantize(data), t
