@@ -1,0 +1,170 @@
+"""Trained bit-width quantizer (paper C): learned power-of-two step and range; bits follow.
+
+Two trainable scalars per quantizer, both in log2 units:
+    step  d   = 2**round(step_log2)                     (STE through the rounding)
+    range top = 2**max(ceil(range_log2), min_range_log2) (STE through the ceiling)
+    q = d * round(clip(x, lo, top - d) / d)             lo = -top (signed) or 0 (unsigned)
+so q is exactly QKeras quantized_bits(bits, integer=log2 top, alpha=1) (signed) or
+quantized_relu(bits, integer=log2 top) (unsigned) with
+    bits = log2(top) - log2(d) + 1 (signed),   log2(top) - log2(d) (unsigned).
+The gradient w.r.t. d is LSQ's (round(u) - u per value), w.r.t. top the clipping gradient (PACT).
+`soft_bits` is the same formula on the unrounded exponents: a differentiable bit count for the
+penalty `BitPenalty`.
+
+It is a Keras layer (not a plain QKeras object) because it owns trainable variables: used as a
+QDense kernel_quantizer or a QActivation activation, Keras tracks its variables as part of the
+host layer, so the optimizer trains them and model.save (h5) keeps them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from .fixed_grid import ste_ceil, ste_round
+
+
+class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantizers in lower case)
+    def __init__(self, init_step: float = 2.0 ** -7, init_range: float = 1.0, signed: bool = True,
+                 min_range_log2: int | None = 0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("init_step", init_step), ("init_range", init_range)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"trained_bits.{name}={value!r}: must be a positive number")
+        if init_step >= init_range:
+            raise ValueError(f"trained_bits: init_step={init_step} >= init_range={init_range} "
+                             "leaves no levels; choose a step smaller than the range")
+        if min_range_log2 is not None and (isinstance(min_range_log2, bool)
+                                           or not isinstance(min_range_log2, (int, np.integer))):
+            raise ValueError(f"trained_bits.min_range_log2={min_range_log2!r}: integer or None")
+        self.init_step = float(init_step)
+        self.init_range = float(init_range)
+        self.signed = bool(signed)
+        # QKeras cannot express a negative integer part (range < 1): keeping range >= 2**0 by
+        # default makes the trained quantizer and the exported QKeras one identical.
+        self.min_range_log2 = None if min_range_log2 is None else int(min_range_log2)
+        self.kind = None  # "weight" or "activation", known at build
+        self.num_values = None  # values quantized per inference (weights) or per sample (acts)
+
+    def build(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        # A kernel arrives with a fully known shape; an activation with a batch dimension.
+        self.kind = "activation" if shape.rank and shape[0] is None else "weight"
+        dims = shape[1:] if self.kind == "activation" else shape
+        self.num_values = int(np.prod([d for d in dims if d is not None])) if dims.rank else 1
+        const = tf.keras.initializers.Constant
+        self.step_log2 = self.add_weight("step_log2", shape=(), initializer=const(math.log2(self.init_step)))
+        self.range_log2 = self.add_weight("range_log2", shape=(), initializer=const(math.log2(self.init_range)))
+        super().build(input_shape)
+
+    # -- exponents (the QKeras format) ----------------------------------------------------
+    def _exponents(self):
+        top = ste_ceil(self.range_log2)
+        if self.min_range_log2 is not None:
+            top = tf.maximum(top, float(self.min_range_log2))
+        # at least one level above the sign: bits >= 2 signed, >= 1 unsigned
+        step = tf.minimum(ste_round(self.step_log2), top - 1.0)
+        return step, top
+
+    def call(self, x):
+        step_log2, top_log2 = self._exponents()
+        d, top = tf.pow(2.0, step_log2), tf.pow(2.0, top_log2)
+        lo = -top if self.signed else tf.zeros_like(top)
+        clipped = tf.minimum(tf.maximum(tf.cast(x, tf.float32), lo), top - d)
+        return d * ste_round(clipped / d)
+
+    def soft_bits(self):
+        """Differentiable bit count (unrounded exponents) for the bit penalty."""
+        return self.range_log2 - self.step_log2 + (1.0 if self.signed else 0.0)
+
+    def fixed_format(self) -> dict:
+        """Current format: bits, integer (QKeras convention), frac, step, signed."""
+        if not self.built:
+            raise ValueError(f"{self.name}: not built yet (call the model once first)")
+        step_log2, top_log2 = (int(round(float(v))) for v in self._exponents())
+        bits = top_log2 - step_log2 + (1 if self.signed else 0)
+        return {"bits": bits, "integer": top_log2, "frac": -step_log2, "step": 2.0 ** step_log2,
+                "signed": self.signed}
+
+    @property
+    def bits(self) -> int:
+        if self.built:
+            return self.fixed_format()["bits"]
+        steps = math.log2(self.init_range) - math.log2(self.init_step)
+        return int(math.ceil(steps)) + (1 if self.signed else 0)
+
+    # QKeras wraps kernels in Clip(+-max(1, quantizer.max())) and QInitializer(quantizer).
+    def max(self):
+        return self.init_range
+
+    def min(self):
+        return -self.init_range if self.signed else 0.0
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(init_step=self.init_step, init_range=self.init_range, signed=self.signed,
+                      min_range_log2=self.min_range_log2)
+        return config
+
+
+def find_trained_bits(model) -> list[tuple[str, trained_bits]]:
+    """(host layer name, quantizer) for every trained_bits inside a model, in layer order."""
+    found = []
+    for layer in model.layers:
+        for sub in layer._flatten_layers(include_self=False, recursive=True):
+            if isinstance(sub, trained_bits):
+                found.append((layer.name, sub))
+    return found
+
+
+def bits_report(model) -> dict:
+    """Bits of every trained quantizer and the averages paper C reports.
+
+    Averages are weighted by how many values use each format: kernel entries for weights,
+    activation values per sample for activations.
+    """
+    rows, totals = [], {"weight": [0, 0], "activation": [0, 0]}
+    for host, q in find_trained_bits(model):
+        fmt = q.fixed_format()
+        rows.append({"layer": host, "quantizer": q.name, "kind": q.kind, "num_values": q.num_values, **fmt})
+        totals[q.kind][0] += fmt["bits"] * q.num_values
+        totals[q.kind][1] += q.num_values
+    avg = {f"avg_{kind}_bits": (s / n if n else None) for kind, (s, n) in totals.items()}
+    return {"quantizers": rows, **avg}
+
+
+class BitPenalty:
+    """lambda_w * mean soft bits per weight + lambda_a * mean soft bits per activation.
+
+    The lambdas are tf.Variables so a callback (qat.lambda_ramp.LambdaRamp) can start them at 0.
+    Add with `model.add_loss(BitPenalty(model, ...))` after the model has been built.
+    """
+
+    def __init__(self, model, weight_lambda: float = 0.0, act_lambda: float = 0.0):
+        for name, value in (("weight_lambda", weight_lambda), ("act_lambda", act_lambda)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"BitPenalty.{name}={value!r}: must be a number >= 0")
+        self.quantizers = [q for _, q in find_trained_bits(model)]
+        if not self.quantizers:
+            raise ValueError("BitPenalty: the model has no trained_bits quantizers")
+        if any(not q.built for q in self.quantizers):
+            raise ValueError("BitPenalty: build the model (call it once) before adding the penalty")
+        self.weight_lambda = tf.Variable(float(weight_lambda), trainable=False, name="bit_penalty_weight_lambda")
+        self.act_lambda = tf.Variable(float(act_lambda), trainable=False, name="bit_penalty_act_lambda")
+
+    def average_soft_bits(self, kind: str):
+        qs = [q for q in self.quantizers if q.kind == kind]
+        if not qs:
+            return tf.constant(0.0)
+        n = float(sum(q.num_values for q in qs))
+        return tf.add_n([q.soft_bits() * (q.num_values / n) for q in qs])
+
+    def __call__(self):
+        return (self.weight_lambda * self.average_soft_bits("weight")
+                + self.act_lambda * self.average_soft_bits("activation"))
+
+    @property
+    def lambda_variables(self):
+        return [self.weight_lambda, self.act_lambda]
