@@ -26,6 +26,7 @@ from qat.data.wav import AudioError, read_wav
 
 log = logging.getLogger(__name__)
 SOURCES = ("synthetic", "gsc", "download")
+CACHE_FORMAT = 2  # bump when the cached audio's encoding changes
 
 
 class DataConfigError(ValueError):
@@ -76,22 +77,24 @@ def resolve_root(cfg: DataConfig, progress: bool = True) -> Path:
 
 
 def _quantize16(audio: np.ndarray) -> np.ndarray:
-    # Keep audio on the 16-bit PCM grid, so a cached and a fresh load give identical arrays.
-    return np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    # Keep audio on the 16-bit PCM grid (k/32768, as soundfile reads PCM_16), so a cached and a
+    # fresh load give identical arrays and clips read from files are stored losslessly.
+    return np.clip(np.round(audio * 32768), -32768, 32767).astype(np.int16)
 
 
 def _cached(key: dict, build, progress: bool) -> LoadedClips:
+    key = {**key, "format": CACHE_FORMAT}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = download.cache_dir() / "audio" / f"{digest}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as d:
-            return LoadedClips(d["audio"].astype(np.float32) / 32767, d["labels"], [], list(d["errors"]))
+            return LoadedClips(d["audio"].astype(np.float32) / 32768, d["labels"], [], list(d["errors"]))
     clips = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, audio=_quantize16(clips.audio), labels=clips.labels, errors=np.asarray(clips.errors, dtype=str))
     tmp.rename(path)
-    return LoadedClips(_quantize16(clips.audio).astype(np.float32) / 32767, clips.labels, clips.refs, clips.errors)
+    return LoadedClips(_quantize16(clips.audio).astype(np.float32) / 32768, clips.labels, clips.refs, clips.errors)
 
 
 def load_splits(cfg: DataConfig, progress: bool = True, splits=SPLITS) -> dict[str, LoadedClips]:

@@ -90,14 +90,14 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
     state_file = ckpt_dir / "state.json"
     compile_model(model, lr)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    state = {"epochs_done": 0, "best_val": -1.0, "best_epoch": -1, "history": {}, "finished": False}
-    if state_file.exists():
+    state = {"epochs_done": 0, "best_val": -1.0, "best_epoch": -1, "history": {}, "early_stopped": False}
+    if state_file.exists() and (ckpt_dir / "last.index").exists():
         state = json.loads(state_file.read_text())
         checkpoint.read(str(ckpt_dir / "last")).expect_partial()
         log.info("%s: resuming after epoch %d", phase, state["epochs_done"])
     x_val, y_val = prep.features["validation"]
     bar = tqdm(total=epochs, initial=state["epochs_done"], desc=f"{phase} training", unit="epoch", disable=not progress)
-    while not state["finished"] and state["epochs_done"] < epochs:
+    while not state["early_stopped"] and state["epochs_done"] < epochs:
         epoch = state["epochs_done"]
         model.optimizer.learning_rate.assign(lr * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
         tf.keras.utils.set_random_seed(cfg.train.seed * 1000 + epoch)
@@ -113,14 +113,12 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
             model.save_weights(str(ckpt_dir / "best.weights.h5"))
         state["epochs_done"] = epoch + 1
         if epoch - state["best_epoch"] >= cfg.train.patience:
-            state["finished"] = True  # early stop
+            state["early_stopped"] = True
         checkpoint.write(str(ckpt_dir / "last"))
         state_file.write_text(json.dumps(state))
         bar.update(1)
         bar.set_postfix(loss=f"{state['history']['loss'][-1]:.3f}", val_acc=f"{val:.3f}", best=f"{state['best_val']:.3f}")
     bar.close()
-    state["finished"] = True
-    state_file.write_text(json.dumps(state))
     if (ckpt_dir / "best.weights.h5").exists():
         model.load_weights(str(ckpt_dir / "best.weights.h5"))
     return state
