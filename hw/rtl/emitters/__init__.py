@@ -1,0 +1,1 @@
+"""One emitter module per hls4ml layer class; see hw/rtl/registry.py for the table."""

@@ -1,0 +1,40 @@
+"""What every layer emitter returns, and the stream edge it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A stream between two modules: `beat` elements of `width` bits per tdata word."""
+
+    beat: int
+    width: int
+    signed: bool
+    frac: int
+
+    @property
+    def tdata_width(self) -> int:
+        return self.beat * self.width
+
+
+@dataclass
+class EmittedLayer:
+    layer: str
+    kind: str
+    module: str | None  # None: nothing instantiated (pure reinterpretation of the stream)
+    verilog: str  # generated module text ('' if module is None)
+    out: Edge
+    extra_files: dict = field(default_factory=dict)  # file name -> text (e.g. weight ROMs)
+    library: tuple[str, ...] = ()  # hand-written modules from hw/rtl/verilog it instantiates
+    multipliers: int = 0
+    rom_bits: int = 0
+    compute_cycles: int = 0  # cycles one frame occupies the arithmetic (the layer's reuse)
+    notes: dict = field(default_factory=dict)
+
+
+def verilog_ident(name: str) -> str:
+    """A Verilog-safe identifier from a layer name."""
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return out if out[0].isalpha() else "l_" + out

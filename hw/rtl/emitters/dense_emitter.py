@@ -1,0 +1,141 @@
+"""hls4ml Dense -> kws_dense engine + a weight ROM module (also used by the conv emitters)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hw.fixed import FixedType
+
+from ..errors import UnsupportedLayerError
+from ..requant import OVF_CODE, RND_CODE, requant_params, verilog_const
+from .base import EmittedLayer, Edge, verilog_ident
+
+MAX_WIDTH = 64  # widest accumulator / element the generator accepts (kws_requant works wider; tests do not)
+
+
+def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
+    """RFs the IB x OB schedule can realise: (n_in/IB) * (n_out/OB) for divisors IB, OB."""
+    div = lambda n: [d for d in range(1, n + 1) if n % d == 0]  # noqa: E731
+    return sorted({(n_in // ib) * (n_out // ob) for ib in div(n_in) for ob in div(n_out)})
+
+
+def schedule(n_in: int, n_out: int, rf: int, layer: str, kind: str) -> tuple[int, int]:
+    """(IB, OB): inputs and outputs per cycle, IB*OB multipliers, rf cycles per frame.
+
+    Among factorisations, the one with the most inputs per cycle: fewer chunks to select
+    between and fewer accumulator registers.
+    """
+    options = []
+    for ib in range(n_in, 0, -1):
+        n_ic = n_in // ib
+        if n_in % ib == 0 and rf % n_ic == 0 and n_out % (rf // n_ic) == 0:
+            options.append((ib, n_out // (rf // n_ic)))
+    if not options:
+        near = [r for r in valid_reuse_factors(n_in, n_out) if abs(r - rf) <= max(rf, 8)]
+        raise UnsupportedLayerError(layer, kind, f"reuse factor {rf} impossible for {n_in}x{n_out}; valid near it: {near}")
+    return options[0]
+
+
+def rom_module(name: str, weights: np.ndarray, ib: int, ob: int, w_width: int) -> tuple[str, int, int]:
+    """Combinational ROM: word a holds W[ic*IB+j][og*OB+o] at slot o*IB+j, a = og*N_IC + ic.
+
+    Returns (verilog, address width, total bits).
+    """
+    n_in, n_out = weights.shape
+    n_ic, n_og = n_in // ib, n_out // ob
+    depth = n_ic * n_og
+    aw = max(1, (depth - 1).bit_length())
+    word_w = ib * ob * w_width
+    lines = [f"// Weight ROM of layer {name}: {depth} words x {word_w} bits (generated)",
+             f"module {name}_rom (", f"    input  wire [{aw-1}:0] addr,", f"    output reg  [{word_w-1}:0] data", ");",
+             "    always @* begin", "        case (addr)"]
+    mask = (1 << w_width) - 1
+    for og in range(n_og):
+        block = weights[:, og * ob:(og + 1) * ob]
+        for ic in range(n_ic):
+            word = 0
+            sub = block[ic * ib:(ic + 1) * ib, :]
+            for o in range(ob):
+                for j in range(ib):
+                    word |= (int(sub[j, o]) & mask) << ((o * ib + j) * w_width)
+            lines.append(f"            {aw}'d{og * n_ic + ic}: data = {word_w}'h{word:x};")
+    lines += [f"            default: data = {word_w}'h0;", "        endcase", "    end", "endmodule", ""]
+    return "\n".join(lines), aw, depth * word_w
+
+
+def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.ndarray, w_type: FixedType,
+               bias: np.ndarray, b_type: FixedType | None, acc: FixedType, out: FixedType, out_beat: int,
+               rf: int) -> EmittedLayer:
+    """Generate `name` (stream ports) = ROM + kws_dense for y = x @ weights + bias."""
+    n_in, n_out = weights.shape
+    if n_in % edge_in.beat:
+        raise UnsupportedLayerError(layer, kind, f"{n_in} inputs do not split into beats of {edge_in.beat}")
+    if acc.overflow != "WRAP" or not acc.signed:
+        raise UnsupportedLayerError(layer, kind, f"accumulator {acc}: only signed WRAP accumulators are "
+                                    "order-independent under time multiplexing")
+    for what, t in (("accumulator", acc), ("result", out), ("input", FixedType(edge_in.width, 0)), ("weight", w_type)):
+        if t.width > MAX_WIDTH:
+            raise UnsupportedLayerError(layer, kind, f"{what} width {t.width} exceeds the generator limit {MAX_WIDTH}")
+    ib, ob = schedule(n_in, n_out, rf, layer, kind)
+    rom_text, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
+    # Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias.
+    bias_acc = acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
+    bias_word = 0
+    for o, v in enumerate(bias_acc):
+        bias_word |= (int(v) & ((1 << acc.width) - 1)) << (o * acc.width)
+    prod_frac = edge_in.frac + w_type.frac
+    outp = requant_params(acc.frac, out)
+    params = {
+        "N_IN": n_in, "N_OUT": n_out, "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
+        "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "W_W": w_type.width, "ACC_W": acc.width,
+        "IB": ib, "OB": ob, "AW": aw,
+        "PROD_SHIFT": prod_frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
+        "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "OUT_SHIFT": outp["SHIFT"],
+        "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"],
+    }
+    plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
+    text = f"""// Layer {layer} ({kind}): {n_in}x{n_out}, reuse {rf} -> {ib*ob} multipliers; acc {acc}, out {out} (generated)
+module {name} (
+    input  wire clk,
+    input  wire rst_n,
+    input  wire [{edge_in.tdata_width-1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    output wire [{out_beat*out.width-1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready
+);
+    wire [{aw-1}:0] rom_addr;
+    wire [{ib*ob*w_type.width-1}:0] rom_data;
+    {name}_rom u_rom (.addr(rom_addr), .data(rom_data));
+    kws_dense #(
+        {plist}
+    ) u_core (
+        .clk(clk), .rst_n(rst_n),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
+        .rom_addr(rom_addr), .rom_data(rom_data),
+        .bias({verilog_const(bias_word, n_out * acc.width)})
+    );
+endmodule
+"""
+    return EmittedLayer(
+        layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text},
+        out=Edge(out_beat, out.width, out.signed, out.frac),
+        library=("kws_requant.v", "kws_dense.v"),
+        multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),
+        notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out},
+    )
+
+
+def emit_dense(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
+    w_raw, w_type = spec.weights["weight"]
+    b_raw, b_type = spec.weights.get("bias", (None, None))
+    if spec.accum is None:
+        raise UnsupportedLayerError(spec.name, spec.kind, "no accum_t in the graph")
+    n_in, n_out = int(spec.attrs.get("n_in", w_raw.shape[0])), int(spec.attrs.get("n_out", w_raw.shape[1]))
+    weights = w_raw.reshape(n_in, n_out)
+    bias = b_raw.reshape(n_out) if b_raw is not None else None
+    return dense_core(name=f"{prefix}_{verilog_ident(spec.name)}", kind=spec.kind, layer=spec.name, edge_in=edge_in,
+                      weights=weights, w_type=w_type, bias=bias, b_type=b_type, acc=spec.accum, out=spec.out_type,
+                      out_beat=n_out, rf=rf)

@@ -1,0 +1,116 @@
+"""Entry point: hls4ml ModelGraph -> directory of Verilog + files.f + .core + report.
+
+Output is written to a temporary directory and renamed into place only when every layer was
+emitted; on any error the target directory is removed, so no half-written RTL looks valid.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .emitters.base import Edge, EmittedLayer
+from .emitters.dense_emitter import valid_reuse_factors
+from .filelist import write_core, write_filelist
+from .layer_spec import LayerSpec, read_graph
+from .registry import emitter_for
+from .report import build_report, write_report
+from .stitcher import stitch
+
+LIBRARY_DIR = Path(__file__).resolve().parent / "verilog"
+
+
+@dataclass
+class RtlDesign:
+    out_dir: Path
+    top: str
+    files: list[Path]
+    layers: list[EmittedLayer]
+    in_edge: Edge
+    out_edge: Edge
+    in_frame_beats: int
+    out_frame_beats: int
+    report: dict = field(default_factory=dict)
+
+
+def default_input_beat(shape: tuple[int, ...], limit: int = 64) -> int:
+    """Channels of one pixel for images/sequences; for a flat vector the largest divisor <= limit."""
+    if len(shape) > 1:
+        return shape[-1]
+    n = shape[0]
+    return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
+
+
+def choose_reuse(spec: LayerSpec, reuse_factor) -> int:
+    """Per-layer RF: an explicit dict entry is used as given; a global int becomes the largest
+    RF this layer can realise that does not exceed it (hls4ml also moves to a valid RF)."""
+    if isinstance(reuse_factor, dict):
+        return int(reuse_factor.get(spec.name, spec.reuse_factor))
+    if reuse_factor is None:
+        return spec.reuse_factor
+    if spec.kind == "Dense":
+        n_in, n_out = spec.weights["weight"][0].shape
+        return max(r for r in valid_reuse_factors(n_in, n_out) if r <= max(1, int(reuse_factor)))
+    return int(reuse_factor)
+
+
+def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None) -> RtlDesign:
+    specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        first = specs[0]
+        in_type = first.out_type if first.kind == "Input" else first.in_type
+        in_shape = first.out_shape if first.kind == "Input" else first.in_shape
+        beat = input_beat or default_input_beat(in_shape)
+        in_edge = Edge(beat, in_type.width, in_type.signed, in_type.frac)
+        edge = in_edge
+        layers: list[EmittedLayer] = []
+        for spec in specs:
+            emitted = emitter_for(spec)(spec, edge, top, choose_reuse(spec, reuse_factor))
+            layers.append(emitted)
+            edge = emitted.out
+        n_in_elems = 1
+        for d in in_shape:
+            n_in_elems *= d
+        n_out_elems = 1
+        for d in specs[-1].out_shape:
+            n_out_elems *= d
+        tmp.mkdir(parents=True)
+        files: list[str] = []
+        for lib in dict.fromkeys(f for l in layers for f in l.library):
+            shutil.copy(LIBRARY_DIR / lib, tmp / lib)
+            files.append(lib)
+        for l in layers:
+            for fname, text in l.extra_files.items():
+                (tmp / fname).write_text(text)
+                files.append(fname)
+            if l.verilog:
+                fname = f"{l.module}.v"
+                (tmp / fname).write_text(l.verilog)
+                files.append(fname)
+        (tmp / f"{top}.v").write_text(stitch(top, in_edge, layers, n_out_elems // edge.beat))
+        files.append(f"{top}.v")
+        write_filelist(tmp, files)
+        write_core(tmp, top, files)
+        design = RtlDesign(out_dir, top, [out_dir / f for f in files], layers, in_edge, edge,
+                           n_in_elems // in_edge.beat, n_out_elems // edge.beat)
+        design.report = build_report(design)
+        write_report(tmp, design.report)
+    except BaseException as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        out_dir.with_name(out_dir.name + ".FAILED.txt").write_text(f"RTL generation failed: {err}\n")
+        raise
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.with_name(out_dir.name + ".FAILED.txt").unlink(missing_ok=True)
+    tmp.rename(out_dir)
+    return design
+
+
+def load_report(out_dir) -> dict:
+    return json.loads((Path(out_dir) / "report.json").read_text())

@@ -1,0 +1,92 @@
+"""What the emitters need from one hls4ml layer, read once from the ModelGraph.
+
+Emitters never look at Keras: shapes, precisions (as hw.fixed.FixedType) and weights (as raw
+integer codes) all come from the hls4ml graph, the single description of the hardware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw.fixed import FixedType
+
+from .errors import RtlGenerationError, UnsupportedLayerError
+
+
+@dataclass
+class LayerSpec:
+    name: str
+    kind: str  # hls4ml layer class, e.g. "Dense", "Activation", "Conv2D"
+    in_type: FixedType | None
+    out_type: FixedType
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    attrs: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)  # name -> (raw int64 array, FixedType)
+    accum: FixedType | None = None
+    reuse_factor: int = 1
+
+
+def _fixed(layer, precision, what: str) -> FixedType:
+    try:
+        return FixedType.from_hls4ml(precision)
+    except ValueError as err:
+        # Backend subclasses (e.g. Vitis' APFixedPrecisionType) print the same ap_fixed text.
+        text = str(getattr(precision, "precision", precision))
+        if text.startswith(("fixed<", "ufixed<", "int<", "uint<")):
+            return FixedType.parse(text)
+        raise UnsupportedLayerError(layer.name, layer.class_name, f"{what}: {err}") from err
+
+
+def raw_weights(layer, key: str) -> tuple[np.ndarray, FixedType]:
+    """Weights as raw codes of their hls4ml type; refuses values the type cannot hold exactly."""
+    var = layer.weights[key]
+    ftype = _fixed(layer, var.type.precision, f"{key} type")
+    data = np.asarray(var.data, dtype=np.float64)
+    raw = ftype.quantize(data)
+    if not np.array_equal(ftype.to_float(raw), data):
+        bad = int(np.sum(ftype.to_float(raw) != data))
+        raise UnsupportedLayerError(layer.name, layer.class_name,
+                                    f"{bad} {key} values are not exactly representable in {ftype}")
+    return raw, ftype
+
+
+def read_graph(model_graph) -> list[LayerSpec]:
+    """Sequential list of LayerSpecs from an hls4ml ModelGraph (branching graphs are refused)."""
+    specs: list[LayerSpec] = []
+    prev_out: str | None = None
+    for layer in model_graph.get_layers():
+        kind = layer.class_name
+        out_var = layer.get_output_variable()
+        out_type = _fixed(layer, out_var.type.precision, "result type")
+        inputs = [i for i in layer.inputs if i]
+        if kind != "Input":
+            if len(inputs) != 1 or (prev_out is not None and inputs[0] != prev_out):
+                raise UnsupportedLayerError(layer.name, kind, f"only sequential graphs are supported (inputs {inputs})")
+            in_var = layer.get_input_variable()
+            in_type = _fixed(layer, in_var.type.precision, "input type")
+            in_shape = tuple(int(d) for d in in_var.shape)
+        else:
+            in_type, in_shape = out_type, tuple(int(d) for d in out_var.shape)
+        accum = layer.get_attr("accum_t")
+        spec = LayerSpec(
+            name=layer.name,
+            kind=kind,
+            in_type=in_type,
+            out_type=out_type,
+            in_shape=in_shape,
+            out_shape=tuple(int(d) for d in out_var.shape),
+            attrs=dict(layer.attributes.items()) if hasattr(layer.attributes, "items") else {},
+            accum=_fixed(layer, accum.precision, "accumulator type") if accum is not None else None,
+            reuse_factor=int(layer.get_attr("reuse_factor", 1) or 1),
+        )
+        for key in ("weight", "bias", "depthwise", "pointwise"):
+            if key in layer.weights:
+                spec.weights[key] = raw_weights(layer, key)
+        specs.append(spec)
+        prev_out = layer.outputs[0]
+    if not specs:
+        raise RtlGenerationError("empty ModelGraph")
+    return specs

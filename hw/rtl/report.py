@@ -1,0 +1,32 @@
+"""Short report of a generated design: modules, multipliers, ROM bits, expected cycles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def build_report(design) -> dict:
+    rows = []
+    for l in design.layers:
+        rows.append({"layer": l.layer, "kind": l.kind, "module": l.module, "multipliers": l.multipliers,
+                     "rom_bits": l.rom_bits, "compute_cycles": l.compute_cycles,
+                     "out_beat": l.out.beat, "out_width": l.out.width,
+                     **{k: v for k, v in l.notes.items() if k not in ("params",)}})
+    # A stage accepts a frame, computes, emits; the slowest stage sets the initiation interval.
+    ii = max([design.in_frame_beats, design.out_frame_beats] + [l.compute_cycles + 1 for l in design.layers if l.compute_cycles])
+    return {"top": design.top, "files": [p.name for p in design.files], "layers": rows,
+            "multipliers": sum(r["multipliers"] for r in rows), "rom_bits": sum(r["rom_bits"] for r in rows),
+            "in_frame_beats": design.in_frame_beats, "out_frame_beats": design.out_frame_beats,
+            "in_tdata_bits": design.in_edge.tdata_width, "out_tdata_bits": design.out_edge.tdata_width,
+            "expected_ii_cycles": ii}
+
+
+def write_report(out_dir: Path, report: dict) -> None:
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
+    lines = [f"# RTL report: {report['top']}", "",
+             f"multipliers {report['multipliers']}, ROM bits {report['rom_bits']}, expected II {report['expected_ii_cycles']} cycles",
+             "", "| layer | kind | multipliers | ROM bits | compute cycles |", "|---|---|---|---|---|"]
+    for r in report["layers"]:
+        lines.append(f"| {r['layer']} | {r['kind']} | {r['multipliers']} | {r['rom_bits']} | {r['compute_cycles']} |")
+    (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,166 @@
+// Time-multiplexed fully connected layer (also the core of every convolution: im2col + dense).
+//
+// y[o] = requant_out( cast_acc(bias[o]) + sum_i cast_acc(x[i] * w[i][o]) )  (accumulator wraps)
+//
+// Schedule: IB inputs x OB outputs per cycle = IB*OB multipliers; RF = (N_IN/IB)*(N_OUT/OB) cycles
+// per frame, as hls4ml's ReuseFactor. Three decoupled stages so a new frame can stream in while
+// the previous one is computed and the one before is streamed out:
+//   collect (xbuf, IN_BEAT elements per beat) -> compute (xreg, acc, yreg) -> emit (obuf, OUT_BEAT per beat)
+// Weights come from a ROM outside this module (rom_addr -> rom_data, combinational), biases are
+// constants already converted to the accumulator format by the generator.
+module kws_dense #(
+    parameter N_IN = 4,
+    parameter N_OUT = 2,
+    parameter IN_BEAT = 4,
+    parameter OUT_BEAT = 2,
+    parameter IN_W = 8,
+    parameter IN_SIGNED = 1,
+    parameter W_W = 8,
+    parameter ACC_W = 24,
+    parameter IB = 4,
+    parameter OB = 2,
+    parameter AW = 1,
+    parameter PROD_SHIFT = 0,
+    parameter ACC_RND = 0,
+    parameter ACC_OVF = 0,
+    parameter OUT_W = 8,
+    parameter OUT_SIGNED = 1,
+    parameter OUT_SHIFT = 0,
+    parameter OUT_RND = 0,
+    parameter OUT_OVF = 0
+) (
+    input  wire                      clk,
+    input  wire                      rst_n,
+    input  wire [IN_BEAT*IN_W-1:0]   s_axis_tdata,
+    input  wire                      s_axis_tvalid,
+    output wire                      s_axis_tready,
+    output wire [OUT_BEAT*OUT_W-1:0] m_axis_tdata,
+    output wire                      m_axis_tvalid,
+    input  wire                      m_axis_tready,
+    output wire [AW-1:0]             rom_addr,
+    input  wire [OB*IB*W_W-1:0]      rom_data,
+    input  wire [N_OUT*ACC_W-1:0]    bias
+);
+    localparam [31:0] N_IC = N_IN / IB;          // input chunks per output group
+    localparam [31:0] N_OG = N_OUT / OB;         // output groups
+    localparam [31:0] N_INB = N_IN / IN_BEAT;    // input beats per frame
+    localparam [31:0] N_OUTB = N_OUT / OUT_BEAT; // output beats per frame
+    localparam PW = IN_W + 1 + W_W;              // exact product width (input made signed)
+
+    // ---------------- collect ----------------
+    reg [N_IN*IN_W-1:0] xbuf;
+    reg [31:0] in_cnt;
+    reg xfull;
+    wire start;
+    assign s_axis_tready = ~xfull;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            in_cnt <= 32'd0;
+            xfull <= 1'b0;
+        end else if (start) begin
+            xfull <= 1'b0;
+        end else if (s_axis_tvalid && !xfull) begin
+            xbuf[in_cnt*IN_BEAT*IN_W +: IN_BEAT*IN_W] <= s_axis_tdata;
+            if (in_cnt == N_INB - 1) begin
+                in_cnt <= 32'd0;
+                xfull <= 1'b1;
+            end else begin
+                in_cnt <= in_cnt + 32'd1;
+            end
+        end
+    end
+
+    // ---------------- compute ----------------
+    reg busy, ydone, ovalid;
+    reg [31:0] ic, og;
+    reg [AW-1:0] addr;
+    reg [N_IN*IN_W-1:0] xreg;
+    reg [OB*ACC_W-1:0] acc;
+    reg [N_OUT*OUT_W-1:0] yreg;
+    assign start = xfull & ~busy & ~ydone;
+    assign rom_addr = addr;
+
+    wire [IB*IN_W-1:0] xchunk = xreg[ic*IB*IN_W +: IB*IN_W];
+    wire [OB*ACC_W-1:0] sums;
+    wire [OB*OUT_W-1:0] yres;
+    genvar o, j;
+    generate
+        for (o = 0; o < OB; o = o + 1) begin : g_out
+            wire [(IB+1)*ACC_W-1:0] chain /* verilator split_var */;  // running sum, modulo 2**ACC_W like a wrapping ap_fixed
+            assign chain[ACC_W-1:0] = acc[o*ACC_W +: ACC_W];
+            for (j = 0; j < IB; j = j + 1) begin : g_in
+                wire in_sign = (IN_SIGNED != 0) ? xchunk[j*IN_W + IN_W - 1] : 1'b0;
+                wire signed [IN_W:0] xa = {in_sign, xchunk[j*IN_W +: IN_W]};
+                wire signed [W_W-1:0] wv = rom_data[(o*IB+j)*W_W +: W_W];
+                wire signed [PW-1:0] prod = xa * wv;
+                wire [ACC_W-1:0] pcast;
+                kws_requant #(.IN_W(PW), .IN_SIGNED(1), .SHIFT(PROD_SHIFT), .OUT_W(ACC_W), .OUT_SIGNED(1),
+                              .RND(ACC_RND), .OVF(ACC_OVF)) u_cast (.din(prod), .dout(pcast));
+                assign chain[(j+1)*ACC_W +: ACC_W] = chain[j*ACC_W +: ACC_W] + pcast;
+            end
+            assign sums[o*ACC_W +: ACC_W] = chain[IB*ACC_W +: ACC_W];
+            kws_requant #(.IN_W(ACC_W), .IN_SIGNED(1), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
+                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(sums[o*ACC_W +: ACC_W]), .dout(yres[o*OUT_W +: OUT_W]));
+        end
+    endgenerate
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            busy <= 1'b0;
+            ydone <= 1'b0;
+            ic <= 32'd0;
+            og <= 32'd0;
+            addr <= {AW{1'b0}};
+        end else begin
+            if (start) begin
+                xreg <= xbuf;
+                busy <= 1'b1;
+                ic <= 32'd0;
+                og <= 32'd0;
+                addr <= {AW{1'b0}};
+                acc <= bias[0 +: OB*ACC_W];
+            end else if (busy) begin
+                addr <= addr + 1'b1;
+                if (ic == N_IC - 1) begin
+                    yreg[og*OB*OUT_W +: OB*OUT_W] <= yres;
+                    ic <= 32'd0;
+                    if (og == N_OG - 1) begin
+                        busy <= 1'b0;
+                        ydone <= 1'b1;
+                    end else begin
+                        og <= og + 32'd1;
+                        acc <= bias[(og+1)*OB*ACC_W +: OB*ACC_W];
+                    end
+                end else begin
+                    ic <= ic + 32'd1;
+                    acc <= sums;
+                end
+            end
+            if (ydone && !ovalid) ydone <= 1'b0;  // emit stage takes yreg this cycle
+        end
+    end
+
+    // ---------------- emit ----------------
+    reg [N_OUT*OUT_W-1:0] obuf;
+    reg [31:0] out_cnt;
+    assign m_axis_tvalid = ovalid;
+    assign m_axis_tdata = obuf[out_cnt*OUT_BEAT*OUT_W +: OUT_BEAT*OUT_W];
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            ovalid <= 1'b0;
+            out_cnt <= 32'd0;
+        end else if (ovalid) begin
+            if (m_axis_tready) begin
+                if (out_cnt == N_OUTB - 1) begin
+                    ovalid <= 1'b0;
+                    out_cnt <= 32'd0;
+                end else begin
+                    out_cnt <= out_cnt + 32'd1;
+                end
+            end
+        end else if (ydone) begin
+            obuf <= yreg;
+            ovalid <= 1'b1;
+        end
+    end
+endmodule

@@ -1,0 +1,65 @@
+"""RTL generator without simulation: reuse-factor arithmetic, lint, clear errors, no half-written output."""
+
+import numpy as np
+import pytest
+
+from hw.rtl import UnsupportedLayerError, generate_rtl
+from hw.rtl.emitters.dense_emitter import schedule, valid_reuse_factors
+from hw.rtl.layer_spec import read_graph
+from sim.runner import verilator_lint
+from sim.testmodels import small_mlp, to_hls
+
+
+@pytest.fixture(scope="module")
+def mlp_graph(tmp_path_factory):
+    return to_hls(small_mlp(n_in=16, hidden=(8,), n_out=4), tmp_path_factory.mktemp("hls") / "prj")
+
+
+@pytest.mark.parametrize("n_in,n_out", [(16, 8), (1960, 128), (12, 10)])
+def test_schedule_multipliers_times_cycles_is_all_macs(n_in, n_out):
+    for rf in valid_reuse_factors(n_in, n_out):
+        ib, ob = schedule(n_in, n_out, rf, "fc", "Dense")
+        assert n_in % ib == 0 and n_out % ob == 0
+        assert ib * ob * rf == n_in * n_out  # hls4ml: multipliers = MACs / RF
+
+
+def test_invalid_reuse_factor_names_the_layer():
+    with pytest.raises(UnsupportedLayerError, match="layer 'fc9'.*reuse factor 7"):
+        schedule(16, 8, 7, "fc9", "Dense")
+
+
+@pytest.mark.parametrize("rf", [1, 4, 128])
+def test_generated_mlp_is_verilator_lint_clean(mlp_graph, tmp_path, rf):
+    design = generate_rtl(mlp_graph, tmp_path / "rtl", reuse_factor=rf)
+    assert verilator_lint(design.files, design.top) == ""
+    names = {p.name for p in (tmp_path / "rtl").iterdir()}
+    assert {"files.f", "kws_top.core", "report.json", "report.md", "kws_top.v"} <= names
+    listed = (tmp_path / "rtl" / "files.f").read_text().split()
+    assert listed[-1] == "kws_top.v" and all((tmp_path / "rtl" / f).exists() for f in listed)
+    rep = design.report
+    assert rep["multipliers"] == sum(n_in * n_out // min(rf, n_in * n_out) for n_in, n_out in [(16, 8), (8, 4)])
+
+
+def test_unsupported_layer_clear_error_and_no_stale_rtl(mlp_graph, tmp_path, monkeypatch):
+    """A layer class missing from the emitter table (here: Activation removed from it)."""
+    from hw.rtl import registry
+
+    monkeypatch.delitem(registry.EMITTERS, "Activation")
+    out = tmp_path / "rtl"
+    out.mkdir()
+    (out / "kws_top.v").write_text("module kws_top; endmodule\n")  # an older design that must not survive
+    with pytest.raises(UnsupportedLayerError, match="layer 'relu1' \\(Activation\\): no RTL emitter"):
+        generate_rtl(mlp_graph, out)
+    assert not out.exists() and not (tmp_path / "rtl.partial").exists()
+    assert "relu1" in (tmp_path / "rtl.FAILED.txt").read_text()
+
+
+def test_accumulator_over_width_limit_names_the_layer(mlp_graph, tmp_path):
+    from hw.fixed import FixedType
+
+    specs = read_graph(mlp_graph)
+    fc1 = next(s for s in specs if s.name == "fc1")
+    fc1.accum = FixedType(80, 40)
+    with pytest.raises(UnsupportedLayerError, match="layer 'fc1'.*width 80 exceeds"):
+        generate_rtl(specs, tmp_path / "rtl")
+    assert not (tmp_path / "rtl").exists()
