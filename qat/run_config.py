@@ -51,6 +51,9 @@ class RunConfig:
     scheme: str = "linear"  # QAT recipe, see qat/schemes/
     scheme_args: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # Hardware settings read by hw/ (backend, io_type, strategy, reuse_factor, precision_overrides);
+    # carried through training untouched so one file describes the whole flow.
+    hls: dict = field(default_factory=dict)
 
     def __post_init__(self):
         from qat import schemes
