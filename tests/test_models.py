@@ -9,7 +9,8 @@ from qat.models.fold import folded_weights, po2_rescale, set_weights
 from qat.quant_config import QuantConfig
 from qat import features
 
-SMALL = {"dscnn": {"width": 8}, "streaming_ffn": {"width": 16}, "raw_cnn": {"channels": (4, 4, 8, 8)}}
+SMALL = {"dscnn": {"width": 8}, "streaming_ffn": {"width": 16}, "raw_cnn": {"channels": (4, 4, 8, 8)},
+         "nas_mfcc": {}, "nas_raw": {}}  # NAS models: their default (small) architecture
 
 
 def shape_of(name):
@@ -45,9 +46,14 @@ def test_fold_and_rescale_preserve_the_float_function(name):
     shape = shape_of(name)
     fm = build_model(name, shape, 12, None, **SMALL[name])
     randomize_bn(fm, rng)
-    weights = po2_rescale(folded_weights(fm))
-    for kernel, _ in list(weights.values())[:-1]:
-        assert 0.5 < np.max(np.abs(kernel)) <= 1.0
+    folded = folded_weights(fm)
+    weights = po2_rescale(folded)
+    peaks = [float(np.max(np.abs(k))) for k, _ in weights.values()]
+    before = [float(np.max(np.abs(k))) for k, _ in folded.values()]
+    assert max(peaks) / min(peaks) <= 4.0 and max(peaks) / min(peaks) <= max(before) / min(before)
+    for (k0, _), (k1, _) in zip(folded.values(), weights.values()):  # power-of-two factors only
+        ratio = np.log2(np.abs(k1[k0 != 0] / k0[k0 != 0]))
+        assert np.allclose(ratio, np.round(ratio[0]), atol=1e-5)
     # The folded network in float: the quantized builder with very wide quantizers.
     # (24 bits: QKeras fake-quantizes in float32, whose mantissa holds 24.)
     wide = QuantConfig(weight_bits=24, bias_bits=24, act_bits=24, act_int=10, input_bits=24, input_int=6,
@@ -79,3 +85,14 @@ def test_dscnn_full_size_matches_mlperf_reference():
     # MLPerf Tiny DS-CNN: ~24.9k parameters (incl. BatchNorm), ~2.7M MACs.
     assert 23_000 < cost["params"] < 26_000
     assert 2_500_000 < cost["macs"] < 2_900_000
+
+
+def test_activation_format_balances_clipping_and_rounding():
+    from qat.models.fold import best_relu_integer_bits
+
+    rng = np.random.default_rng(0)
+    small = np.abs(rng.normal(0, 0.2, 10_000))
+    small[0] = 6.0  # one outlier must not force a coarse grid at 4 bits
+    assert best_relu_integer_bits(small, 4) == 0
+    assert best_relu_integer_bits(small, 8) >= 2  # 8 bits can afford the outlier's range
+    assert best_relu_integer_bits(np.full(100, 5.0), 8) == 3
