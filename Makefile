@@ -12,7 +12,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc evaluate test test-all clean help
+.PHONY: setup system-deps demo train train-gsc evaluate hls test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -21,6 +21,7 @@ help:
 	@echo "make train CONFIG=configs/x.yaml [DATA=dir]   train one run into $(BUILD)/<name>/"
 	@echo "make train-gsc CONFIG=...                     the same on \$$KWS_GSC_DIR"
 	@echo "make evaluate RUN=name [DATA=dir]             evaluate build/<name> on a dataset"
+	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
 
 setup: $(VENV)/.installed system-deps
 
@@ -42,6 +43,7 @@ system-deps:
 
 demo: setup
 	$(PY) -m qat.train --config configs/demo.yaml --build-dir $(BUILD)
+	$(MAKE) --no-print-directory hls RUN=demo
 
 train: setup
 	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) $(if $(DATA),--data $(DATA))
@@ -51,6 +53,9 @@ train-gsc: setup
 
 evaluate: setup
 	$(PY) -m qat.evaluate --run $(BUILD)/$(RUN) $(if $(DATA),--data $(DATA))
+
+hls: setup
+	$(PY) -m hw.hls --run $(BUILD)/$(RUN)
 
 test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,0 +1,77 @@
+"""One page for a whole run: training → hls4ml/C sim → RTL simulation → synthesis.
+
+    python -m sim.flow_report --run build/demo
+
+Reads what each stage wrote under build/<run>/ (metrics.json, hls/exactness.json,
+rtl/sim_report.json, rtl/synth*.json) and writes build/<run>/flow_report.md. A stage that has
+not run is listed as such: nothing is filled in that was not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _load(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def render(run_dir: Path) -> str:
+    lines = [f"# kwsflow run `{run_dir.name}`", ""]
+    m = _load(run_dir / "metrics.json")
+    if m is None:
+        return "\n".join(lines + ["Not trained yet (no metrics.json)."]) + "\n"
+    lines += [f"## Training ({m['model']} on {m['data']} data)", "", "| phase | " + " | ".join(next(iter(m["accuracy"].values()))) + " |",
+              "|---|" + "---|" * len(next(iter(m["accuracy"].values())))]
+    for phase, accs in m["accuracy"].items():
+        lines.append(f"| {phase} | " + " | ".join(f"{v:.2%}" for v in accs.values()) + " |")
+    lines += ["", f"{m['params']:,} parameters, {m['macs']:,} MACs per inference, {m['weight_memory_bits']:,} weight bits; "
+              f"trained in {m['train_wall_seconds']} s.", ""]
+
+    hls = _load(run_dir / "hls" / "exactness.json")
+    lines += ["## hls4ml conversion and C simulation", ""]
+    if hls is None:
+        lines += ["Not run (`make hls RUN=...`).", ""]
+    else:
+        s = hls["settings"]
+        lines += [f"{s['backend']}, {s['io_type']}, {s['strategy']}, reuse factor {s['reuse_factor']}; {hls['vectors']}.", "",
+                  "| pair | identical vectors |", "|---|---|"]
+        lines += [f"| {k} | {p['identical']} of {p['total']} |" for k, p in hls["pairs"].items()]
+        lines += ["", f"Golden numpy model: {hls['golden_inferences_per_s']} inferences/s.", ""]
+
+    sim = _load(run_dir / "rtl" / "sim_report.json")
+    lines += ["## RTL under Verilator", ""]
+    if sim is None:
+        lines += ["Not run.", ""]
+    else:
+        for key in ("identical", "total", "latency_cycles", "ii_cycles", "multipliers", "cycles_per_second"):
+            if key in sim:
+                lines.append(f"- {key.replace('_', ' ')}: {sim[key]}")
+        lines.append("")
+    for synth in sorted((run_dir / "rtl").glob("synth*.json")) if (run_dir / "rtl").is_dir() else []:
+        data = _load(synth)
+        total = data.get("total", data)
+        lines += [f"## Yosys ({synth.stem})", "", "".join(f"- {k}: {v}\n" for k, v in total.items() if not isinstance(v, dict))]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sim.flow_report", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True)
+    args = ap.parse_args(argv)
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        print(f"error: {run_dir} does not exist; train it first", file=sys.stderr)
+        return 2
+    text = render(run_dir)
+    (run_dir / "flow_report.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
