@@ -10,6 +10,10 @@ Three steps, all before any C++ is written:
 3. ``convert``: ``hls4ml.converters.convert_from_keras_model`` with the chosen backend
    (Vitis/Vivado), io type, strategy and reuse factor.
 
+Per-layer precision overrides (``run_overrides``): ``build/<run>/hls_precisions.json`` written by
+QAT schemes (e.g. paper A's trained transient accumulator formats), then the run config's
+``hls.precision_overrides``; they are applied last, on top of the carried precisions.
+
 Quantizer -> type mapping (``weight_type``, ``activation_type``) also lives here: QKeras
 quantizers with alpha=1 put values on a power-of-two grid with ``tf.round`` (half to even) and
 clipping, i.e. ``ap_fixed`` with ``RND_CONV`` + ``SAT``.
@@ -134,24 +138,25 @@ WEIGHT_LAYERS = {"QDense": "kernel", "QConv1D": "kernel", "QConv2D": "kernel", "
 PASSTHROUGH_LAYERS = {"InputLayer", "Flatten", "Reshape", "Dropout"}
 POOLING_LAYERS = {"AveragePooling1D", "AveragePooling2D", "MaxPooling1D", "MaxPooling2D"}
 
+# What to use instead of each unsupported Keras/QKeras layer class (full advice, starts with a verb).
 _INSTEAD = {
-    "Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D",
+    "Dense": "use QDense", "Conv1D": "use QConv1D", "Conv2D": "use QConv2D", "DepthwiseConv2D": "use QDepthwiseConv2D",
     "BatchNormalization": "fold BatchNorm into the preceding layer before QAT (qat.models.fold)",
     "QBatchNormalization": "fold BatchNorm into the preceding layer before QAT (qat.models.fold)",
     "QConv2DBatchnorm": "fold BatchNorm into a plain QConv2D before export",
     "QDepthwiseConv2DBatchnorm": "fold BatchNorm into a plain QDepthwiseConv2D before export",
-    "QAveragePooling2D": "AveragePooling2D followed by QActivation(quantized_bits(...))",
-    "GlobalAveragePooling2D": "AveragePooling2D over the whole map followed by QActivation(quantized_bits(...))",
-    "GlobalAveragePooling1D": "AveragePooling1D over the whole sequence followed by QActivation(quantized_bits(...))",
-    "QGlobalAveragePooling2D": "AveragePooling2D followed by QActivation(quantized_bits(...))",
-    "Activation": "QActivation(quantized_relu(bits, integer)) or QActivation(quantized_bits(...))",
-    "ReLU": "QActivation(quantized_relu(bits, integer))",
+    "QAveragePooling2D": "use AveragePooling2D followed by QActivation(quantized_bits(...))",
+    "GlobalAveragePooling2D": "use AveragePooling2D over the whole map followed by QActivation(quantized_bits(...))",
+    "GlobalAveragePooling1D": "use AveragePooling1D over the whole sequence followed by QActivation(quantized_bits(...))",
+    "QGlobalAveragePooling2D": "use AveragePooling2D followed by QActivation(quantized_bits(...))",
+    "Activation": "use QActivation(quantized_relu(bits, integer)) or QActivation(quantized_bits(...))",
+    "ReLU": "use QActivation(quantized_relu(bits, integer))",
     "Softmax": "end the model with logits (trailing quantized_bits); take argmax outside the network",
-    "QSeparableConv2D": "QDepthwiseConv2D followed by a 1x1 QConv2D",
-    "SeparableConv2D": "QDepthwiseConv2D followed by a 1x1 QConv2D",
+    "QSeparableConv2D": "use QDepthwiseConv2D followed by a 1x1 QConv2D",
+    "SeparableConv2D": "use QDepthwiseConv2D followed by a 1x1 QConv2D",
 }
 for _rnn in ("LSTM", "GRU", "SimpleRNN", "QLSTM", "QGRU", "QSimpleRNN", "Bidirectional", "TimeDistributed"):
-    _INSTEAD[_rnn] = "recurrent layers are not supported by the hardware flow; use the streaming FFN (QDense stack) or DS-CNN"
+    _INSTEAD[_rnn] = "recurrent layers have no exact hardware mapping here; use the streaming FFN (QDense stack) or DS-CNN"
 
 
 def _quantizer_problem(fn, quantizer) -> str | None:
@@ -212,8 +217,8 @@ def check_supported(model, strategy: str = "Latency") -> None:
         elif cls in PASSTHROUGH_LAYERS:
             pass
         else:
-            instead = _INSTEAD.get(cls, "one of " + ", ".join(sorted(set(WEIGHT_LAYERS) | POOLING_LAYERS | {"QActivation", "Flatten"})))
-            problems.append((name, f"{cls} is not supported; use {instead}"))
+            instead = _INSTEAD.get(cls, "use one of " + ", ".join(sorted(set(WEIGHT_LAYERS) | POOLING_LAYERS | {"QActivation", "Flatten"})))
+            problems.append((name, f"{cls} is not supported; {instead}"))
     for layer in layers:
         if layer.name in RESERVED_NAMES:
             problems.append((layer.name, f"hls4ml reserves the layer name {layer.name!r}; rename the layer (e.g. 'features')"))
@@ -341,12 +346,76 @@ def build_hls_config(
     if trace:
         for lcfg in names.values():
             lcfg["Trace"] = True
-    for name, fields in (overrides or {}).items():
+    for name, fields in normalize_overrides(overrides).items():
         if name not in names:
-            raise KeyError(f"precision override for unknown layer {name!r}; layers: {sorted(names)}")
+            base = name[: -len("_linear")] if name.endswith("_linear") else None
+            if base is None or type(_layer_named(model, base)).__name__ not in WEIGHT_LAYERS:
+                raise KeyError(f"precision override for unknown layer {name!r}; layers: {sorted(names)}")
+            names[name] = {}  # hls4ml's hidden linear activation after a weight layer
         for field, text in fields.items():
-            names[name].setdefault("Precision", {})[field] = FixedType.parse(text).to_hls()
+            names[name].setdefault("Precision", {})[field] = text
     return cfg
+
+
+def _layer_named(model, name):
+    return next((layer for layer in model.layers if layer.name == name), None)
+
+
+# ============================================================================ precision overrides
+PRECISIONS_FILE = "hls_precisions.json"  # written by QAT schemes with trained transient formats
+
+
+def normalize_overrides(data: dict | None, source: str = "precision overrides") -> dict[str, dict[str, str]]:
+    """{layer: {field: "fixed<W,I,Q,O>"}} from any of the accepted spellings:
+
+    - hls4ml's own config part ``{"LayerName": {layer: {"Precision": {field: type}}}}`` (what
+      ``qat.quantizers.hls4ml_precisions`` and thus ``hls_precisions.json`` contain),
+    - ``{layer: {"Precision": {field: type}}}``,
+    - ``{layer: {field: type}}`` (config.yaml ``hls.precision_overrides``).
+
+    Every type is parsed (so a typo fails here, not in C++) and written in canonical form.
+    """
+    data = dict(data or {})
+    if "LayerName" in data:
+        extra = sorted(set(data) - {"LayerName"})
+        if extra:
+            raise ValueError(f"{source}: only 'LayerName' is supported, found also {extra}")
+        data = dict(data["LayerName"] or {})
+    out: dict[str, dict[str, str]] = {}
+    for layer, fields in data.items():
+        if not isinstance(fields, dict):
+            raise ValueError(f"{source}: layer {layer!r} needs a mapping of precision fields, got {fields!r}")
+        if "Precision" in fields:
+            if set(fields) - {"Precision"}:
+                raise ValueError(f"{source}: layer {layer!r}: only 'Precision' is supported, got {sorted(fields)}")
+            fields = fields["Precision"]
+        out[layer] = {}
+        for field, text in dict(fields).items():
+            try:
+                out[layer][str(field)] = FixedType.parse(str(text)).to_hls()
+            except ValueError as exc:
+                raise ValueError(f"{source}: layer {layer!r} {field}: {exc}") from exc
+    return out
+
+
+def merge_overrides(*sources: dict | None) -> dict[str, dict[str, str]]:
+    """Later sources win per (layer, field)."""
+    out: dict[str, dict[str, str]] = {}
+    for src in sources:
+        for layer, fields in normalize_overrides(src).items():
+            out.setdefault(layer, {}).update(fields)
+    return out
+
+
+def run_overrides(run_dir, config: dict | None = None) -> dict[str, dict[str, str]]:
+    """Precision overrides of a run: ``hls_precisions.json`` (trained transient formats), then the
+    config's ``hls.precision_overrides`` (hand-written, wins)."""
+    import json
+
+    path = Path(run_dir) / PRECISIONS_FILE
+    trained = normalize_overrides(json.loads(path.read_text()), str(path)) if path.exists() else None
+    by_hand = ((config or {}).get("hls") or {}).get("precision_overrides")
+    return merge_overrides(trained, by_hand)
 
 
 # ============================================================================ conversion

@@ -1,11 +1,11 @@
 """ReLU and linear activations: hls4ml assigns the input to the result type (rounding + overflow
-of the result type), after zeroing negatives for ReLU."""
+of the result type), after zeroing negatives for ReLU. One planned requantize pass."""
 
 from __future__ import annotations
 
-import numpy as np
 from hls4ml.model.layers import Activation
 
+from hw.golden.arith import Requant
 from hw.golden.registry import UnsupportedLayerError, register, result_type
 
 
@@ -17,7 +17,9 @@ class ActivationKernel:
             raise UnsupportedLayerError(f"{layer.name}: activation {self.fn!r} ({type(layer).__name__}) is not modelled")
         self.out_t = result_type(layer)
 
-    def __call__(self, x, in_t):
-        if self.fn == "relu":
-            x = np.maximum(x, 0)
-        return self.out_t.requantize(x, in_t.frac)
+    def plan(self, in_t, in_range):
+        self.requant = Requant(self.out_t, in_t.frac, in_range, relu=self.fn == "relu")
+        return self.requant.out_range
+
+    def __call__(self, x):
+        return self.requant(x)

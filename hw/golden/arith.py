@@ -1,4 +1,18 @@
-"""Exact integer building blocks shared by the kernels (multiply-accumulate, patch extraction)."""
+"""Exact integer building blocks shared by the kernels: range-planned requantization, multiply-
+accumulate.
+
+Speed model. Tensors between layers are raw integer codes held in float arrays: integers are exact
+in float32 below 2**24 and in float64 below 2**53, and BLAS matmul / in-place float ufuncs are far
+faster than numpy int64 arithmetic. Each kernel is *planned* once, when the GoldenModel is built:
+it knows its input type and a bound on its input raw codes, derives a bound on every value it
+computes (partial sums included), and picks per step the narrowest exact representation
+(``exact_dtype``): float32, float64, or int64 with ``FixedType.requantize`` as the fallback.
+
+A conversion whose bound shows it cannot round or overflow is skipped entirely, so a layer costs
+one requantize pass. ``Requant`` is tested against ``FixedType.requantize`` (the one definition of
+rounding and overflow) for every mode and every representation, ties and overflow included
+(tests/test_hw_golden_fast.py); the end-to-end equality tests prove the kernels.
+"""
 
 from __future__ import annotations
 
@@ -7,69 +21,226 @@ import numpy as np
 from hw.fixed import FixedType
 from hw.golden.registry import UnsupportedLayerError
 
-# float64 integer arithmetic is exact below 2**53; BLAS matmul is ~50x faster than numpy int64.
-_FLOAT_EXACT = 2.0**53
+# Bounds below which a float type is used: one bit of margin under 2**24 / 2**53, so that the
+# "+ 0.5" of half-up rounding and the WRAP reduction stay exact too.
+FLOAT32_LIMIT = 2**23
+FLOAT64_LIMIT = 2**52
 
 
-def _exact_in_float(x_t: FixedType, w_max: int, n_terms: int) -> bool:
-    x_max = max(abs(x_t.min_raw), abs(x_t.max_raw))
-    return float(x_max) * float(w_max) * float(n_terms) < _FLOAT_EXACT
+def exact_dtype(bound: int):
+    """Narrowest array dtype in which integers up to ``bound`` in magnitude (and sums up to it) are exact."""
+    if bound < FLOAT32_LIMIT:
+        return np.float32
+    if bound < FLOAT64_LIMIT:
+        return np.float64
+    return np.int64
 
 
-def mac(x_raw: np.ndarray, x_t: FixedType, w_raw: np.ndarray, w_t: FixedType, b_raw, b_t, acc_t: FixedType,
-        contract, n_terms: int):
-    """hls4ml's multiply-accumulate: every product (exact, frac = fx + fw) is converted to accum_t,
-    the bias is converted to accum_t, and they are summed in accum_t. With a WRAP accumulator the
-    sum wraps modulo 2**W regardless of order, so we sum exactly and wrap once.
+class Range:
+    """Closed interval [lo, hi] of raw integer codes (Python ints, no overflow)."""
 
-    ``contract(x, w)`` computes the sum of products with the layer's index pattern (matmul/einsum);
-    ``n_terms`` is the number of products per output. Returns raw accumulator codes (acc_t).
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo: int, hi: int):
+        self.lo, self.hi = int(lo), int(hi)
+
+    @classmethod
+    def of_type(cls, t: FixedType) -> "Range":
+        return cls(t.min_raw, t.max_raw)
+
+    @property
+    def absmax(self) -> int:
+        return max(abs(self.lo), abs(self.hi))
+
+    def with_zero(self) -> "Range":
+        """Zero padding adds 0 to the values a window can see."""
+        return Range(min(self.lo, 0), max(self.hi, 0))
+
+    def __repr__(self) -> str:
+        return f"Range({self.lo}, {self.hi})"
+
+
+def _round_exact(values: list[int], shift: int, mode: str) -> list[int]:
+    """Round Python ints with ``shift`` fraction bits to integers with FixedType's rounding rule."""
+    if shift <= 0:
+        return [v << -shift for v in values]
+    if any(abs(v) >= 2**62 for v in values):
+        raise UnsupportedLayerError(f"raw values up to {max(map(abs, values))} exceed int64 arithmetic")
+    t = FixedType(63, 63, True, mode, "WRAP")  # frac 0: only its rounding acts on these bounds
+    return [int(r) for r in t.requantize(np.asarray(values, dtype=np.int64), shift)]
+
+
+class Requant:
+    """Planned conversion of raw codes with ``from_frac`` fraction bits lying in ``in_range`` into
+    type ``t`` (``t``'s rounding, then ``t``'s overflow), optionally after a ReLU.
+
+    Equals ``t.requantize(np.maximum(x, 0) if relu else x, from_frac)``. ``out_range`` bounds the
+    result. ``identity`` is True when the conversion provably changes nothing (then ``__call__``
+    returns its input).
     """
-    if acc_t.overflow != "WRAP":
-        raise UnsupportedLayerError(f"accumulator {acc_t} saturates per addition (order-dependent); use a WRAP accumulator")
-    prod_frac = x_t.frac + w_t.frac
-    if acc_t.frac < prod_frac:
-        _narrow_accumulator(x_t, w_t, acc_t)
-    w_max = int(np.abs(w_raw).max()) if w_raw.size else 0
-    if _exact_in_float(x_t, w_max, n_terms):
-        s = contract(x_raw.astype(np.float64), w_raw.astype(np.float64))
-        s = np.rint(s).astype(np.int64)
-    else:
-        x_max = max(abs(x_t.min_raw), abs(x_t.max_raw))
-        if float(x_max) * float(w_max) * float(n_terms) >= 2.0**62:
-            raise UnsupportedLayerError(f"sum of products of {x_t} and {w_t} may exceed int64")
-        s = contract(x_raw, w_raw)
-    s = s << (acc_t.frac - prod_frac)
-    if b_raw is not None:
-        s = s + acc_t.requantize(b_raw, b_t.frac)
-    return acc_t.requantize(s, acc_t.frac)
+
+    def __init__(self, t: FixedType, from_frac: int, in_range: Range, relu: bool = False):
+        self.t, self.from_frac = t, int(from_frac)
+        self.shift = self.from_frac - t.frac  # > 0: drop bits (round); < 0: append zero bits
+        self.relu = relu and in_range.lo < 0
+        lo, hi = (max(in_range.lo, 0), max(in_range.hi, 0)) if relu else (in_range.lo, in_range.hi)
+        rlo, rhi = _round_exact([lo, hi], self.shift, t.rounding)  # rounding is monotone
+        self.overflows = rlo < t.min_raw or rhi > t.max_raw
+        if not self.overflows:
+            self.out_range = Range(rlo, rhi)
+        elif t.overflow in ("SAT", "SAT_SYM"):
+            self.out_range = Range(min(max(rlo, t.min_raw), t.max_raw), max(min(rhi, t.max_raw), t.min_raw))
+        elif t.overflow == "SAT_ZERO":
+            self.out_range = Range(min(max(rlo, t.min_raw), 0), max(min(rhi, t.max_raw), 0))
+        else:  # WRAP
+            self.out_range = Range.of_type(t)
+        # A ReLU in front of an unsigned saturating type is the type's own lower clip:
+        # rounding is monotone and maps 0 to 0, so round(max(x, 0)) clipped to [0, M] == round(x) clipped.
+        if self.relu and self.overflows and t.overflow in ("SAT", "SAT_SYM") and t.min_raw == 0:
+            self.relu = False
+        self.identity = self.shift == 0 and not self.overflows and not self.relu
+        scaled = max(abs(lo), abs(hi)) * (2 ** max(-self.shift, 0))
+        wrap_room = (1 << t.width) if self.overflows and t.overflow == "WRAP" else 0
+        width = t.width + (not t.signed)
+        self.dtype = exact_dtype(max(in_range.absmax, scaled) + wrap_room) if width <= 53 else np.int64
+
+    def __call__(self, x: np.ndarray, inplace: bool = True) -> np.ndarray:
+        """Convert ``x`` (any integer-valued array within the planned range); may overwrite ``x``
+        unless ``inplace=False``."""
+        if self.identity:
+            return x
+        t = self.t
+        if self.dtype is np.int64:
+            raw = x if x.dtype == np.int64 else x.astype(np.int64)
+            if self.relu:
+                raw = np.maximum(raw, 0)
+            return t.requantize(raw, self.from_frac)
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        elif not inplace:
+            x = x.copy()
+        if self.relu:
+            np.maximum(x, 0, out=x)
+        if self.shift != 0:
+            np.multiply(x, self.dtype(2.0 ** -self.shift), out=x)  # exact: power-of-two scale of an integer
+        if self.shift > 0:
+            _round_float(x, t.rounding)
+        if self.overflows:
+            lo, hi = self.dtype(t.min_raw), self.dtype(t.max_raw)
+            if t.overflow in ("SAT", "SAT_SYM"):
+                np.clip(x, lo, hi, out=x)
+            elif t.overflow == "SAT_ZERO":
+                x[(x < lo) | (x > hi)] = 0
+            else:  # WRAP: x - 2**W * floor((x - min) / 2**W), every step exact within the bound
+                m = self.dtype(1 << t.width)
+                x -= np.floor((x - lo) / m) * m
+        return x
 
 
-def _narrow_accumulator(x_t, w_t, acc_t):
-    """hls4ml would round every product on its own before summing; not modelled (auto accumulators
-    always keep all product fraction bits)."""
-    raise UnsupportedLayerError(
-        f"accumulator {acc_t} has fewer fraction bits than the products ({x_t.frac}+{w_t.frac}); "
-        "products would be truncated one by one; give the accumulator at least that many fraction bits"
-    )
+def _round_float(y: np.ndarray, mode: str) -> None:
+    """Round float64 values (integers scaled by 2**-shift, so every step is exact) in place."""
+    if mode == "RND_CONV":
+        np.rint(y, out=y)  # ties to even
+    elif mode == "TRN":
+        np.floor(y, out=y)
+    elif mode == "TRN_ZERO":
+        np.trunc(y, out=y)
+    elif mode == "RND":
+        y += 0.5
+        np.floor(y, out=y)
+    elif mode == "RND_MIN_INF":
+        y -= 0.5
+        np.ceil(y, out=y)
+    elif mode == "RND_ZERO":  # ties toward zero: sign(y) * ceil(|y| - 0.5)
+        s = np.sign(y)
+        np.abs(y, out=y)
+        y -= 0.5
+        np.ceil(y, out=y)
+        y *= s
+    elif mode == "RND_INF":  # ties away from zero: sign(y) * floor(|y| + 0.5)
+        s = np.sign(y)
+        np.abs(y, out=y)
+        y += 0.5
+        np.floor(y, out=y)
+        y *= s
+    else:  # pragma: no cover - FixedType validates modes
+        raise ValueError(mode)
 
 
-def patches_2d(x: np.ndarray, fh, fw, sh, sw, pads, out_hw) -> np.ndarray:
-    """(B, H, W, C) -> (B, OH, OW, fh, fw, C) windows, zero padding (top, bottom, left, right)."""
-    pt, pb, pl, pr = pads
-    if any(pads):
-        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    win = np.lib.stride_tricks.sliding_window_view(x, (fh, fw), axis=(1, 2))  # B, H', W', C, fh, fw
-    oh, ow = out_hw
-    win = win[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
-    return win.transpose(0, 1, 2, 4, 5, 3)
+class Mac:
+    """hls4ml's multiply-accumulate, planned: every product (exact, frac = fx + fw) is converted to
+    accum_t, the bias is converted to accum_t, and they are summed in accum_t; the sum is then
+    converted to the layer's result type. With a WRAP accumulator the sum wraps modulo 2**W
+    regardless of order, so we sum exactly and wrap once.
 
+    ``w_raw`` has shape (n_terms, n_out): each output column is a sum over n_terms products.
+    ``contract(x, w)`` computes those sums with the layer's index pattern (matmul, taps...).
+    """
 
-def patches_1d(x: np.ndarray, fw, sw, pads, out_w) -> np.ndarray:
-    """(B, W, C) -> (B, OW, fw, C)."""
-    pl, pr = pads
-    if pl or pr:
-        x = np.pad(x, ((0, 0), (pl, pr), (0, 0)))
-    win = np.lib.stride_tricks.sliding_window_view(x, fw, axis=1)  # B, W', C, fw
-    win = win[:, : (out_w - 1) * sw + 1 : sw]
-    return win.transpose(0, 1, 3, 2)
+    def __init__(self, x_t: FixedType, in_range: Range, w_raw, w_t: FixedType, b_raw, b_t, acc_t: FixedType,
+                 out_t: FixedType, layer_name: str = ""):
+        prod_frac = x_t.frac + w_t.frac
+        if acc_t.frac < prod_frac:
+            raise UnsupportedLayerError(
+                f"{layer_name}: accumulator {acc_t} has fewer fraction bits than the products ({x_t.frac}+{w_t.frac}); "
+                "products would be truncated one by one; give the accumulator at least that many fraction bits"
+            )
+        w = np.asarray(w_raw, dtype=np.int64)
+        w = w.reshape(w.shape[0], -1)
+        xr = in_range.with_zero()
+        pos = np.where(w > 0, w, 0).astype(object).sum(axis=0)  # Python ints: exact bounds
+        neg = np.where(w < 0, w, 0).astype(object).sum(axis=0)
+        s_lo = [int(p) * xr.lo + int(n) * xr.hi for p, n in zip(pos, neg)]
+        s_hi = [int(p) * xr.hi + int(n) * xr.lo for p, n in zip(pos, neg)]
+        # any partial sum, in any order, is bounded by sum |w| * max |x|
+        partial = max((int(p) - int(n)) * xr.absmax for p, n in zip(pos, neg)) if len(pos) else 0
+        if partial >= 2**62:
+            raise UnsupportedLayerError(f"{layer_name}: sum of products of {x_t} and {w_t} may exceed int64")
+        self.up = acc_t.frac - prod_frac
+        if b_raw is not None:
+            b_acc = acc_t.requantize(np.asarray(b_raw, dtype=np.int64), b_t.frac).reshape(-1)
+            b_acc = np.broadcast_to(b_acc, (len(s_lo),)) if b_acc.size == 1 else b_acc
+        else:
+            b_acc = np.zeros(len(s_lo), dtype=np.int64)
+        pre = Range(min(lo * 2**self.up + int(b) for lo, b in zip(s_lo, b_acc)),
+                    max(hi * 2**self.up + int(b) for hi, b in zip(s_hi, b_acc)))
+        if max(partial * 2**self.up, pre.absmax) >= 2**62:
+            raise UnsupportedLayerError(f"{layer_name}: accumulator values of {acc_t} may exceed int64")
+        if acc_t.overflow != "WRAP":
+            # A saturating accumulator saturates per addition, so the result depends on hls4ml's
+            # summation order, unless no partial sum (bias first, any order) can reach its limits.
+            bias_max = int(np.abs(b_acc).max()) if len(b_acc) else 0
+            if partial * 2**self.up + bias_max > min(-acc_t.min_raw, acc_t.max_raw):
+                raise UnsupportedLayerError(
+                    f"{layer_name}: accumulator {acc_t} saturates per addition and partial sums may reach its limits "
+                    "(order-dependent); use a WRAP accumulator or more integer bits")
+        self.dtype = exact_dtype(partial)  # the contraction (matmul / taps)
+        self.acc_dtype = exact_dtype(max(partial * 2**self.up, pre.absmax))  # scaling + bias
+        if self.dtype is np.int64 or self.acc_dtype is np.int64:
+            self.dtype = self.acc_dtype = np.int64
+        if self.up and exact_dtype(partial * 2**self.up) is self.dtype:
+            w = w << self.up  # fold the product -> accumulator alignment into the weights (exact)
+            self.up = 0
+        self.wrap = Requant(acc_t, acc_t.frac, pre)  # identity unless the accumulator can wrap
+        self.result = Requant(out_t, acc_t.frac, self.wrap.out_range)
+        self.out_range = self.result.out_range
+        self.has_bias = b_raw is not None and bool(np.any(b_acc))
+        self.w = w.astype(self.dtype)
+        self.b = np.asarray(b_acc).astype(self.acc_dtype)
+
+    def __call__(self, x, contract):
+        """Raw input codes -> raw result codes; ``contract(x, w)`` must return a fresh array."""
+        x = np.asarray(x)
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        s = contract(x, self.w)
+        if s.dtype != self.acc_dtype:
+            s = s.astype(self.acc_dtype)
+        if self.up:
+            if self.acc_dtype is np.int64:
+                s <<= self.up
+            else:
+                s *= self.acc_dtype(2.0**self.up)  # exact: power-of-two scale
+        if self.has_bias:
+            s += self.b
+        return self.result(self.wrap(s))

@@ -1,6 +1,8 @@
-"""Conv1D / Conv2D (incl. hls4ml's PointwiseConv 1x1 variants): dense MAC over zero-padded windows.
+"""Conv1D / Conv2D (incl. hls4ml's PointwiseConv 1x1 variants): im2col + one BLAS matmul.
 
-Keras kernel layout (fh, fw, C_in, C_out) flattened matches the (fh, fw, C) window order.
+Keras kernel layout (fh, fw, C_in, C_out) flattened matches the (fh, fw, C) window order. The
+im2col gather uses flat indices precomputed once (fast for any channel count, including the
+one-channel MFCC input); a 1x1, stride-1, unpadded conv needs no windows at all.
 """
 
 from __future__ import annotations
@@ -8,12 +10,25 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Conv1D, Conv2D
 
-from hw.golden.arith import mac, patches_1d, patches_2d
+from hw.golden.arith import Mac
 from hw.golden.registry import layer_type, register, result_type, weight_raw
+
+
+def im2col_index(in_hw, n_chan, filt, stride, pads, out_hw) -> tuple[np.ndarray, tuple]:
+    """Flat indices (positions, window) into the zero-padded input flattened per vector, and
+    the padded shape. Window order is (fh, fw, C), positions are row-major (oh, ow)."""
+    (h, w), (fh, fw), (sh, sw), (pt, pb, pl, pr), (oh, ow) = in_hw, filt, stride, pads, out_hw
+    hp, wp = h + pt + pb, w + pl + pr
+    oy, ox = np.meshgrid(np.arange(oh) * sh, np.arange(ow) * sw, indexing="ij")
+    ky, kx, kc = np.meshgrid(np.arange(fh), np.arange(fw), np.arange(n_chan), indexing="ij")
+    rows = oy.reshape(-1, 1) + ky.reshape(1, -1)
+    cols = ox.reshape(-1, 1) + kx.reshape(1, -1)
+    return (rows * wp + cols) * n_chan + kc.reshape(1, -1), (hp, wp, n_chan)
 
 
 class _ConvBase:
     def __init__(self, layer):
+        self.name = layer.name
         self.w, self.w_t = weight_raw(layer, "weight")
         self.n_filt = int(layer.get_attr("n_filt"))
         self.w = self.w.reshape(-1, self.n_filt)
@@ -21,33 +36,43 @@ class _ConvBase:
         self.acc_t = layer_type(layer, "accum_t")
         self.out_t = result_type(layer)
         self.layer = layer
+        g = layer.get_attr
+        two_d = isinstance(layer, Conv2D)
+        self.in_hw = (int(g("in_height")), int(g("in_width"))) if two_d else (1, int(g("in_width")))
+        self.out_hw = (int(g("out_height")), int(g("out_width"))) if two_d else (1, int(g("out_width")))
+        filt = (int(g("filt_height")), int(g("filt_width"))) if two_d else (1, int(g("filt_width")))
+        stride = (int(g("stride_height")), int(g("stride_width"))) if two_d else (1, int(g("stride_width")))
+        pads = tuple(int(g(p)) for p in ("pad_top", "pad_bottom", "pad_left", "pad_right")) if two_d else (
+            0, 0, int(g("pad_left")), int(g("pad_right")))
+        self.n_chan = int(g("n_chan"))
+        self.pads = pads
+        self.pointwise = filt == (1, 1) and stride == (1, 1) and not any(pads)
+        self.index, self.padded_shape = im2col_index(self.in_hw, self.n_chan, filt, stride, pads, self.out_hw)
 
-    def _finish(self, win, in_t):
-        """win: (B, *out_positions, *window, C) -> (B, *out_positions, n_filt)."""
-        positions = win.shape[: win.ndim - self._window_dims - 1]
-        cols = win.reshape(-1, self.w.shape[0])
-        acc = mac(cols, in_t, self.w, self.w_t, self.b, self.b_t, self.acc_t, np.matmul, self.w.shape[0])
-        return self.out_t.requantize(acc, self.acc_t.frac).reshape(*positions, self.n_filt)
+    def plan(self, in_t, in_range):
+        self.mac = Mac(in_t, in_range, self.w, self.w_t, self.b, self.b_t, self.acc_t, self.out_t, self.name)
+        return self.mac.out_range
+
+    def __call__(self, x):
+        b = x.shape[0]
+        if self.pointwise:  # channels are the whole window
+            cols = x.reshape(-1, self.n_chan)
+        else:
+            x = x.reshape(b, *self.in_hw, self.n_chan)
+            pt, pb, pl, pr = self.pads
+            if any(self.pads):
+                x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+            cols = np.take(x.reshape(b, -1), self.index, axis=1).reshape(-1, self.index.shape[1])
+        out = self.mac(cols, np.matmul)
+        shape = (b, *self.out_hw, self.n_filt) if isinstance(self, Conv2DKernel) else (b, self.out_hw[1], self.n_filt)
+        return out.reshape(shape)
 
 
 @register(Conv2D)
 class Conv2DKernel(_ConvBase):
-    _window_dims = 2
-
-    def __call__(self, x, in_t):
-        g = self.layer.get_attr
-        x = x.reshape(x.shape[0], g("in_height"), g("in_width"), g("n_chan"))
-        win = patches_2d(x, g("filt_height"), g("filt_width"), g("stride_height"), g("stride_width"),
-                         (g("pad_top"), g("pad_bottom"), g("pad_left"), g("pad_right")), (g("out_height"), g("out_width")))
-        return self._finish(win, in_t)
+    pass
 
 
 @register(Conv1D)
 class Conv1DKernel(_ConvBase):
-    _window_dims = 1
-
-    def __call__(self, x, in_t):
-        g = self.layer.get_attr
-        x = x.reshape(x.shape[0], g("in_width"), g("n_chan"))
-        win = patches_1d(x, g("filt_width"), g("stride_width"), (g("pad_left"), g("pad_right")), g("out_width"))
-        return self._finish(win, in_t)
+    pass

@@ -1,18 +1,23 @@
-"""DepthwiseConv2D (depth_multiplier=1): per-channel MAC over zero-padded windows."""
+"""DepthwiseConv2D (depth_multiplier=1): per-channel MAC over zero-padded windows, one in-place
+multiply-add per filter tap over the whole map (no window copies).
+
+For stride 1 along the width, each map row (width x channels) is one contiguous vector, so a tap
+is a plain 2-D slice multiplied by the tap's weights tiled over the width: the fastest numpy form.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from hls4ml.model.layers import DepthwiseConv2D
 
-from hw.golden.arith import mac
+from hw.golden.arith import Mac
 from hw.golden.registry import UnsupportedLayerError, layer_type, register, result_type, weight_raw
 
 
 @register(DepthwiseConv2D)
 class DepthwiseConv2DKernel:
     def __init__(self, layer):
-        self.layer = layer
+        self.layer, self.name = layer, layer.name
         if int(layer.get_attr("depth_multiplier", 1) or 1) != 1:
             raise UnsupportedLayerError(f"{layer.name}: depth_multiplier != 1")
         g = layer.get_attr
@@ -21,21 +26,50 @@ class DepthwiseConv2DKernel:
         self.b, self.b_t = weight_raw(layer, "bias") if "bias" in layer.weights else (None, None)
         self.acc_t = layer_type(layer, "accum_t")
         self.out_t = result_type(layer)
+        self.geom = {k: int(g(k)) for k in ("in_height", "in_width", "n_chan", "filt_height", "filt_width", "stride_height",
+                                            "stride_width", "out_height", "out_width", "pad_top", "pad_bottom", "pad_left", "pad_right")}
+        self._buffers: dict = {}
 
-    def __call__(self, x, in_t):
-        g = self.layer.get_attr
-        x = x.reshape(x.shape[0], g("in_height"), g("in_width"), g("n_chan"))
-        x = np.pad(x, ((0, 0), (g("pad_top"), g("pad_bottom")), (g("pad_left"), g("pad_right")), (0, 0)))
-        fh, fw, sh, sw = g("filt_height"), g("filt_width"), g("stride_height"), g("stride_width")
-        oh, ow = g("out_height"), g("out_width")
+    def plan(self, in_t, in_range):
+        self.mac = Mac(in_t, in_range, self.w, self.w_t, self.b, self.b_t, self.acc_t, self.out_t, self.name)
+        # the Mac's weights (possibly pre-scaled, in its representation), tiled over the output width
+        self.w_rows = np.tile(self.mac.w, (1, self.geom["out_width"]))
+        return self.mac.out_range
+
+    def _padded(self, x):
+        """x in a zero-bordered buffer reused across calls (borders stay zero, interior is overwritten)."""
+        g = self.geom
+        b = x.shape[0]
+        buf = self._buffers.get(b)
+        if buf is None:
+            shape = (b, g["in_height"] + g["pad_top"] + g["pad_bottom"], g["in_width"] + g["pad_left"] + g["pad_right"], g["n_chan"])
+            buf = self._buffers[b] = np.zeros(shape, dtype=self.mac.dtype)
+        buf[:, g["pad_top"] : g["pad_top"] + g["in_height"], g["pad_left"] : g["pad_left"] + g["in_width"]] = x.reshape(
+            b, g["in_height"], g["in_width"], g["n_chan"])
+        return buf
+
+    def __call__(self, x):
+        g = self.geom
+        fh, fw, sh, sw, oh, ow, c = (g[k] for k in ("filt_height", "filt_width", "stride_height", "stride_width",
+                                                    "out_height", "out_width", "n_chan"))
+        xp = self._padded(x)
 
         def taps(xp, w):
-            # one multiply-add per filter tap over the whole map: no window copies (fast)
-            acc = 0
+            acc = tmp = None
+            flat = xp.reshape(xp.shape[0], xp.shape[1], -1) if sw == 1 else None
             for i in range(fh):
+                rows = slice(i, i + (oh - 1) * sh + 1, sh)
                 for j in range(fw):
-                    acc = acc + xp[:, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw, :] * w[i * fw + j]
-            return acc
+                    if flat is not None:
+                        tap, wk = flat[:, rows, j * c : (j + ow) * c], self.w_rows[i * fw + j]
+                    else:
+                        tap, wk = xp[:, rows, j : j + (ow - 1) * sw + 1 : sw, :], w[i * fw + j]
+                    if acc is None:
+                        acc = np.multiply(tap, wk)
+                        tmp = np.empty_like(acc)
+                    else:
+                        np.multiply(tap, wk, out=tmp)
+                        acc += tmp
+            return acc.reshape(acc.shape[0], oh, ow, c)
 
-        acc = mac(x, in_t, self.w, self.w_t, self.b, self.b_t, self.acc_t, taps, self.w.shape[0])
-        return self.out_t.requantize(acc, self.acc_t.frac)
+        return self.mac(xp, taps)

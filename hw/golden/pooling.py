@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Pooling1D, Pooling2D
 
+from hw.golden.arith import Range, Requant, exact_dtype
 from hw.golden.registry import UnsupportedLayerError, layer_type, register, result_type
+
+
+def _trunc_div(a: int, n: int) -> int:
+    q = abs(a) // n
+    return q if a >= 0 else -q
 
 
 class _PoolBase:
@@ -25,37 +31,73 @@ class _PoolBase:
         if self.op != "Max" and self.acc_t.overflow != "WRAP":
             raise UnsupportedLayerError(f"{layer.name}: saturating average-pool accumulator {self.acc_t} is order-dependent")
 
-    def _reduce(self, win, in_t, axes):
-        """win: (..., window...) raw codes of in_t -> result codes."""
+    def plan(self, in_t, in_range):
         if self.acc_t.frac < in_t.frac:
             raise UnsupportedLayerError(f"{self.layer.name}: accumulator {self.acc_t} drops input fraction bits ({in_t})")
-        x = self.acc_t.requantize(win, in_t.frac)  # each input assigned to accum_t
+        self.to_acc = Requant(self.acc_t, in_t.frac, in_range)  # each input assigned to accum_t
+        r = self.to_acc.out_range
         if self.op == "Max":
-            return self.out_t.requantize(x.max(axis=axes), self.acc_t.frac)
-        n = int(np.prod([win.shape[a] for a in axes]))
-        total = self.acc_t.requantize(x.sum(axis=axes), self.acc_t.frac)  # WRAP: wrapping once == per add
-        mean = np.sign(total) * (np.abs(total) // n)  # C division truncates toward zero
-        return self.out_t.requantize(mean, self.acc_t.frac)
+            self.result = Requant(self.out_t, self.acc_t.frac, r)
+            return self.result.out_range
+        n = self.window
+        # When assigning an input to accum_t only appends zero bits (no rounding, no overflow),
+        # summing first and shifting the sum is the same and n times cheaper.
+        self.sum_first = self.to_acc.shift <= 0 and not self.to_acc.overflows
+        if self.sum_first:
+            self.wrap = Requant(self.acc_t, in_t.frac, Range(in_range.lo * n, in_range.hi * n))
+            self.sum_dtype = exact_dtype(n * in_range.absmax)
+        else:
+            self.wrap = Requant(self.acc_t, self.acc_t.frac, Range(r.lo * n, r.hi * n))  # WRAP: once == per add
+            self.sum_dtype = exact_dtype(n * r.absmax)
+        w = self.wrap.out_range
+        self.result = Requant(self.out_t, self.acc_t.frac, Range(_trunc_div(w.lo, n), _trunc_div(w.hi, n)))
+        return self.result.out_range
+
+    def _reduce(self, win, axes):
+        """win: (..., window...) raw codes of the input type -> result codes."""
+        if self.op == "Max" or not self.sum_first:
+            x = self.to_acc(win, inplace=False)  # windows may overlap: never write through the view
+        else:
+            x = win
+        if self.op == "Max":
+            return self.result(x.max(axis=axes))
+        total = self.wrap(x.sum(axis=axes, dtype=self.sum_dtype))
+        n = self.window
+        if total.dtype.kind == "f":
+            mean = (total - np.fmod(total, n)) / n  # C division truncates toward zero; fmod is exact
+        else:
+            mean = np.sign(total) * (np.abs(total) // n)
+        return self.result(mean)
 
 
 @register(Pooling2D)
 class Pooling2DKernel(_PoolBase):
-    def __call__(self, x, in_t):
+    @property
+    def window(self):
+        return int(self.layer.get_attr("pool_height")) * int(self.layer.get_attr("pool_width"))
+
+    def __call__(self, x):
         g = self.layer.get_attr
         x = x.reshape(x.shape[0], g("in_height"), g("in_width"), g("n_filt"))
         ph, pw, sh, sw = g("pool_height"), g("pool_width"), g("stride_height"), g("stride_width")
         oh, ow = g("out_height"), g("out_width")
+        if (ph, pw) == (g("in_height"), g("in_width")) and oh == ow == 1:
+            return self._reduce(x[:, None, None], (3, 4))  # global pool: no window view needed
         win = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(1, 2))  # B, H', W', C, ph, pw
         win = win[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
-        return self._reduce(win, in_t, (-2, -1))
+        return self._reduce(win, (-2, -1))
 
 
 @register(Pooling1D)
 class Pooling1DKernel(_PoolBase):
-    def __call__(self, x, in_t):
+    @property
+    def window(self):
+        return int(self.layer.get_attr("pool_width"))
+
+    def __call__(self, x):
         g = self.layer.get_attr
         x = x.reshape(x.shape[0], g("n_in"), g("n_filt"))
         pw, sw, ow = g("pool_width"), g("stride_width"), g("n_out")
         win = np.lib.stride_tricks.sliding_window_view(x, pw, axis=1)  # B, W', C, pw
         win = win[:, : (ow - 1) * sw + 1 : sw]
-        return self._reduce(win, in_t, (-1,))
+        return self._reduce(win, (-1,))

@@ -5,33 +5,41 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Input, Reshape, ZeroPadding1D, ZeroPadding2D
 
+from hw.golden.arith import Requant
 from hw.golden.registry import register, result_type
 
 
+class _Reshaping:
+    def plan(self, in_t, in_range):
+        in_range = in_range.with_zero() if getattr(self, "pads", None) else in_range
+        self.requant = Requant(self.out_t, in_t.frac, in_range)  # identity when the types agree
+        return self.requant.out_range
+
+
 @register(Input)
-class InputKernel:
+class InputKernel(_Reshaping):
     """Raw codes in; the model converts float inputs with this type (see GoldenModel.quantize_input)."""
 
     def __init__(self, layer):
         self.out_t = result_type(layer)
         self.shape = tuple(layer.get_output_variable().shape)
 
-    def __call__(self, x, in_t):
-        return self.out_t.requantize(x.reshape(x.shape[0], *self.shape), in_t.frac)
+    def __call__(self, x):
+        return self.requant(x.reshape(x.shape[0], *self.shape))
 
 
 @register(Reshape)
-class ReshapeKernel:
+class ReshapeKernel(_Reshaping):
     def __init__(self, layer):
         self.out_t = result_type(layer)
         self.shape = tuple(layer.get_output_variable().shape)
 
-    def __call__(self, x, in_t):
-        return self.out_t.requantize(x.reshape(x.shape[0], *self.shape), in_t.frac)
+    def __call__(self, x):
+        return self.requant(x.reshape(x.shape[0], *self.shape))
 
 
 @register(ZeroPadding1D, ZeroPadding2D)
-class ZeroPaddingKernel:
+class ZeroPaddingKernel(_Reshaping):
     def __init__(self, layer):
         self.out_t = result_type(layer)
         g = layer.get_attr
@@ -41,6 +49,7 @@ class ZeroPaddingKernel:
             self.pads = ((g("pad_left"), g("pad_right")), (0, 0))
         self.in_shape = tuple(layer.get_input_variable().shape)
 
-    def __call__(self, x, in_t):
+    def __call__(self, x):
         x = x.reshape(x.shape[0], *self.in_shape)
-        return self.out_t.requantize(np.pad(x, ((0, 0), *self.pads)), in_t.frac)
+        return self.requant(np.pad(x, ((0, 0), *self.pads)))
+
