@@ -43,7 +43,7 @@ system-deps:
 
 demo: setup
 	$(PY) -m qat.train --config configs/demo.yaml --build-dir $(BUILD)
-	$(MAKE) --no-print-directory hls RUN=demo
+	$(MAKE) --no-print-directory hls RUN=demo SPLIT=test
 
 train: setup
 	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) $(if $(DATA),--data $(DATA))
@@ -54,8 +54,9 @@ train-gsc: setup
 evaluate: setup
 	$(PY) -m qat.evaluate --run $(BUILD)/$(RUN) $(if $(DATA),--data $(DATA))
 
+# SPLIT=all|test, N=<vectors>, IO="io_parallel io_stream" (default: the run's hls: section).
 hls: setup
-	$(PY) -m hw.hls --run $(BUILD)/$(RUN)
+	$(PY) -m hw.hls --run $(BUILD)/$(RUN) --split $(or $(SPLIT),all) $(if $(N),-n $(N)) $(if $(IO),--io-type $(IO))
 
 test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -3,6 +3,11 @@ pre-training) or its quantized twin (QKeras, no BatchNorm: BN is folded before Q
 
 Names are the contract between the two: the float `conv1` + `conv1_bn` fold into the quantized
 `conv1`, and `conv1_relu` is the activation in both. `qat.models.fold` relies on it.
+
+`quant` is a QuantConfig or any object with the same quantizer methods (QAT schemes pass their
+own). A method returning None leaves that tensor in float (no QActivation, plain ReLU, float
+kernel/bias). Optional hooks a scheme may add: `kernel_regularizer(name)` (e.g. ACosR) and
+`accum_quantizer(name)`, a QActivation `<name>_accum` right after the layer (transient formats).
 """
 
 from __future__ import annotations
@@ -13,20 +18,29 @@ from tensorflow.keras import layers
 from qat.quant_config import QuantConfig
 
 
-def input_quant(x, quant: QuantConfig | None):
-    if quant is None:
+def quant_activation(x, quantizer, name: str):
+    """QActivation(quantizer) named `name`, or x unchanged when the quantizer is None (float)."""
+    if quantizer is None:
         return x
     from qkeras import QActivation
 
-    return QActivation(quant.input_quantizer(), name="input_quant")(x)
+    return QActivation(quantizer, name=name)(x)
+
+
+def _hook(quant, hook: str, name: str):
+    fn = getattr(quant, hook, None)
+    return fn(name) if fn is not None else None
+
+
+def input_quant(x, quant: QuantConfig | None):
+    return x if quant is None else quant_activation(x, quant.input_quantizer(), "input_quant")
 
 
 def relu(x, name: str, quant: QuantConfig | None):
-    if quant is None:
+    act = None if quant is None else quant.activation(name)
+    if act is None:
         return layers.ReLU(name=f"{name}_relu")(x)
-    from qkeras import QActivation
-
-    return QActivation(quant.activation(name), name=f"{name}_relu")(x)
+    return quant_activation(x, act, f"{name}_relu")
 
 
 def _linear(x, name: str, quant: QuantConfig | None, float_cls, q_cls_name: str, bn: bool, **kw):
@@ -38,10 +52,13 @@ def _linear(x, name: str, quant: QuantConfig | None, float_cls, q_cls_name: str,
     import qkeras
 
     q_cls = getattr(qkeras, q_cls_name)
-    quantizer_args = (
-        dict(depthwise_quantizer=quant.kernel_quantizer(name)) if q_cls_name == "QDepthwiseConv2D"
-        else dict(kernel_quantizer=quant.kernel_quantizer(name)))
-    return q_cls(name=name, use_bias=True, bias_quantizer=quant.bias_quantizer(name), **quantizer_args, **kw)(x)
+    prefix = "depthwise" if q_cls_name == "QDepthwiseConv2D" else "kernel"
+    quantizer_args = {f"{prefix}_quantizer": quant.kernel_quantizer(name)}
+    regularizer = _hook(quant, "kernel_regularizer", name)
+    if regularizer is not None:
+        quantizer_args[f"{prefix}_regularizer"] = regularizer
+    x = q_cls(name=name, use_bias=True, bias_quantizer=quant.bias_quantizer(name), **quantizer_args, **kw)(x)
+    return quant_activation(x, _hook(quant, "accum_quantizer", name), f"{name}_accum")
 
 
 def conv2d(x, name, filters, kernel, strides=1, quant=None, bn=True):
@@ -66,11 +83,7 @@ def dense(x, name, units, quant=None, bn=True):
 def logits(x, n_classes: int, quant: QuantConfig | None):
     """Final dense layer; quantized models end with the trailing logits quantizer (see hw/ notes)."""
     x = _linear(x, "logits", quant, layers.Dense, "QDense", False, units=n_classes)
-    if quant is None:
-        return x
-    from qkeras import QActivation
-
-    return QActivation(quant.output_quantizer(), name="logits_quant")(x)
+    return x if quant is None else quant_activation(x, quant.output_quantizer(), "logits_quant")
 
 
 def model(inputs, outputs, name: str) -> keras.Model:

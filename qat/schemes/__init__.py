@@ -69,9 +69,9 @@ class QatResult:
 
 
 def _registry() -> dict[str, ModuleType]:
-    from qat.schemes import linear
+    from qat.schemes import acos, fxp_qat, linear, trained_bits, two_stage
 
-    return {"linear": linear}
+    return {"linear": linear, "acos": acos, "fxp_qat": fxp_qat, "two_stage": two_stage, "trained_bits": trained_bits}
 
 
 def get(name: str) -> ModuleType:

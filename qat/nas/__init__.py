@@ -1,0 +1,1 @@
+"""Differentiable NAS (paper C): supernet search space, search loop, derived QKeras-ready model."""

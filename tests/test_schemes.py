@@ -1,0 +1,239 @@
+"""QAT scheme wiring (papers A, B, C) on a toy problem: each test fails if a scheme is wired wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from qat.run_config import RunConfig
+from qat.schemes import QatContext
+
+N_CLASSES, DIM = 12, 24
+
+
+def toy_data(n, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, N_CLASSES, n)
+    x = rng.normal(0, 0.5, (n, DIM)).astype(np.float32)
+    x[np.arange(n), y] += 2.0  # class = the feature that sticks out
+    return x, y
+
+
+class ToyContext(QatContext):
+    """QatContext with in-memory toy features and a plain fit loop (no audio, no checkpoints)."""
+
+    phases: list
+
+    def run_phase(self, phase, model, epochs, lr, callbacks=None):
+        from qat.train import compile_model
+
+        self.phases.append((phase, model))
+        compile_model(model, lr)
+        x, y = self.prep.features["train"]
+        fit = model.fit(x, y, batch_size=64, epochs=epochs, verbose=0, callbacks=callbacks or None)
+        return {"history": {k: [float(v) for v in vals] for k, vals in fit.history.items()}}
+
+
+@pytest.fixture(scope="module")
+def float_model():
+    from qat.models import build_model
+    from qat.train import compile_model
+
+    tf.keras.utils.set_random_seed(0)
+    model = build_model("streaming_ffn", (DIM,), N_CLASSES, None, width=16, depth=2, dropout=0.0)
+    compile_model(model, 3e-3)
+    model.fit(*toy_data(1200, 0), batch_size=64, epochs=6, verbose=0)
+    return model
+
+
+def make_ctx(float_model, tmp_path, scheme, args, quant=None, qat_epochs=1):
+    cfg = RunConfig.from_dict({
+        "name": "toy", "model": "streaming_ffn", "model_args": {"width": 16, "depth": 2, "dropout": 0.0},
+        "quant": quant or {"weight_bits": 4, "act_bits": 8, "input_bits": 8}, "scheme": scheme, "scheme_args": args,
+        "train": {"qat_epochs": qat_epochs, "calib_clips": 256, "qat_lr": 1e-3}})
+    prep = SimpleNamespace(features={"train": toy_data(600, 1), "validation": toy_data(200, 2), "test": toy_data(200, 3)})
+    ctx = ToyContext(cfg, prep, Path(tmp_path), float_model, (DIM,), N_CLASSES, progress=False)
+    ctx.phases = []
+    return ctx
+
+
+def qkeras_layers(model):
+    return [l for l in model.layers if hasattr(l, "kernel_quantizer_internal")]
+
+
+# ---------------------------------------------------------------- paper A: transient formats
+def test_fxp_qat_hls_precisions_are_the_calibrated_formats(float_model, tmp_path):
+    from qat.quantizers import FixedFormat, choose_format
+    from qat.schemes import fxp_qat
+
+    ctx = make_ctx(float_model, tmp_path, "fxp_qat", {"accum_width": 16, "margin_bits": 0})
+    result = fxp_qat.quantize(ctx)
+    assert result.results["quantized"]["test"]["accuracy"] > 0.5
+    trained = ctx.phases[0][1]
+    # Recalibrate the trained model's accumulator inputs independently: the format chosen at the
+    # start must be what hls4ml gets, and what the exported model's <layer>_accum quantizer does.
+    chosen = result.extra["fxp_qat"]["formats"]
+    precisions = result.hls_precisions["LayerName"]
+    for name in ("fc1", "fc2", "logits"):
+        lo, hi = result.extra["fxp_qat"]["calibrated_accum_ranges"][name]
+        expected = choose_format(lo, hi, 16, signed=True, what=name)
+        if name == "logits":  # at least the logits quantizer's integer bits (sign included)
+            out_q = result.model.get_layer("logits_quant").quantizer
+            expected = FixedFormat(16, max(expected.integer, out_q.integer + 1), True)
+        assert chosen[name]["accum"] == expected.to_dict()
+        assert precisions[name]["Precision"]["accum"] == expected.hls_precision()
+        assert expected.width == 16
+    for name in ("fc1", "fc2"):
+        fmt = chosen[name]["accum"]
+        acc = result.model.get_layer(f"{name}_accum").quantizer  # plain QKeras after export
+        assert (acc.bits, acc.integer) == (16, fmt["integer"] - 1)
+        assert precisions[f"{name}_accum"]["Precision"]["result"] == precisions[name]["Precision"]["accum"]
+        relu = result.model.get_layer(f"{name}_relu").quantizer
+        assert precisions[f"{name}_relu"]["Precision"]["result"] == f"ufixed<{relu.bits},{relu.integer},RND_CONV,SAT>"
+    # the accumulator quantizer is in the trained graph (fake-quantized during QAT)
+    assert type(trained.get_layer("fc1_accum").quantizer).__name__ == "fixed_point"
+
+
+def test_fxp_qat_precisions_are_accepted_by_the_hls4ml_converter(float_model, tmp_path):
+    from hw.convert import build_hls_config
+    from qat.schemes import fxp_qat
+
+    result = fxp_qat.quantize(make_ctx(float_model, tmp_path, "fxp_qat", {"accum_width": 16}, qat_epochs=0))
+    flat = {name: entry["Precision"] for name, entry in result.hls_precisions["LayerName"].items()}
+    cfg = build_hls_config(result.model, overrides=flat)
+    for name, kinds in flat.items():
+        for kind, text in kinds.items():
+            assert cfg["LayerName"][name]["Precision"][kind] == text
+
+
+def test_fxp_qat_accumulator_width_changes_formats(float_model, tmp_path):
+    from qat.schemes import fxp_qat
+
+    wide = fxp_qat.quantize(make_ctx(float_model, tmp_path / "a", "fxp_qat", {"accum_width": 32}, qat_epochs=0))
+    narrow = fxp_qat.quantize(make_ctx(float_model, tmp_path / "b", "fxp_qat", {"accum_width": 16}, qat_epochs=0))
+    w, n = wide.extra["fxp_qat"]["formats"]["fc1"]["accum"], narrow.extra["fxp_qat"]["formats"]["fc1"]["accum"]
+    assert (w["width"], n["width"]) == (32, 16) and w["integer"] == n["integer"]
+
+
+def test_fxp_qat_pinned_format_too_narrow_fails_before_qat(float_model, tmp_path):
+    from qat.quantizers import FormatError
+    from qat.schemes import fxp_qat
+
+    ctx = make_ctx(float_model, tmp_path, "fxp_qat", {"formats": {"fc1": {"accum": "fixed<16,1>"}}})
+    with pytest.raises(FormatError, match="fc1 accumulator"):
+        fxp_qat.quantize(ctx)
+    assert ctx.phases == []  # no training started
+
+
+# ---------------------------------------------------------------- paper A: squashed + ACosR
+def test_acos_ramp_clusters_weights_and_reports_entropy(float_model, tmp_path):
+    from qat.schemes import acos
+
+    args = {"lam": 3e-2, "warmup_epochs": 1, "ramp_epochs": 1, "soft_epochs": 4}
+    result = acos.quantize(make_ctx(float_model, tmp_path, "acos", args))
+    info = result.extra["acos"]
+    assert info["mean_grid_offset_after"] < 0.5 * info["mean_grid_offset_before"]
+    assert (tmp_path / "acos_grid_offsets.png").stat().st_size > 1000
+    assert 0 < info["mean_entropy_ratio"] <= 1
+    assert set(result.results) >= {"soft", "rounded", "quantized"}
+
+
+# ---------------------------------------------------------------- paper B: two stages
+@pytest.mark.parametrize("bits", [1, 4])
+def test_two_stage_stage1_quantizes_only_kernels(float_model, tmp_path, bits):
+    from qat.quantizers import squashed_bits
+    from qat.schemes import two_stage
+
+    ctx = make_ctx(float_model, tmp_path, "two_stage", {"weight_bits": bits})
+    result = two_stage.quantize(ctx)
+    (p1, stage1), (p2, stage2) = ctx.phases
+    assert (p1, p2) == ("stage1", "stage2")
+    assert not [l for l in stage1.layers if type(l).__name__ == "QActivation"]
+    for layer in qkeras_layers(stage1):
+        assert isinstance(layer.kernel_quantizer_internal, squashed_bits)
+        assert layer.kernel_quantizer_internal.bits == bits
+        assert layer.bias_quantizer_internal is None
+    acts = {l.name for l in stage2.layers if type(l).__name__ == "QActivation"}
+    assert acts == {"input_quant", "fc1_relu", "fc2_relu", "logits_quant"}
+    assert all(l.bias_quantizer_internal is not None for l in qkeras_layers(stage2))
+    # exported kernels hold at most 2**bits levels (1 bit: two values per layer)
+    for layer in qkeras_layers(result.model):
+        assert len(np.unique(layer.get_weights()[0])) <= 2 ** bits
+    n_kernel = sum(l.get_weights()[0].size for l in qkeras_layers(result.model))
+    n_bias = sum(l.get_weights()[1].size for l in qkeras_layers(result.model))
+    assert result.extra["weight_memory_bits"] == n_kernel * bits + n_bias * 16
+    assert {"stage1", "stage2_start", "quantized"} <= set(result.results)
+
+
+# ---------------------------------------------------------------- paper C: trained bit-widths
+def test_trained_bits_reports_bits_and_penalty_lowers_them(float_model, tmp_path):
+    from qat.schemes import trained_bits
+
+    quant = {"weight_bits": 8, "act_bits": 8, "input_bits": 8}
+    free = trained_bits.quantize(make_ctx(float_model, tmp_path / "a", "trained_bits",
+                                          {"weight_lambda": 0.0, "act_lambda": 0.0}, quant, qat_epochs=3))
+    pushed = trained_bits.quantize(make_ctx(float_model, tmp_path / "b", "trained_bits",
+                                            {"weight_lambda": 2.0, "act_lambda": 2.0, "warmup_epochs": 0,
+                                             "ramp_epochs": 1}, quant, qat_epochs=3))
+    for r in (free, pushed):
+        assert r.extra["avg_weight_bits"] is not None and r.extra["avg_activation_bits"] is not None
+        assert len(r.extra["trained_bits"]["quantizers"]) == 3 + 2  # 3 kernels, 2 ReLUs
+    assert pushed.extra["avg_weight_bits"] < free.extra["avg_weight_bits"]
+    assert pushed.extra["avg_activation_bits"] < free.extra["avg_activation_bits"]
+
+
+# ---------------------------------------------------------------- bad configs fail at load time
+def load(scheme, args, quant=None):
+    return RunConfig.from_dict({"name": "x", "model": "streaming_ffn", "scheme": scheme, "scheme_args": args,
+                                "quant": quant or {"weight_bits": 4}})
+
+
+@pytest.mark.parametrize("scheme, args, quant, message", [
+    ("nope", {}, None, "unknown scheme"),
+    ("two_stage", {"weight_bits": 0}, None, "weight_bits=0"),
+    ("two_stage", {"weight_bits": 9}, None, "weight_bits=9"),
+    ("linear", {}, {"weight_bits": 0}, "weight_bits=0"),
+    ("acos", {"lam": -1e-3}, None, "lam=-0.001"),
+    ("trained_bits", {"weight_lambda": -1}, None, "weight_lambda=-1"),
+    ("fxp_qat", {"accum_width": 8}, None, "accum_width=8"),
+    ("fxp_qat", {"formats": {"fc1": {"accum": "fixed16"}}}, None, "fixed16"),
+    ("fxp_qat", {"acum_width": 16}, None, "unknown scheme_args"),
+])
+def test_bad_config_is_refused_on_load(scheme, args, quant, message):
+    with pytest.raises(ValueError, match=message):  # RunConfigError or QuantConfigError
+        load(scheme, args, quant)
+
+
+def test_good_configs_load():
+    for scheme, args in [("fxp_qat", {"accum_width": 16}), ("two_stage", {"weight_bits": 1}), ("acos", {"lam": 0}),
+                         ("trained_bits", {})]:
+        assert load(scheme, args).scheme == scheme
+
+
+# ---------------------------------------------------------------- squashed-kernel rescaling
+def test_squash_rescale_keeps_the_function_and_beats_peak_scaling(float_model):
+    from qat.models.fold import folded_weights, po2_rescale
+    from qat.schemes.common import squash_error, squash_rescale
+
+    peak = po2_rescale(folded_weights(float_model))
+    scaled, gains = squash_rescale(peak, 4)
+    x = toy_data(50, 5)[0]
+
+    def forward(weights):
+        h = x
+        for i, (k, b) in enumerate(weights.values()):
+            h = h @ k + b
+            h = np.maximum(h, 0) if i < len(weights) - 1 else h
+        return h
+
+    np.testing.assert_allclose(forward(scaled), forward(peak), rtol=1e-4, atol=1e-4)  # logits unchanged
+    assert all(g == 0 for n, g in gains.items() if n != "logits")
+    k = peak["fc1"][0]  # first layer (nothing divided in): its shift is at least as good as peak -> (0.5, 1]
+    shift = int(round(np.log2(np.max(np.abs(scaled["fc1"][0])) / np.max(np.abs(k)))))
+    peak_shift = -int(np.ceil(np.log2(np.max(np.abs(k)))))
+    assert squash_error(k, 4, shift) <= squash_error(k, 4, peak_shift)
+    assert squash_error(k, 4, shift) <= min(squash_error(k, 4, s) for s in range(peak_shift, peak_shift + 10))
