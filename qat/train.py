@@ -136,6 +136,7 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    check_resumable(cfg, run_dir)
     tf.keras.utils.set_random_seed(cfg.train.seed)
     started = time.time()
     prep = prepare_data(cfg, progress)
@@ -192,6 +193,30 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
     M.plot_confusion(cm, run_dir / "confusion_test.png", f"{cfg.name}: test, {out['accuracy'][final_key]['test']:.1%}")
     (run_dir / "report.md").write_text(report(out))
     return out
+
+
+def check_resumable(cfg: RunConfig, run_dir: Path) -> None:
+    """Checkpoints in run_dir must come from the same model, data and quantization settings.
+
+    Epoch counts and patience may change (that is how a run is extended); anything else would
+    resume from weights of another network.
+    """
+    import yaml
+
+    def identity(c: RunConfig) -> dict:
+        d = c.to_dict()
+        d["train"] = {k: v for k, v in d["train"].items() if k not in ("float_epochs", "qat_epochs", "patience")}
+        d.pop("hls", None)
+        return d
+
+    stamp = run_dir / "ckpt" / "run_config.yaml"
+    if stamp.exists():
+        before = RunConfig.from_dict(yaml.safe_load(stamp.read_text()))
+        if identity(before) != identity(cfg):
+            raise RunConfigError(f"{run_dir} holds checkpoints of another configuration (see {stamp}); "
+                                 "rerun with --fresh to start over, or give this run another name")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    cfg.save(stamp)
 
 
 def load_float_run(run_dir: Path, cfg: RunConfig):

@@ -95,3 +95,15 @@ def test_evaluate_cli_on_own_split_and_official_layout(synthetic_run, tmp_path, 
     assert main(["--run", str(build / "tiny"), "--data", str(tmp_path / "official"), "--no-progress"]) == 0
     assert "of %d clips" % len(test.labels) in capsys.readouterr().out
     assert main(["--run", str(tmp_path / "nothing")]) == 2
+
+
+def test_checkpoints_of_another_config_are_refused(tmp_path):
+    from qat.run_config import RunConfigError
+    from qat.train import check_resumable
+
+    a = tiny_config("x", {"source": "synthetic"})
+    check_resumable(a, tmp_path)
+    check_resumable(tiny_config("x", {"source": "synthetic"}, float_epochs=50), tmp_path)  # extending is fine
+    b = RunConfig.from_dict({**a.to_dict(), "model_args": {"width": 32}})
+    with pytest.raises(RunConfigError, match="--fresh"):
+        check_resumable(b, tmp_path)
