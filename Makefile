@@ -12,7 +12,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc evaluate hls test test-all clean help
+.PHONY: setup system-deps demo train train-gsc evaluate hls experiments test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -21,6 +21,7 @@ help:
 	@echo "make train CONFIG=configs/x.yaml [DATA=dir]   train one run into $(BUILD)/<name>/"
 	@echo "make train-gsc CONFIG=...                     the same on \$$KWS_GSC_DIR"
 	@echo "make evaluate RUN=name [DATA=dir]             evaluate build/<name> on a dataset"
+	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
 
 setup: $(VENV)/.installed system-deps
@@ -57,6 +58,10 @@ evaluate: setup
 # SPLIT=all|test, N=<vectors>, IO="io_parallel io_stream" (default: the run's hls: section).
 hls: setup
 	$(PY) -m hw.hls --run $(BUILD)/$(RUN) --split $(or $(SPLIT),all) $(if $(N),-n $(N)) $(if $(IO),--io-type $(IO))
+
+# The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
+experiments: setup
+	$(PY) -m qat.experiments --data $(KWS_GSC_DIR) $(if $(FULL),--full)
 
 test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
