@@ -74,7 +74,78 @@ def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: 
     out = {"total": synthesize(design.files, design.top, work_dir / "top", target), "layers": {}}
     if per_layer:
         for layer in design.layers:
-            if layer.module and not layer.notes.get("combinational"):
+            if layer.module and not layer.notes.get("combinational") and not layer.notes.get("parameterized"):
                 out["layers"][layer.layer] = synthesize(design.files, layer.module, work_dir / layer.module, target)
     (work_dir / "resources.json").write_text(json.dumps(out, indent=1))
     return out
+
+
+def accumulator_overrides(graph, width: int) -> dict:
+    """hw.convert overrides giving every multiply-accumulate layer a `width`-bit wrapping accumulator
+    with the products' LSB (paper A's narrow vs wide accumulators: same LSB, fewer MSBs)."""
+    from hw.fixed import FixedType
+    from hw.rtl.layer_spec import read_graph
+
+    out = {}
+    for spec in read_graph(graph):
+        if "weight" in spec.weights and spec.accum is not None:
+            frac = spec.in_type.frac + spec.weights["weight"][1].frac
+            out[spec.name] = {"accum": FixedType(width, width - frac).to_hls()}
+    return out
+
+
+def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, per_layer=True, out_dir=None) -> dict:
+    """Resources of a run's generated RTL (optionally with `acc_width`-bit accumulators)."""
+    from hw.rtl.run import generate_for_run, graph_for_run
+
+    run_dir = Path(run_dir)
+    tag = f"rf{reuse_factor}_{target}" + (f"_acc{acc_width}" if acc_width else "")
+    out_dir = Path(out_dir) if out_dir else run_dir / "synth" / tag
+    extra = accumulator_overrides(graph_for_run(run_dir)[0], acc_width) if acc_width else None
+    design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
+    res = synthesize_design(design, out_dir / "yosys", target, per_layer=per_layer)
+    res["design"] = {"multipliers": design.report["multipliers"], "rom_bits": design.report["rom_bits"],
+                     "accumulators": {l.layer: l.notes.get("accumulator") for l in design.layers if l.multipliers}}
+    (out_dir / "resources.json").write_text(json.dumps(res, indent=1))
+    return res
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m hw.synth", description="Yosys LUT/FF of a run's generated RTL")
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--reuse-factor", type=int, default=64)
+    ap.add_argument("--target", default="ice40", choices=sorted(TARGETS))
+    ap.add_argument("--acc-width", type=int, action="append", default=None,
+                    help="accumulator width override(s), e.g. --acc-width 16 --acc-width 32 (default: the graph's)")
+    ap.add_argument("--no-per-layer", action="store_true")
+    args = ap.parse_args(argv)
+    rows = []
+    for w in args.acc_width or [None]:
+        res = synth_run(args.run, reuse_factor=args.reuse_factor, target=args.target, acc_width=w,
+                        per_layer=not args.no_per_layer)
+        rows.append((w, res))
+    lines = [f"# Yosys {args.target}: {args.run}, reuse factor {args.reuse_factor}", "",
+             "| layer | " + " | ".join(f"acc {w or 'graph'}: LUT / FF" for w, _ in rows) + " |",
+             "|---|" + "---|" * len(rows)]
+    layers = list(rows[0][1]["layers"])
+    for name in layers + ["TOTAL"]:
+        cells = []
+        for _, res in rows:
+            s = res["total"]["summary"] if name == "TOTAL" else res["layers"].get(name, {}).get("summary", {})
+            cells.append(f"{s.get('lut', '-')} / {s.get('ff', '-')}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    cmd = f"python -m hw.synth --run {args.run} --reuse-factor {args.reuse_factor} --target {args.target}" + \
+        "".join(f" --acc-width {w}" for w, _ in rows if w)
+    lines += ["", f"Command: `{cmd}`", ""]
+    text = "\n".join(lines)
+    out = Path(args.run) / "synth" / f"report_rf{args.reuse_factor}_{args.target}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

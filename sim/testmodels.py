@@ -1,7 +1,7 @@
-"""Small hand-built QKeras models for RTL tests, converted with hls4ml, and their C-simulation outputs.
+"""Small hand-built QKeras models for RTL tests, converted by hw/convert.py.
 
-Until hw/convert.py and hw/golden.py exist these use hls4ml directly, and hls4ml's compiled C
-simulation (ap_fixed, the arithmetic golden.py mirrors) provides the expected raw outputs.
+Expected outputs come from hw.golden through sim/reference.py (the bit-accurate model of the
+same graph), not from hls4ml's C simulation.
 """
 
 from __future__ import annotations
@@ -46,12 +46,61 @@ def to_hls(model, out_dir: Path, io_type="io_parallel", overrides: dict | None =
     return convert(model, out_dir, HlsSettings(io_type=io_type), overrides=overrides)
 
 
-def csim_raw(hls_model, x_raw: np.ndarray, in_type, out_type) -> np.ndarray:
-    """Run hls4ml's C simulation on raw inputs; returns raw output codes (must be on out_type's grid)."""
-    hls_model.compile()
-    y = np.asarray(hls_model.predict(np.ascontiguousarray(in_type.to_float(x_raw))), dtype=np.float64)
-    y = y.reshape(len(x_raw), -1)
-    raw = out_type.quantize(y)
-    if not np.array_equal(out_type.to_float(raw), y):
-        raise AssertionError("C simulation output not on the result grid: type mismatch")
-    return raw
+def _randomize(model, rng, spread=1.0):
+    """Random (not trained) weights: wide enough to exercise rounding, saturation and signs."""
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            layer.set_weights([rng.uniform(-spread, spread, w.shape).astype(np.float32) for w in ws])
+    return model
+
+
+def layer_model(kind: str, bits: int = 8, seed: int = 0):
+    """One layer type (with the input quantizer, ReLU or trailing quantizer it needs) per model.
+
+    kinds: conv2d_same_s2 (DS-CNN's first conv: 10x4-like non-square kernel, stride 2, 'same'),
+    conv1d (strided, valid), depthwise (3x3 'same'), pointwise (1x1), avgpool2d (3x3 window: not a
+    power of two, a trailing unused input row), avgpool1d (window 5), dense_argmax.
+    """
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(seed)
+    wq = dict(kernel_quantizer=quantized_bits(bits, 0, alpha=1), bias_quantizer=quantized_bits(bits, 2, alpha=1))
+    relu = lambda name: QActivation(quantized_relu(bits, 2), name=name)  # noqa: E731
+    logits = lambda name: QActivation(quantized_bits(bits + 4, 4, alpha=1), name=name)  # noqa: E731
+    L = tf.keras.layers
+    shapes = {"conv2d_same_s2": (13, 6, 2), "conv1d": (40, 2), "depthwise": (7, 5, 3), "pointwise": (6, 4, 5),
+              "avgpool2d": (7, 6, 3), "avgpool1d": (11, 3), "dense_argmax": (20,)}
+    if kind not in shapes:
+        raise ValueError(f"unknown layer model {kind!r}; have {sorted(shapes)}")
+    inp = tf.keras.Input(shapes[kind], name="features")
+    x = QActivation(quantized_bits(bits, 2, alpha=1), name="q_in")(inp)
+    if kind == "conv2d_same_s2":
+        x = relu("conv_relu")(QConv2D(4, (5, 3), strides=2, padding="same", name="conv", **wq)(x))
+    elif kind == "conv1d":
+        x = relu("conv_relu")(QConv1D(3, 5, strides=3, padding="valid", name="conv", **wq)(x))
+    elif kind == "depthwise":
+        x = relu("dw_relu")(QDepthwiseConv2D((3, 3), padding="same", name="dw",
+                                             depthwise_quantizer=quantized_bits(bits, 0, alpha=1),
+                                             bias_quantizer=quantized_bits(bits, 2, alpha=1))(x))
+    elif kind == "pointwise":
+        x = relu("pw_relu")(QConv2D(4, 1, name="pw", **wq)(x))
+    elif kind == "avgpool2d":
+        x = logits("pool_q")(L.AveragePooling2D((3, 3), name="pool")(x))
+    elif kind == "avgpool1d":
+        x = logits("pool_q")(L.AveragePooling1D(5, name="pool")(x))
+    elif kind == "dense_argmax":
+        x = logits("fc_q")(QDense(6, name="fc", **wq)(x))
+    model = tf.keras.Model(inp, x, name=kind)
+    return _randomize(model, np.random.default_rng(seed))
+
+
+def kws_model(name: str, bits: int = 8, seed: int = 0, **kwargs):
+    """A project model (qat.models) with random weights, e.g. kws_model('dscnn', width=8)."""
+    from qat.models import build_model
+    from qat.quant_config import QuantConfig
+
+    shapes = {"dscnn": (49, 10, 1), "streaming_ffn": (1960,), "raw_cnn": (16000, 1)}
+    model = build_model(name, shapes[name], 12, QuantConfig(weight_bits=bits, act_bits=bits), **kwargs)
+    return _randomize(model, np.random.default_rng(seed))

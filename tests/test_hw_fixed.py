@@ -207,3 +207,17 @@ def test_matches_ap_fixed_cpp(tmp_path):
             if not np.array_equal(q, got[k, e]):
                 failures.append(f"{t} quantize() from frac+{extra} differs")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("converter", ["APTypeConverter", "ACTypeConverter"])
+def test_from_hls4ml_accepts_backend_precision_types(converter):
+    """Backends re-class the precisions of a graph (Vitis/Vivado: APFixedPrecisionType...);
+    from_hls4ml must read those too (hw/rtl/layer_spec.py used to work around it)."""
+    from hls4ml.backends.fpga import fpga_types
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+    conv = getattr(fpga_types, converter)()
+    p = conv.convert(FixedPrecisionType(10, 4, True, "RND_CONV", "SAT"))
+    assert type(p).__name__ != "FixedPrecisionType"  # really a backend subclass
+    assert FixedType.from_hls4ml(p) == FixedType(10, 4, True, "RND_CONV", "SAT")
+    assert FixedType.from_hls4ml(conv.convert(IntegerPrecisionType(5, False))) == FixedType(5, 5, False)

@@ -63,3 +63,32 @@ def test_accumulator_over_width_limit_names_the_layer(mlp_graph, tmp_path):
     with pytest.raises(UnsupportedLayerError, match="layer 'fc1'.*width 80 exceeds"):
         generate_rtl(specs, tmp_path / "rtl")
     assert not (tmp_path / "rtl").exists()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 9, 25, 125, 127])
+@pytest.mark.parametrize("n_bits", [8, 16, 31])
+def test_pool_division_magic_is_exact(k, n_bits):
+    """kws_pool divides by the window size with a multiply-shift; it must equal floor division for
+    every magnitude the accumulator can hold (checked at the ends and on a random sample)."""
+    import numpy as np
+
+    from hw.rtl.emitters.pool_emitter import division_magic
+
+    m, s = division_magic(k, n_bits)
+    top = (1 << n_bits) - 1
+    sample = set(range(0, min(top, 5000) + 1)) | set(range(max(0, top - 5000), top + 1))
+    sample |= {int(v) for v in np.random.default_rng(k).integers(0, top + 1, 20000)}
+    sample |= {q * k + r for q in (top // k - 1, top // k) for r in (0, k - 1) if q * k + r <= top and q >= 0}
+    assert all((a * m) >> s == a // k for a in sample)
+
+
+def test_depthwise_multiplier_refused_with_layer_name(tmp_path):
+    from hw.rtl.emitters.base import Edge
+    from hw.rtl.emitters.conv_emitter import emit_depthwise
+    from hw.rtl.layer_spec import LayerSpec
+    from hw.fixed import FixedType
+
+    spec = LayerSpec("dw7", "DepthwiseConv2D", FixedType(8, 2), FixedType(8, 2), (5, 5, 2), (5, 5, 4),
+                     attrs={"depth_multiplier": 2})
+    with pytest.raises(UnsupportedLayerError, match="layer 'dw7'.*depth_multiplier"):
+        emit_depthwise(spec, Edge(2, 8, True, 6), "kws_top", 1)

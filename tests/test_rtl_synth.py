@@ -9,6 +9,8 @@ from hw.synth import synthesize, synthesize_design
 from sim.runner import REPO_ROOT
 from sim.testmodels import small_mlp, to_hls
 
+pytestmark = pytest.mark.synth
+
 RESULTS = REPO_ROOT / "build" / "synth"
 
 
@@ -38,3 +40,53 @@ def test_per_layer_resources_shrink_with_reuse(tiny_graph, tmp_path, rf, target)
     (RESULTS / f"tiny_mlp_rf{rf}_{target}.json").write_text(json.dumps(res, indent=1))
     assert set(res["layers"]) == {"fc1", "fc_out"}
     assert res["total"]["summary"]["lut"] > 0
+
+
+def test_ice40_synthesis_of_line_buffered_conv(tmp_path):
+    """A windowed conv layer (line buffer + MAC core) synthesizes; per-layer numbers are recorded."""
+    from sim.testmodels import layer_model
+
+    graph = to_hls(layer_model("conv2d_same_s2", bits=4, seed=1), tmp_path / "prj")
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=10)
+    res = synthesize_design(design, tmp_path / "syn", "ice40")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "conv2d_same_s2_rf10_ice40.json").write_text(json.dumps(res, indent=1))
+    assert set(res["layers"]) == {"conv"}
+    conv = res["layers"]["conv"]["summary"]
+    # The line buffer alone holds 5 rows x 6 pixels x 2 channels x 4 bits in flip-flops.
+    assert conv["ff"] >= 5 * 6 * 2 * 4 and conv["lut"] > 0
+    assert res["total"]["summary"]["lut"] >= conv["lut"]
+
+
+def _acc_table(rows: dict) -> str:
+    names = list(next(iter(rows.values()))["layers"])
+    lines = ["| layer | " + " | ".join(f"acc {w}-bit LUT / FF" for w in rows) + " |", "|---|" + "---|" * len(rows)]
+    for name in names + ["TOTAL"]:
+        cells = []
+        for res in rows.values():
+            s = res["total"]["summary"] if name == "TOTAL" else res["layers"][name]["summary"]
+            cells.append(f"{s['lut']} / {s['ff']}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_dscnn_narrow_vs_wide_accumulators(tmp_path):
+    """Paper A: 16-bit vs 32-bit accumulators (same LSB) on the same DS-CNN (width 64, random
+    weights, 8 bits), reuse factor 64, ice40, LUT/FF per layer and total."""
+    from hw.synth import accumulator_overrides
+    from sim.testmodels import kws_model
+
+    model = kws_model("dscnn", bits=8, seed=0, width=64)
+    base = to_hls(model, tmp_path / "prj")
+    rows = {}
+    for width in (16, 32):
+        graph = to_hls(model, tmp_path / f"prj{width}", overrides=accumulator_overrides(base, width))
+        design = generate_rtl(graph, tmp_path / f"rtl{width}", reuse_factor=64)
+        rows[width] = synthesize_design(design, tmp_path / f"syn{width}", "ice40")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dscnn64_rf64_acc16_vs_acc32_ice40.json").write_text(json.dumps(rows, indent=1))
+    (RESULTS / "dscnn64_rf64_acc16_vs_acc32_ice40.md").write_text(_acc_table(rows))
+    assert rows[16]["total"]["summary"]["lut"] < rows[32]["total"]["summary"]["lut"]
+    assert rows[16]["total"]["summary"]["ff"] < rows[32]["total"]["summary"]["ff"]

@@ -7,6 +7,8 @@ from hw.rtl.generate import LIBRARY_DIR
 from hw.rtl.requant import requant_params
 from sim.runner import run_cocotb
 
+pytestmark = pytest.mark.sim
+
 # (input width, signed, input frac, output width, output integer bits, output signed)
 # Each case is one Verilator build (~30 s): two run by default, the rest under the slow marker.
 CASES = [

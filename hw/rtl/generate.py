@@ -11,7 +11,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .emitters.argmax_emitter import emit_argmax
 from .emitters.base import Edge, EmittedLayer
+from .errors import RtlGenerationError
 from .emitters.dense_emitter import valid_reuse_factors
 from .filelist import write_core, write_filelist
 from .layer_spec import LayerSpec, read_graph
@@ -50,14 +52,37 @@ def choose_reuse(spec: LayerSpec, reuse_factor) -> int:
         return int(reuse_factor.get(spec.name, spec.reuse_factor))
     if reuse_factor is None:
         return spec.reuse_factor
-    if spec.kind == "Dense":
-        n_in, n_out = spec.weights["weight"][0].shape
-        return max(r for r in valid_reuse_factors(n_in, n_out) if r <= max(1, int(reuse_factor)))
+    shape = mac_shape(spec)
+    if shape is not None:
+        return max(r for r in valid_reuse_factors(*shape) if r <= max(1, int(reuse_factor)))
     return int(reuse_factor)
 
 
-def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None) -> RtlDesign:
+def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
+    """(inputs, outputs) of the multiply-accumulate per output frame/pixel, the pair hls4ml's
+    ReuseFactor divides (depthwise: (taps, channels)); None for layers without weights."""
+    if "weight" not in spec.weights:
+        return None
+    size = spec.weights["weight"][0].size
+    if spec.kind == "Dense":
+        n_out = int(spec.attrs.get("n_out"))
+    elif spec.kind.startswith("Depthwise"):
+        n_out = int(spec.attrs.get("n_chan"))
+    else:
+        n_out = int(spec.attrs.get("n_filt"))
+    return size // n_out, n_out
+
+
+def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,
+                 argmax: bool = False, upto: str | None = None) -> RtlDesign:
+    """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
+    against the golden trace); `argmax=True` appends the class-index output stage."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
+    if upto is not None:
+        names = [s.name for s in specs]
+        if upto not in names:
+            raise RtlGenerationError(f"--upto {upto!r}: no such layer (have {names})")
+        specs = specs[:names.index(upto) + 1]
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -79,6 +104,10 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         n_out_elems = 1
         for d in specs[-1].out_shape:
             n_out_elems *= d
+        if argmax:
+            layers.append(emit_argmax(n_out_elems, edge))
+            edge = layers[-1].out
+            n_out_elems = 1
         tmp.mkdir(parents=True)
         files: list[str] = []
         for lib in dict.fromkeys(f for l in layers for f in l.library):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.fixed import FixedType
+from hw.golden.registry import weight_raw as golden_weight_raw
 
 from .errors import RtlGenerationError, UnsupportedLayerError
 
@@ -33,24 +34,16 @@ def _fixed(layer, precision, what: str) -> FixedType:
     try:
         return FixedType.from_hls4ml(precision)
     except ValueError as err:
-        # Backend subclasses (e.g. Vitis' APFixedPrecisionType) print the same ap_fixed text.
-        text = str(getattr(precision, "precision", precision))
-        if text.startswith(("fixed<", "ufixed<", "int<", "uint<")):
-            return FixedType.parse(text)
         raise UnsupportedLayerError(layer.name, layer.class_name, f"{what}: {err}") from err
 
 
 def raw_weights(layer, key: str) -> tuple[np.ndarray, FixedType]:
-    """Weights as raw codes of their hls4ml type; refuses values the type cannot hold exactly."""
-    var = layer.weights[key]
-    ftype = _fixed(layer, var.type.precision, f"{key} type")
-    data = np.asarray(var.data, dtype=np.float64)
-    raw = ftype.quantize(data)
-    if not np.array_equal(ftype.to_float(raw), data):
-        bad = int(np.sum(ftype.to_float(raw) != data))
-        raise UnsupportedLayerError(layer.name, layer.class_name,
-                                    f"{bad} {key} values are not exactly representable in {ftype}")
-    return raw, ftype
+    """Weights as raw codes of their hls4ml type, converted exactly as hw.golden (the reference)
+    converts them: the same function, so RTL ROMs and the golden model cannot drift apart."""
+    try:
+        return golden_weight_raw(layer, key)
+    except ValueError as err:
+        raise UnsupportedLayerError(layer.name, layer.class_name, f"{key}: {err}") from err
 
 
 def read_graph(model_graph) -> list[LayerSpec]:

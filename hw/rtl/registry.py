@@ -7,8 +7,11 @@ table is refused with one clear error naming the layer.
 from __future__ import annotations
 
 from .emitters.activation_emitter import emit_activation
+from .emitters.conv_emitter import emit_conv, emit_depthwise
 from .emitters.dense_emitter import emit_dense
+from .emitters.pool_emitter import emit_pool
 from .emitters.reshape_emitter import emit_passthrough
+from .emitters.zeropad_emitter import emit_zeropad
 from .errors import UnsupportedLayerError
 
 EMITTERS = {
@@ -17,6 +20,15 @@ EMITTERS = {
     "Reshape": emit_passthrough,
     "Dense": emit_dense,
     "Activation": emit_activation,
+    "Conv1D": emit_conv,
+    "Conv2D": emit_conv,
+    "PointwiseConv1D": emit_conv,
+    "PointwiseConv2D": emit_conv,
+    "DepthwiseConv2D": emit_depthwise,
+    "Pooling1D": emit_pool,
+    "Pooling2D": emit_pool,
+    "ZeroPadding1D": emit_zeropad,
+    "ZeroPadding2D": emit_zeropad,
 }
 
 

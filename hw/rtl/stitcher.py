@@ -11,6 +11,10 @@ def _instance(i: int, layer: EmittedLayer, src: str, dst: str) -> str:
     if layer.notes.get("combinational"):
         params = ", ".join(f".{k}({v})" for k, v in layer.notes["params"].items())
         return f"    // {layer.layer} ({layer.kind})\n    {layer.module} #({params}) u{i}_{layer.module} (\n        {ports}\n    );\n"
+    if layer.notes.get("parameterized"):  # a library module instantiated with parameters
+        params = ", ".join(f".{k}({v})" for k, v in layer.notes["params"].items())
+        return (f"    // {layer.layer} ({layer.kind})\n    {layer.module} #({params}) u{i}_{layer.module} (\n"
+                f"        .clk(clk), .rst_n(rst_n),\n        {ports}\n    );\n")
     return (f"    // {layer.layer} ({layer.kind})\n    {layer.module} u{i} (\n        .clk(clk), .rst_n(rst_n),\n        {ports}\n    );\n")
 
 

@@ -65,11 +65,16 @@ def rom_module(name: str, weights: np.ndarray, ib: int, ob: int, w_width: int) -
 
 def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.ndarray, w_type: FixedType,
                bias: np.ndarray, b_type: FixedType | None, acc: FixedType, out: FixedType, out_beat: int,
-               rf: int) -> EmittedLayer:
-    """Generate `name` (stream ports) = ROM + kws_dense for y = x @ weights + bias."""
+               rf: int, depthwise: bool = False) -> EmittedLayer:
+    """Generate `name` (stream ports) = ROM + kws_dense for y = x @ weights + bias.
+
+    depthwise: `weights` is (taps, channels) and the frame holds taps x channels inputs; output
+    channel o sums only its own channel (see kws_dense.v, DW).
+    """
     n_in, n_out = weights.shape
-    if n_in % edge_in.beat:
-        raise UnsupportedLayerError(layer, kind, f"{n_in} inputs do not split into beats of {edge_in.beat}")
+    frame = n_in * n_out if depthwise else n_in
+    if frame % edge_in.beat:
+        raise UnsupportedLayerError(layer, kind, f"{frame} inputs do not split into beats of {edge_in.beat}")
     if acc.overflow != "WRAP" or not acc.signed:
         raise UnsupportedLayerError(layer, kind, f"accumulator {acc}: only signed WRAP accumulators are "
                                     "order-independent under time multiplexing")
@@ -86,7 +91,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     prod_frac = edge_in.frac + w_type.frac
     outp = requant_params(acc.frac, out)
     params = {
-        "N_IN": n_in, "N_OUT": n_out, "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
+        "DW": int(depthwise), "N_IN": frame, "N_OUT": n_out, "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
         "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "W_W": w_type.width, "ACC_W": acc.width,
         "IB": ib, "OB": ob, "AW": aw,
         "PROD_SHIFT": prod_frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
@@ -94,7 +99,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"],
     }
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
-    text = f"""// Layer {layer} ({kind}): {n_in}x{n_out}, reuse {rf} -> {ib*ob} multipliers; acc {acc}, out {out} (generated)
+    text = f"""// Layer {layer} ({kind}): {n_in}x{n_out}{' depthwise' if depthwise else ''}, reuse {rf} -> {ib*ob} multipliers; acc {acc}, out {out} (generated)
 module {name} (
     input  wire clk,
     input  wire rst_n,

@@ -2,6 +2,9 @@
 //
 // y[o] = requant_out( cast_acc(bias[o]) + sum_i cast_acc(x[i] * w[i][o]) )  (accumulator wraps)
 //
+// DW = 1 (depthwise): the frame is K taps x N_OUT channels and output o only sums its own
+// channel, y[o] = ... sum_k x[k*N_OUT + o] * w[k][o]; IB then counts taps per cycle.
+//
 // Schedule: IB inputs x OB outputs per cycle = IB*OB multipliers; RF = (N_IN/IB)*(N_OUT/OB) cycles
 // per frame, as hls4ml's ReuseFactor. Three decoupled stages so a new frame can stream in while
 // the previous one is computed and the one before is streamed out:
@@ -9,6 +12,7 @@
 // Weights come from a ROM outside this module (rom_addr -> rom_data, combinational), biases are
 // constants already converted to the accumulator format by the generator.
 module kws_dense #(
+    parameter DW = 0,
     parameter N_IN = 4,
     parameter N_OUT = 2,
     parameter IN_BEAT = 4,
@@ -41,7 +45,7 @@ module kws_dense #(
     input  wire [OB*IB*W_W-1:0]      rom_data,
     input  wire [N_OUT*ACC_W-1:0]    bias
 );
-    localparam [31:0] N_IC = N_IN / IB;          // input chunks per output group
+    localparam [31:0] N_IC = (DW != 0) ? (N_IN / N_OUT) / IB : N_IN / IB;  // input chunks per output group
     localparam [31:0] N_OG = N_OUT / OB;         // output groups
     localparam [31:0] N_INB = N_IN / IN_BEAT;    // input beats per frame
     localparam [31:0] N_OUTB = N_OUT / OUT_BEAT; // output beats per frame
@@ -80,7 +84,6 @@ module kws_dense #(
     assign start = xfull & ~busy & ~ydone;
     assign rom_addr = addr;
 
-    wire [IB*IN_W-1:0] xchunk = xreg[ic*IB*IN_W +: IB*IN_W];
     wire [OB*ACC_W-1:0] sums;
     wire [OB*OUT_W-1:0] yres;
     genvar o, j;
@@ -89,8 +92,14 @@ module kws_dense #(
             wire [(IB+1)*ACC_W-1:0] chain /* verilator split_var */;  // running sum, modulo 2**ACC_W like a wrapping ap_fixed
             assign chain[ACC_W-1:0] = acc[o*ACC_W +: ACC_W];
             for (j = 0; j < IB; j = j + 1) begin : g_in
-                wire in_sign = (IN_SIGNED != 0) ? xchunk[j*IN_W + IN_W - 1] : 1'b0;
-                wire signed [IN_W:0] xa = {in_sign, xchunk[j*IN_W +: IN_W]};
+                wire [IN_W-1:0] xe;
+                if (DW != 0) begin : g_dw
+                    assign xe = xreg[((ic*IB + j)*N_OUT + og*OB + o)*IN_W +: IN_W];
+                end else begin : g_fc
+                    assign xe = xreg[(ic*IB + j)*IN_W +: IN_W];
+                end
+                wire in_sign = (IN_SIGNED != 0) ? xe[IN_W-1] : 1'b0;
+                wire signed [IN_W:0] xa = {in_sign, xe};
                 wire signed [W_W-1:0] wv = rom_data[(o*IB+j)*W_W +: W_W];
                 wire signed [PW-1:0] prod = xa * wv;
                 wire [ACC_W-1:0] pcast;

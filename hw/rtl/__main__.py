@@ -1,0 +1,50 @@
+"""`make rtl`: generate the streaming Verilog IP of a trained run.
+
+    python -m hw.rtl --run build/<run> [--reuse-factor N] [--out DIR] [--argmax] [--lint]
+
+Writes DIR (default build/<run>/rtl/): one .v per layer + weight ROMs + library modules, files.f,
+kws_top.core (FuseSoC), report.{json,md}. Exit 1 (and no RTL left behind) if a layer is unsupported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+# Fully parallel (RF 1) real models have 10^4-10^5 multipliers: too big to simulate or synthesize here.
+DEFAULT_RF = 64
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hw.rtl", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", required=True, help="training run folder (model.h5, config.yaml)")
+    ap.add_argument("--reuse-factor", type=int, default=DEFAULT_RF,
+                    help=f"global reuse factor: each layer uses the largest valid RF <= N (default {DEFAULT_RF})")
+    ap.add_argument("--out", default=None, help="output directory (default build/<run>/rtl)")
+    ap.add_argument("--argmax", action="store_true", help="append the class-index output stage")
+    ap.add_argument("--lint", action="store_true", help="run verilator --lint-only -Wall on the result")
+    args = ap.parse_args(argv)
+
+    from hw.convert import UnsupportedModelError
+    from hw.rtl.errors import RtlGenerationError
+    from hw.rtl.run import generate_for_run
+
+    try:
+        design, _ = generate_for_run(args.run, args.out, args.reuse_factor, args.argmax)
+    except (RtlGenerationError, UnsupportedModelError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    r = design.report
+    print(f"{design.out_dir}: {len(design.files)} files, {r['multipliers']} multipliers, ROM {r['rom_bits']} bits, "
+          f"expected II ~{r['expected_ii_cycles']} cycles")
+    if args.lint:
+        from sim.runner import verilator_lint
+
+        problems = verilator_lint(design.files, design.top)
+        print("lint: clean" if not problems else problems)
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

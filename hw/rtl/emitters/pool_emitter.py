@@ -1,0 +1,89 @@
+"""hls4ml Pooling1D / Pooling2D (Average, Max; valid padding) -> line buffer + kws_pool.
+
+Same arithmetic as hw.golden: inputs converted to accum_t, summed (wrapping), divided by the
+window size with truncation toward zero, converted to the result type. The constant division is
+an exact multiply-shift (magic number checked here for every sum the accumulator can hold).
+A global pool (one window = the whole map) feeds kws_pool straight from the stream.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnsupportedLayerError
+from ..requant import OVF_CODE, RND_CODE, requant_params
+from .base import EmittedLayer, Edge, verilog_ident
+from .window import check_pixel_beat, window_of, windowed_wrapper
+
+MAX_ACC = 62
+
+
+def division_magic(k: int, n_bits: int) -> tuple[int, int]:
+    """(M, s) with floor(a / k) == (a * M) >> s for every 0 <= a < 2**n_bits (Granlund-Montgomery)."""
+    s = n_bits + max(0, (k - 1).bit_length())
+    m = -(-(1 << s) // k)
+    # exactness condition: the rounding error of M, times the largest a, stays below one step
+    assert m * k - (1 << s) <= (1 << (s - n_bits)), (k, n_bits)
+    return m, s
+
+
+def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
+    op = str(spec.attrs.get("pool_op", "Average"))
+    if op not in ("Average", "Max"):
+        raise UnsupportedLayerError(spec.name, spec.kind, f"pool_op {op!r} not implemented")
+    win = window_of(spec, spec.kind.endswith("2D"), pool=True)
+    if win.pt or win.pb or win.pl or win.pr:
+        raise UnsupportedLayerError(spec.name, spec.kind, "padded pooling is not implemented (nor modelled by hw.golden)")
+    check_pixel_beat(spec, edge_in, win)
+    acc, out = spec.accum, spec.out_type
+    if acc is None:
+        raise UnsupportedLayerError(spec.name, spec.kind, "no accum_t in the graph")
+    if op == "Average" and acc.overflow != "WRAP":
+        raise UnsupportedLayerError(spec.name, spec.kind, f"saturating accumulator {acc} is order-dependent")
+    if acc.frac < edge_in.frac:
+        raise UnsupportedLayerError(spec.name, spec.kind, f"accumulator {acc} drops input fraction bits")
+    if acc.width > MAX_ACC:
+        raise UnsupportedLayerError(spec.name, spec.kind, f"accumulator width {acc.width} exceeds {MAX_ACC}")
+    k = win.taps
+    magic, mshift = division_magic(k, acc.width)
+    to_acc = requant_params(edge_in.frac, acc)
+    outp = requant_params(acc.frac, out)
+    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed),
+              "ACC_W": acc.width, "ACC_SIGNED": int(acc.signed), "IN_SHIFT": to_acc["SHIFT"],
+              "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
+              "MW": mshift + 1, "MAGIC": f"{mshift + 1}'d{magic}", "MSHIFT": mshift,
+              "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "OUT_SHIFT": outp["SHIFT"],
+              "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
+    name = f"{prefix}_{verilog_ident(spec.name)}"
+    core_name = name if win.global_ else f"{name}_pool"
+    out_w = win.c * out.width
+    plist = ",\n        ".join(f".{k_}({v})" for k_, v in params.items())
+    core = f"""// Layer {spec.name} ({spec.kind}, {op}): {k}-pixel windows of {win.c} channels; acc {acc}, out {out} (generated)
+module {core_name} (
+    input  wire clk,
+    input  wire rst_n,
+    input  wire [{edge_in.tdata_width-1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    output wire [{out_w-1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready
+);
+    kws_pool #(
+        {plist}
+    ) u_pool (
+        .clk(clk), .rst_n(rst_n),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)
+    );
+endmodule
+"""
+    layer = EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=core,
+                         out=Edge(win.c, out.width, out.signed, out.frac), library=("kws_requant.v", "kws_pool.v"),
+                         compute_cycles=win.positions * k,
+                         notes={"pool_op": op, "window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "accumulator": str(acc),
+                                "divider": f"x{magic} >> {mshift}"})
+    if not win.global_:
+        layer.extra_files[f"{core_name}.v"] = core
+        layer.verilog = windowed_wrapper(name, spec.name, spec.kind, win, edge_in, core_name, out_w)
+        layer.library = ("kws_window.v",) + layer.library
+        layer.notes["line_buffer_bits"] = win.fh * win.w * edge_in.tdata_width
+    return layer

@@ -1,0 +1,114 @@
+"""Geometry of a sliding-window layer read from hls4ml attributes, and the kws_window wrapper
+that puts a line buffer in front of a per-window core (conv, depthwise, pooling).
+
+A 1-D sequence is walked as a 2-D map of W rows x 1 column (H = W, FH = FW, ...): the window
+order is the same, and the line buffer then holds FW samples instead of a whole row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UnsupportedLayerError
+from .base import Edge
+
+
+@dataclass(frozen=True)
+class Window:
+    h: int
+    w: int
+    c: int
+    fh: int
+    fw: int
+    sh: int
+    sw: int
+    pt: int
+    pb: int
+    pl: int
+    pr: int
+    oh: int
+    ow: int
+
+    @property
+    def taps(self) -> int:
+        return self.fh * self.fw
+
+    @property
+    def positions(self) -> int:
+        return self.oh * self.ow
+
+    @property
+    def trivial(self) -> bool:
+        """1x1, stride 1, no padding: every input pixel is its own window (pointwise)."""
+        return self.fh == self.fw == self.sh == self.sw == 1 and not (self.pt or self.pb or self.pl or self.pr)
+
+    @property
+    def global_(self) -> bool:
+        """One window covering the whole unpadded map (global pooling): no line buffer needed."""
+        return (self.fh, self.fw, self.oh, self.ow) == (self.h, self.w, 1, 1) and not (self.pt or self.pl)
+
+
+def window_of(spec, kind2d: bool, pool: bool = False) -> Window:
+    g = spec.attrs.get
+    c = int(g("n_filt") if pool else g("n_chan"))
+    fh_key, fw_key = ("pool_height", "pool_width") if pool else ("filt_height", "filt_width")
+    if kind2d:
+        win = Window(int(g("in_height")), int(g("in_width")), c, int(g(fh_key)), int(g(fw_key)),
+                     int(g("stride_height")), int(g("stride_width")), int(g("pad_top", 0) or 0),
+                     int(g("pad_bottom", 0) or 0), int(g("pad_left", 0) or 0), int(g("pad_right", 0) or 0),
+                     int(g("out_height")), int(g("out_width")))
+    else:
+        w_in = int(g("n_in") if pool else g("in_width"))
+        w_out = int(g("n_out") if pool else g("out_width"))
+        win = Window(w_in, 1, c, int(g(fw_key)), 1, int(g("stride_width")), 1, int(g("pad_left", 0) or 0),
+                     int(g("pad_right", 0) or 0), 0, 0, w_out, 1)
+    # The output size must be what the window walk produces (hls4ml's own formula).
+    want_oh = (win.h + win.pt + win.pb - win.fh) // win.sh + 1
+    want_ow = (win.w + win.pl + win.pr - win.fw) // win.sw + 1
+    if (win.oh, win.ow) != (want_oh, want_ow):
+        raise UnsupportedLayerError(spec.name, spec.kind, f"output {win.oh}x{win.ow} does not follow from the window "
+                                    f"geometry ({want_oh}x{want_ow})")
+    return win
+
+
+def check_pixel_beat(spec, edge_in: Edge, win: Window) -> None:
+    if edge_in.beat != win.c:
+        raise UnsupportedLayerError(spec.name, spec.kind, f"needs one pixel ({win.c} channels) per beat, the stream "
+                                    f"carries {edge_in.beat} elements per beat")
+
+
+def window_params(win: Window, elem_width: int) -> dict:
+    return {"H": win.h, "W": win.w, "CW": win.c * elem_width, "FH": win.fh, "FW": win.fw, "SH": win.sh,
+            "SW": win.sw, "PT": win.pt, "PL": win.pl, "OH": win.oh, "OW": win.ow}
+
+
+def windowed_wrapper(name: str, layer: str, kind: str, win: Window, edge_in: Edge, core_module: str,
+                     out_tdata_width: int) -> str:
+    """Module `name`: kws_window (line buffer, windows pixel by pixel) -> `core_module`."""
+    cw = edge_in.tdata_width
+    plist = ", ".join(f".{k}({v})" for k, v in window_params(win, edge_in.width).items())
+    return f"""// Layer {layer} ({kind}): line buffer of {win.fh} rows x {win.w} pixels, {win.fh}x{win.fw} windows stride {win.sh}x{win.sw} -> {core_module} (generated)
+module {name} (
+    input  wire clk,
+    input  wire rst_n,
+    input  wire [{cw-1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    output wire [{out_tdata_width-1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready
+);
+    wire [{cw-1}:0] win_tdata;
+    wire win_tvalid, win_tready;
+    kws_window #({plist}) u_win (
+        .clk(clk), .rst_n(rst_n),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(win_tdata), .m_axis_tvalid(win_tvalid), .m_axis_tready(win_tready)
+    );
+    {core_module} u_core (
+        .clk(clk), .rst_n(rst_n),
+        .s_axis_tdata(win_tdata), .s_axis_tvalid(win_tvalid), .s_axis_tready(win_tready),
+        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)
+    );
+endmodule
+"""

@@ -1,0 +1,90 @@
+"""Whole networks: generated RTL == hw.golden bit for bit (compiled Verilator harness).
+
+Default suite: a narrow DS-CNN (width 8), lint-clean and exact on random inputs with bubbles and
+backpressure, plus its latency/II. `slow`: full-width DS-CNN (64) at two reuse factors, the
+streaming FFN and the raw-waveform CNN, 8 and 4 bits. `gsc`: trained runs under build/<run>/ on
+>= 200 real test clips (skipped when the run folder is missing).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from hw.rtl import generate_rtl
+from sim.check import compare, lower_bounds, timing
+from sim.reference import golden_of, random_raw_inputs
+from sim.runner import REPO_ROOT, verilator_lint
+from sim.testmodels import kws_model, to_hls
+
+RESULTS = REPO_ROOT / "build" / "sim" / "results"
+pytestmark = pytest.mark.sim
+
+
+def _record(name, data):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1, default=str))
+
+
+def _network(tmp_path, name, bits, rf, n, io="io_parallel", seed=0, **kw):
+    graph = to_hls(kws_model(name, bits=bits, seed=seed, **kw), tmp_path / "prj", io_type=io)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
+    assert verilator_lint(design.files, design.top) == ""
+    x = random_raw_inputs(graph, n, seed=seed)
+    res = compare(design, graph, x, p_valid=85, p_ready=85, seed=seed)
+    tim = timing(design, x)
+    out = {"model": name, "bits": bits, "rf": rf, "io": io, **kw, **res, **tim, **lower_bounds(design)}
+    _record(f"net_{name}_{bits}b_rf{rf}_{io}" + "".join(f"_{k}{v}" for k, v in kw.items() if not isinstance(v, tuple)), out)
+    return out
+
+
+def test_dscnn_narrow_rtl_equals_golden(tmp_path):
+    r = _network(tmp_path, "dscnn", 8, 8, 100, width=8)
+    assert r["n"] == 100 and r["exact"] == 100, r["first_bad"]
+    assert r["tlast_ok"]
+    assert r["ii_cycles"] >= r["ii_lower_bound"]  # no schedule beats MACs / multipliers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rf", [64, 576])
+def test_dscnn_full_width_two_reuse_factors(tmp_path, rf):
+    r = _network(tmp_path, "dscnn", 8, rf, 200, width=64)
+    assert r["exact"] == r["n"] == 200, r["first_bad"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,bits,rf,io,kw", [
+    ("dscnn", 4, 16, "io_stream", {"width": 16}),
+    ("streaming_ffn", 8, 128, "io_parallel", {"width": 128}),
+    ("streaming_ffn", 4, 512, "io_parallel", {"width": 64}),
+    ("raw_cnn", 8, 32, "io_parallel", {}),
+    ("raw_cnn", 4, 16, "io_stream", {"channels": (4, 8, 8, 8)}),
+])
+def test_networks_rtl_equals_golden(tmp_path, name, bits, rf, io, kw):
+    r = _network(tmp_path, name, bits, rf, 200, io=io, **kw)
+    assert r["exact"] == r["n"] == 200, r["first_bad"]
+
+
+REAL_RUNS = ["gsc_dscnn_linear8", "gsc_dscnn_linear4", "gsc_ffn_linear8", "gsc_ffn_linear4",
+             "gsc_rawcnn_linear8", "gsc_rawcnn_linear4"]
+
+
+@pytest.mark.gsc
+@pytest.mark.slow
+@pytest.mark.parametrize("run", REAL_RUNS)
+def test_real_run_200_clips_identical(run, tmp_path):
+    from hw.rtl.run import generate_for_run
+
+    run_dir = REPO_ROOT / "build" / run
+    if not (run_dir / "model.h5").exists() or not (run_dir / "test_vectors.npz").exists():
+        pytest.skip(f"{run_dir} not trained yet")
+    with np.load(run_dir / "test_vectors.npz") as d:
+        x, y = d["x"], d["y"]
+    assert len(x) >= 200
+    from hw.rtl.__main__ import DEFAULT_RF
+
+    design, graph = generate_for_run(run_dir, tmp_path / "rtl", reuse_factor=DEFAULT_RF)
+    x_raw = golden_of(graph).quantize_input(x)
+    res = compare(design, graph, x_raw, p_valid=90, p_ready=90)
+    _record(f"real_{run}", {**res, **lower_bounds(design)})
+    assert res["exact"] == res["n"] == len(x), res["first_bad"]
