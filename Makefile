@@ -1,5 +1,6 @@
 # kwsflow: QAT in QKeras → hls4ml → fixed-point model → RTL → Verilator.
 # `make demo` and `make test` are the two commands a new user needs; both set up first.
+# demo: train (offline data) → hls4ml + C sim → RTL → Verilator → build/demo/flow_report.md
 
 PYTHON_SYS ?= python3.11
 VENV       ?= .venv
@@ -12,7 +13,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc evaluate hls experiments test test-all clean help
+.PHONY: setup system-deps demo train train-gsc evaluate hls rtl sim report experiments test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -21,6 +22,9 @@ help:
 	@echo "make train CONFIG=configs/x.yaml [DATA=dir]   train one run into $(BUILD)/<name>/"
 	@echo "make train-gsc CONFIG=...                     the same on \$$KWS_GSC_DIR"
 	@echo "make evaluate RUN=name [DATA=dir]             evaluate build/<name> on a dataset"
+	@echo "make rtl RUN=name [RF=64]                     Verilog + file list + FuseSoC core in build/<name>/rtl/"
+	@echo "make sim RUN=name [RF=64] [N=200]             Verilator: RTL == golden model, latency/II in cycles"
+	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
 	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
 
@@ -45,6 +49,8 @@ system-deps:
 demo: setup
 	$(PY) -m qat.train --config configs/demo.yaml --build-dir $(BUILD)
 	$(MAKE) --no-print-directory hls RUN=demo SPLIT=test
+	$(MAKE) --no-print-directory sim RUN=demo N=0
+	$(MAKE) --no-print-directory report RUN=demo
 
 train: setup
 	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) $(if $(DATA),--data $(DATA))
@@ -58,6 +64,18 @@ evaluate: setup
 # SPLIT=all|test, N=<vectors>, IO="io_parallel io_stream" (default: the run's hls: section).
 hls: setup
 	$(PY) -m hw.hls --run $(BUILD)/$(RUN) --split $(or $(SPLIT),all) $(if $(N),-n $(N)) $(if $(IO),--io-type $(IO))
+
+# Our open RTL from the hls4ml graph (RF = reuse factor: multipliers = MACs per output / RF).
+RF ?= 64
+rtl: setup
+	$(PY) -m hw.rtl --run $(BUILD)/$(RUN) --reuse-factor $(RF) --lint
+
+# The generated IP under Verilator on the run's test clips, bit for bit against the golden model.
+sim: setup
+	$(PY) -m sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N))
+
+report: setup
+	$(PY) -m sim.flow_report --run $(BUILD)/$(RUN)
 
 # The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
 experiments: setup

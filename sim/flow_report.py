@@ -47,10 +47,11 @@ def render(run_dir: Path) -> str:
     if sim is None:
         lines += ["Not run.", ""]
     else:
-        for key in ("identical", "total", "latency_cycles", "ii_cycles", "multipliers", "cycles_per_second"):
-            if key in sim:
-                lines.append(f"- {key.replace('_', ' ')}: {sim[key]}")
-        lines.append("")
+        lines += [f"**{sim['identical']} of {sim['total']} identical** (RTL vs golden model, {sim.get('vectors', '')}), "
+                  f"reuse factor {sim.get('reuse_factor')}.", "",
+                  f"- latency {sim.get('latency_cycles')} cycles, initiation interval {sim.get('ii_cycles')} cycles "
+                  f"(lower bound {sim.get('ii_lower_bound')})",
+                  f"- {sim.get('multipliers')} multipliers for {sim.get('macs')} MACs per inference", ""]
     for synth in sorted((run_dir / "rtl").glob("synth*.json")) if (run_dir / "rtl").is_dir() else []:
         data = _load(synth)
         total = data.get("total", data)
