@@ -99,6 +99,7 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
     bar = tqdm(total=epochs, initial=state["epochs_done"], desc=f"{phase} training", unit="epoch", disable=not progress)
     while not state["early_stopped"] and state["epochs_done"] < epochs:
         epoch = state["epochs_done"]
+        epoch_started = time.time()
         model.optimizer.learning_rate.assign(lr * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
         tf.keras.utils.set_random_seed(cfg.train.seed * 1000 + epoch)
         x = epoch_features(prep, cfg, epoch, phase)
@@ -112,6 +113,7 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
             state["best_val"], state["best_epoch"] = val, epoch
             model.save_weights(str(ckpt_dir / "best.weights.h5"))
         state["epochs_done"] = epoch + 1
+        state["seconds"] = state.get("seconds", 0.0) + time.time() - epoch_started
         if epoch - state["best_epoch"] >= cfg.train.patience:
             state["early_stopped"] = True
         checkpoint.write(str(ckpt_dir / "last"))
@@ -144,12 +146,14 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
     n_classes = len(CLASSES)
 
     float_model = build_model(cfg.model, shape, n_classes, None, **cfg.model_args)
+    epoch_seconds: dict[str, float] = {}  # per phase, summed over resumed invocations
     if cfg.train.init_from:
         float_model.set_weights(load_float_run(Path(build_dir) / cfg.train.init_from, cfg).get_weights())
         history = {"float": {}}
     else:
         float_state = run_phase("float", float_model, prep, cfg, run_dir, cfg.train.float_epochs, cfg.train.lr, progress)
         history = {"float": float_state["history"]}
+        epoch_seconds["float"] = float_state.get("seconds", 0.0)
     results = {"float": evaluate_splits(float_model, prep)}
     final_model, quant = float_model, None
 
@@ -159,6 +163,10 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
         qat = schemes.get(cfg.scheme).quantize(ctx)
         final_model, quant, extra, hls_precisions = qat.model, qat.quant, qat.extra, qat.hls_precisions
         results.update(qat.results)
+        for phase in qat.history:
+            state_file = run_dir / "ckpt" / phase / "state.json"
+            if state_file.exists():
+                epoch_seconds[phase] = json.loads(state_file.read_text()).get("seconds", 0.0)
         history.update(qat.history)
     wall = time.time() - started
 
@@ -185,7 +193,7 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
         "params": cost["params"], "macs": cost["macs"], "weight_memory_bits": cost["weight_memory_bits"],
         "layers": cost["layers"], "confusion_test": cm.tolist(),
         "epochs": {phase: len(h.get("loss", [])) for phase, h in history.items()},
-        "train_wall_seconds": round(wall, 1), "scheme": cfg.scheme if quant else None, **extra,
+        "train_wall_seconds": round(wall, 1), "epoch_seconds": {k: round(v, 1) for k, v in epoch_seconds.items()}, "scheme": cfg.scheme if quant else None, **extra,
         "history": history,
     }
     (run_dir / "metrics.json").write_text(json.dumps(out, indent=1))
@@ -252,7 +260,8 @@ def report(m: dict) -> str:
     lines += ["", f"- clips: {m['clips']} (unreadable, skipped: {m['skipped_clips']})",
               f"- parameters: {m['params']:,}; MACs per inference: {m['macs']:,}; weight memory: "
               f"{m['weight_memory_bits']:,} bits ({m['weight_memory_bits'] / 8192:.1f} KiB)",
-              f"- epochs: {m['epochs']}; wall time {m['train_wall_seconds']} s",
+              f"- epochs: {m['epochs']}; seconds spent in epochs per phase {m.get('epoch_seconds')}; "
+              f"this invocation took {m['train_wall_seconds']} s (less when it resumed finished phases)",
               "- `ptq` = the folded, calibrated fixed-point model before any QAT epoch (rounding alone).", ""]
     return "\n".join(lines)
 

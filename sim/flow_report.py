@@ -29,7 +29,7 @@ def render(run_dir: Path) -> str:
     for phase, accs in m["accuracy"].items():
         lines.append(f"| {phase} | " + " | ".join(f"{v:.2%}" for v in accs.values()) + " |")
     lines += ["", f"{m['params']:,} parameters, {m['macs']:,} MACs per inference, {m['weight_memory_bits']:,} weight bits; "
-              f"trained in {m['train_wall_seconds']} s.", ""]
+              f"epoch time per phase {m.get('epoch_seconds', {})} s.", ""]
 
     hls = _load(run_dir / "hls" / "exactness.json")
     lines += ["## hls4ml conversion and C simulation", ""]
