@@ -1,0 +1,24 @@
+"""The one-page report shows what each stage measured and says which stages have not run."""
+
+import json
+
+from sim.flow_report import main, render
+
+
+def test_report_lists_only_measured_stages(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    assert "Not trained yet" in render(run)
+    (run / "metrics.json").write_text(json.dumps({
+        "model": "dscnn", "data": "synthetic", "accuracy": {"float": {"test": 0.5}, "quantized": {"test": 0.25}},
+        "params": 10, "macs": 20, "weight_memory_bits": 80, "epoch_seconds": {"float": 1.0}}))
+    text = render(run)
+    assert "| quantized | 25.00% |" in text and text.count("Not run") == 2
+    (run / "rtl").mkdir()
+    (run / "rtl" / "sim_report.json").write_text(json.dumps({
+        "identical": 7, "total": 9, "vectors": "9 clips", "reuse_factor": 4, "latency_cycles": 100,
+        "ii_cycles": 50, "ii_lower_bound": 40, "multipliers": 3, "macs": 120}))
+    text = render(run)
+    assert "**7 of 9 identical**" in text and "latency 100 cycles" in text
+    assert main(["--run", str(run)]) == 0 and (run / "flow_report.md").read_text() == text
+    assert main(["--run", str(tmp_path / "missing")]) == 2
