@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from hw.rtl.filelist import copy_memory_files
+
 TARGETS = {
     "ice40": "synth_ice40 -top {top}",
     "xilinx": "synth_xilinx -top {top} -family xc7",
@@ -52,6 +54,7 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
     for f in files:
         shutil.copy(f, work_dir / Path(f).name)
         names.append(Path(f).name)
+    copy_memory_files(files, work_dir)  # ROM images for $readmemh (block RAM init)
     script = (f"read_verilog {' '.join(names)}; {TARGETS[target].format(top=top)}; "
               "tee -q -o stat.json stat -json")
     t0 = time.perf_counter()
@@ -80,28 +83,15 @@ def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: 
     return out
 
 
-def accumulator_overrides(graph, width: int) -> dict:
-    """hw.convert overrides giving every multiply-accumulate layer a `width`-bit wrapping accumulator
-    with the products' LSB (paper A's narrow vs wide accumulators: same LSB, fewer MSBs)."""
-    from hw.fixed import FixedType
-    from hw.rtl.layer_spec import read_graph
-
-    out = {}
-    for spec in read_graph(graph):
-        if "weight" in spec.weights and spec.accum is not None:
-            frac = spec.in_type.frac + spec.weights["weight"][1].frac
-            out[spec.name] = {"accum": FixedType(width, width - frac).to_hls()}
-    return out
-
-
 def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, per_layer=True, out_dir=None) -> dict:
     """Resources of a run's generated RTL (optionally with `acc_width`-bit accumulators)."""
+    from hw.accumulators import narrow_accumulators
     from hw.rtl.run import generate_for_run, graph_for_run
 
     run_dir = Path(run_dir)
     tag = f"rf{reuse_factor}_{target}" + (f"_acc{acc_width}" if acc_width else "")
     out_dir = Path(out_dir) if out_dir else run_dir / "synth" / tag
-    extra = accumulator_overrides(graph_for_run(run_dir)[0], acc_width) if acc_width else None
+    extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
     design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
     res = synthesize_design(design, out_dir / "yosys", target, per_layer=per_layer)
     res["design"] = {"multipliers": design.report["multipliers"], "rom_bits": design.report["rom_bits"],

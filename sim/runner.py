@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hw.rtl.filelist import copy_memory_files
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUILD_ROOT = REPO_ROOT / "build" / "sim"
 
@@ -120,6 +122,7 @@ def run_cocotb(
     t1 = time.perf_counter()
     run_dir = build_dir / f"run_{test_module.rsplit('.', 1)[-1]}_{testcase or 'all'}_{os.getpid()}"
     run_dir.mkdir(parents=True, exist_ok=True)
+    copy_memory_files(sources, run_dir)  # ROM images: $readmemh reads them from the run's directory
     env = {"KWS_TB_REPORT": str(run_dir / "report.json")}
     Path(env["KWS_TB_REPORT"]).unlink(missing_ok=True)  # never read a previous run's numbers
     if tb_config is not None:

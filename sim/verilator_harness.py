@@ -9,9 +9,13 @@ them with the reference: the comparison itself stays exact and in one place.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+
+from hw.rtl.filelist import copy_memory_files
 
 from .runner import DEFAULT_BUILD_ROOT, setup_verilator_env, sources_digest
 
@@ -141,11 +145,14 @@ def run_harness(design, frames_in: list[list[int]], out_beats_per_frame: int, *,
     t0 = time.perf_counter()
     exe = build_harness(design, build_root)
     build_s = time.perf_counter() - t0
-    work = exe.parent
+    # A fresh directory per run: the ROM images ($readmemh, loaded at time 0) belong to this design,
+    # while the compiled model may be shared with another design of the same shape.
+    work = Path(tempfile.mkdtemp(prefix="run_", dir=exe.parent))
+    copy_memory_files(design.files, work)
     (work / "in.hex").write_text("".join(f"{b:x}\n" for f in frames_in for b in f))
     total_out = out_beats_per_frame * len(frames_in)
     proc = subprocess.run([str(exe), str(work / "in.hex"), str(work / "out.hex"), str(total_out), str(p_valid),
-                           str(p_ready), str(seed)], capture_output=True, text=True)
+                           str(p_ready), str(seed)], capture_output=True, text=True, cwd=work)
     if proc.returncode != 0:
         raise RuntimeError(f"harness failed: {proc.stderr}")
     stats = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -154,6 +161,7 @@ def run_harness(design, frames_in: list[list[int]], out_beats_per_frame: int, *,
         value, last = line.split()
         beats.append(int(value, 16))
         tlast.append(int(last))
+    shutil.rmtree(work, ignore_errors=True)
     frames = [beats[i:i + out_beats_per_frame] for i in range(0, len(beats), out_beats_per_frame)]
     stats["tlast_ok"] = tlast == ([0] * (out_beats_per_frame - 1) + [1]) * len(frames_in)
     stats["build_s"] = build_s

@@ -75,14 +75,14 @@ def _acc_table(rows: dict) -> str:
 def test_dscnn_narrow_vs_wide_accumulators(tmp_path):
     """Paper A: 16-bit vs 32-bit accumulators (same LSB) on the same DS-CNN (width 64, random
     weights, 8 bits), reuse factor 64, ice40, LUT/FF per layer and total."""
-    from hw.synth import accumulator_overrides
+    from hw.accumulators import narrow_accumulators
     from sim.testmodels import kws_model
 
     model = kws_model("dscnn", bits=8, seed=0, width=64)
     base = to_hls(model, tmp_path / "prj")
     rows = {}
     for width in (16, 32):
-        graph = to_hls(model, tmp_path / f"prj{width}", overrides=accumulator_overrides(base, width))
+        graph = to_hls(model, tmp_path / f"prj{width}", overrides=narrow_accumulators(base, width))
         design = generate_rtl(graph, tmp_path / f"rtl{width}", reuse_factor=64)
         rows[width] = synthesize_design(design, tmp_path / f"syn{width}", "ice40")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -94,3 +94,17 @@ def test_conv_cocotb_backpressure_reset_latency(tmp_path):
     assert rep["stream_exact"]["frames_exact"] == 40, rep["stream_exact"]["errors"]
     assert result.failed == 0 and result.passed == 3, rep
     assert rep["reset_mid_stream"]["extra_valid_cycles"] == 0
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("kind,rf,drop", [("conv2d_same_s2", 5, 2), ("depthwise", 3, 1), ("dense_argmax", 4, 3)])
+def test_narrow_accumulator_rtl_equals_golden(kind, rf, drop, tmp_path):
+    """Products rounded one by one into a 12-bit wrapping accumulator (paper A's narrow
+    accumulators): kws_dense's per-product requantizer must round like hls4ml / the golden model."""
+    from hw.accumulators import narrow_accumulators
+
+    base = to_hls(layer_model(kind, bits=8, seed=3), tmp_path / "base")
+    graph = to_hls(layer_model(kind, bits=8, seed=3), tmp_path / "prj", overrides=narrow_accumulators(base, 12, drop))
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
+    res = compare(design, graph, random_raw_inputs(graph, N, seed=3), p_valid=80, p_ready=80, seed=3)
+    assert res["n"] == N and res["exact"] == N, res["first_bad"]

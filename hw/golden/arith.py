@@ -16,6 +16,9 @@ rounding and overflow) for every mode and every representation, ties and overflo
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from hw.fixed import FixedType
@@ -173,6 +176,11 @@ class Mac:
     converted to the layer's result type. With a WRAP accumulator the sum wraps modulo 2**W
     regardless of order, so we sum exactly and wrap once.
 
+    An accumulator with fewer fraction bits than the products (paper A's narrow accumulators)
+    rounds every product on its own. Products x*w for one weight value v depend on x only, so the
+    layer is evaluated as sum_v contract(round(x*v), [w == v]): one contraction per distinct
+    weight value (<= 16 for 4-bit weights), any index pattern, still exact.
+
     ``w_raw`` has shape (n_terms, n_out): each output column is a sum over n_terms products.
     ``contract(x, w)`` computes those sums with the layer's index pattern (matmul, taps...).
     """
@@ -180,60 +188,81 @@ class Mac:
     def __init__(self, x_t: FixedType, in_range: Range, w_raw, w_t: FixedType, b_raw, b_t, acc_t: FixedType,
                  out_t: FixedType, layer_name: str = ""):
         prod_frac = x_t.frac + w_t.frac
-        if acc_t.frac < prod_frac:
-            raise UnsupportedLayerError(
-                f"{layer_name}: accumulator {acc_t} has fewer fraction bits than the products ({x_t.frac}+{w_t.frac}); "
-                "products would be truncated one by one; give the accumulator at least that many fraction bits"
-            )
         w = np.asarray(w_raw, dtype=np.int64)
         w = w.reshape(w.shape[0], -1)
         xr = in_range.with_zero()
+        self.x_t, self.acc_t, self.prod_frac = x_t, acc_t, prod_frac
+        self.drop = max(prod_frac - acc_t.frac, 0)  # product bits each product loses (rounded one by one)
+        if self.drop:
+            # rounded products: |round(p / 2**drop)| <= |p| / 2**drop + 1, so partial sums of n terms
+            # stay within partial / 2**drop + n; saturation per product is the accumulator's own clip
+            scale, slack = Fraction(1, 2**self.drop), w.shape[0]
+        else:
+            scale, slack = 2 ** (acc_t.frac - prod_frac), 0
         pos = np.where(w > 0, w, 0).astype(object).sum(axis=0)  # Python ints: exact bounds
         neg = np.where(w < 0, w, 0).astype(object).sum(axis=0)
-        s_lo = [int(p) * xr.lo + int(n) * xr.hi for p, n in zip(pos, neg)]
-        s_hi = [int(p) * xr.hi + int(n) * xr.lo for p, n in zip(pos, neg)]
-        # any partial sum, in any order, is bounded by sum |w| * max |x|
-        partial = max((int(p) - int(n)) * xr.absmax for p, n in zip(pos, neg)) if len(pos) else 0
-        if partial >= 2**62:
+        s_lo = [math.floor((int(p) * xr.lo + int(n) * xr.hi) * scale) - slack for p, n in zip(pos, neg)]
+        s_hi = [math.ceil((int(p) * xr.hi + int(n) * xr.lo) * scale) + slack for p, n in zip(pos, neg)]
+        # any partial sum, in any order, is bounded by sum |w| * max |x| (products; then accumulator units)
+        partial_prod = max(((int(p) - int(n)) * xr.absmax for p, n in zip(pos, neg)), default=0)
+        partial = math.ceil(partial_prod * scale) + slack
+        if partial_prod >= 2**62:
             raise UnsupportedLayerError(f"{layer_name}: sum of products of {x_t} and {w_t} may exceed int64")
-        self.up = acc_t.frac - prod_frac
         if b_raw is not None:
             b_acc = acc_t.requantize(np.asarray(b_raw, dtype=np.int64), b_t.frac).reshape(-1)
             b_acc = np.broadcast_to(b_acc, (len(s_lo),)) if b_acc.size == 1 else b_acc
         else:
             b_acc = np.zeros(len(s_lo), dtype=np.int64)
-        pre = Range(min(lo * 2**self.up + int(b) for lo, b in zip(s_lo, b_acc)),
-                    max(hi * 2**self.up + int(b) for hi, b in zip(s_hi, b_acc)))
-        if max(partial * 2**self.up, pre.absmax) >= 2**62:
+        pre = Range(min(lo + int(b) for lo, b in zip(s_lo, b_acc)), max(hi + int(b) for hi, b in zip(s_hi, b_acc)))
+        if max(partial, pre.absmax) >= 2**62:
             raise UnsupportedLayerError(f"{layer_name}: accumulator values of {acc_t} may exceed int64")
         if acc_t.overflow != "WRAP":
             # A saturating accumulator saturates per addition, so the result depends on hls4ml's
             # summation order, unless no partial sum (bias first, any order) can reach its limits.
             bias_max = int(np.abs(b_acc).max()) if len(b_acc) else 0
-            if partial * 2**self.up + bias_max > min(-acc_t.min_raw, acc_t.max_raw):
+            if partial + bias_max > min(-acc_t.min_raw, acc_t.max_raw):
                 raise UnsupportedLayerError(
                     f"{layer_name}: accumulator {acc_t} saturates per addition and partial sums may reach its limits "
                     "(order-dependent); use a WRAP accumulator or more integer bits")
-        self.dtype = exact_dtype(partial)  # the contraction (matmul / taps)
-        self.acc_dtype = exact_dtype(max(partial * 2**self.up, pre.absmax))  # scaling + bias
-        if self.dtype is np.int64 or self.acc_dtype is np.int64:
-            self.dtype = self.acc_dtype = np.int64
-        if self.up and exact_dtype(partial * 2**self.up) is self.dtype:
-            w = w << self.up  # fold the product -> accumulator alignment into the weights (exact)
-            self.up = 0
+        self.acc_dtype = exact_dtype(max(partial, pre.absmax))  # contraction, scaling, bias
+        if self.drop:
+            self.values = [int(v) for v in np.unique(w) if v != 0] or [0]  # [0]: all-zero kernel
+            self.dtype = self.acc_dtype
+            self.masks = [(w == v).astype(self.dtype) for v in self.values]
+            self.w, self.up = None, 0
+        else:
+            self.up = acc_t.frac - prod_frac
+            self.dtype = exact_dtype(partial_prod)
+            if self.dtype is np.int64 or self.acc_dtype is np.int64:
+                self.dtype = self.acc_dtype = np.int64
+            if self.up and exact_dtype(partial) is self.dtype:
+                w = w << self.up  # fold the product -> accumulator alignment into the weights (exact)
+                self.up = 0
+            self.w = w.astype(self.dtype)
         self.wrap = Requant(acc_t, acc_t.frac, pre)  # identity unless the accumulator can wrap
         self.result = Requant(out_t, acc_t.frac, self.wrap.out_range)
         self.out_range = self.result.out_range
         self.has_bias = b_raw is not None and bool(np.any(b_acc))
-        self.w = w.astype(self.dtype)
         self.b = np.asarray(b_acc).astype(self.acc_dtype)
+
+    def _sum_rounded_products(self, x, contract):
+        """sum_v contract(accum_t(x * v), [w == v]): each product converted to accum_t on its own."""
+        x = np.asarray(x).astype(np.int64)
+        s = None
+        for v, mask in zip(self.values, self.masks):
+            part = contract(self.acc_t.requantize(x * v, self.prod_frac).astype(self.dtype), mask)
+            s = part if s is None else s + part
+        return s
 
     def __call__(self, x, contract):
         """Raw input codes -> raw result codes; ``contract(x, w)`` must return a fresh array."""
-        x = np.asarray(x)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        s = contract(x, self.w)
+        if self.drop:
+            s = self._sum_rounded_products(x, contract)
+        else:
+            x = np.asarray(x)
+            if x.dtype != self.dtype:
+                x = x.astype(self.dtype)
+            s = contract(x, self.w)
         if s.dtype != self.acc_dtype:
             s = s.astype(self.acc_dtype)
         if self.up:

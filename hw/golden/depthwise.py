@@ -33,7 +33,7 @@ class DepthwiseConv2DKernel:
     def plan(self, in_t, in_range):
         self.mac = Mac(in_t, in_range, self.w, self.w_t, self.b, self.b_t, self.acc_t, self.out_t, self.name)
         # the Mac's weights (possibly pre-scaled, in its representation), tiled over the output width
-        self.w_rows = np.tile(self.mac.w, (1, self.geom["out_width"]))
+        self.w_rows = np.tile(self.mac.w, (1, self.geom["out_width"])) if self.mac.w is not None else None
         return self.mac.out_range
 
     def _padded(self, x):
@@ -55,13 +55,15 @@ class DepthwiseConv2DKernel:
         xp = self._padded(x)
 
         def taps(xp, w):
+            # the Mac passes its own weights, or one 0/1 mask per weight value (narrow accumulators)
+            w_rows = self.w_rows if w is self.mac.w else np.tile(w, (1, ow))
             acc = tmp = None
             flat = xp.reshape(xp.shape[0], xp.shape[1], -1) if sw == 1 else None
             for i in range(fh):
                 rows = slice(i, i + (oh - 1) * sh + 1, sh)
                 for j in range(fw):
                     if flat is not None:
-                        tap, wk = flat[:, rows, j * c : (j + ow) * c], self.w_rows[i * fw + j]
+                        tap, wk = flat[:, rows, j * c : (j + ow) * c], w_rows[i * fw + j]
                     else:
                         tap, wk = xp[:, rows, j : j + (ow - 1) * sw + 1 : sw, :], w[i * fw + j]
                     if acc is None:

@@ -15,7 +15,7 @@ from .emitters.argmax_emitter import emit_argmax
 from .emitters.base import Edge, EmittedLayer
 from .errors import RtlGenerationError
 from .emitters.dense_emitter import valid_reuse_factors
-from .filelist import write_core, write_filelist
+from .filelist import MEMORY_SUFFIX, write_core, write_filelist
 from .layer_spec import LayerSpec, read_graph
 from .registry import emitter_for
 from .report import build_report, write_report
@@ -28,13 +28,14 @@ LIBRARY_DIR = Path(__file__).resolve().parent / "verilog"
 class RtlDesign:
     out_dir: Path
     top: str
-    files: list[Path]
+    files: list[Path]  # HDL sources in compile order (files.f)
     layers: list[EmittedLayer]
     in_edge: Edge
     out_edge: Edge
     in_frame_beats: int
     out_frame_beats: int
     report: dict = field(default_factory=dict)
+    mem_files: list[Path] = field(default_factory=list)  # ROM images ($readmemh), see filelist.memory_files
 
 
 def default_input_beat(shape: tuple[int, ...], limit: int = 64) -> int:
@@ -110,13 +111,14 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
             n_out_elems = 1
         tmp.mkdir(parents=True)
         files: list[str] = []
+        mems: list[str] = []
         for lib in dict.fromkeys(f for l in layers for f in l.library):
             shutil.copy(LIBRARY_DIR / lib, tmp / lib)
             files.append(lib)
         for l in layers:
             for fname, text in l.extra_files.items():
                 (tmp / fname).write_text(text)
-                files.append(fname)
+                (mems if fname.endswith(MEMORY_SUFFIX) else files).append(fname)
             if l.verilog:
                 fname = f"{l.module}.v"
                 (tmp / fname).write_text(l.verilog)
@@ -124,9 +126,10 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         (tmp / f"{top}.v").write_text(stitch(top, in_edge, layers, n_out_elems // edge.beat))
         files.append(f"{top}.v")
         write_filelist(tmp, files)
-        write_core(tmp, top, files)
+        write_core(tmp, top, files, mems)
         design = RtlDesign(out_dir, top, [out_dir / f for f in files], layers, in_edge, edge,
-                           n_in_elems // in_edge.beat, n_out_elems // edge.beat)
+                           n_in_elems // in_edge.beat, n_out_elems // edge.beat,
+                           mem_files=[out_dir / f for f in mems])
         design.report = build_report(design)
         write_report(tmp, design.report)
     except BaseException as err:

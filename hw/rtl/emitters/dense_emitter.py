@@ -36,20 +36,22 @@ def schedule(n_in: int, n_out: int, rf: int, layer: str, kind: str) -> tuple[int
     return options[0]
 
 
-def rom_module(name: str, weights: np.ndarray, ib: int, ob: int, w_width: int) -> tuple[str, int, int]:
-    """Combinational ROM: word a holds W[ic*IB+j][og*OB+o] at slot o*IB+j, a = og*N_IC + ic.
+def rom_module(name: str, weights: np.ndarray, ib: int, ob: int, w_width: int) -> tuple[str, str, int, int]:
+    """Weight ROM read synchronously from `<name>_rom.hex` ($readmemh): word a holds
+    W[ic*IB+j][og*OB+o] at slot o*IB+j, a = og*N_IC + ic.
 
-    Returns (verilog, address width, total bits).
+    A registered read of an initialised array is what Yosys maps to block RAM and what Verilator
+    loads at run time; a `case` table of the same bits becomes LUT logic and C++ source that took
+    an hour to compile for the 2.3 Mbit FFN. Returns (verilog, hex text, address width, total bits).
     """
     n_in, n_out = weights.shape
     n_ic, n_og = n_in // ib, n_out // ob
     depth = n_ic * n_og
     aw = max(1, (depth - 1).bit_length())
     word_w = ib * ob * w_width
-    lines = [f"// Weight ROM of layer {name}: {depth} words x {word_w} bits (generated)",
-             f"module {name}_rom (", f"    input  wire [{aw-1}:0] addr,", f"    output reg  [{word_w-1}:0] data", ");",
-             "    always @* begin", "        case (addr)"]
     mask = (1 << w_width) - 1
+    digits = (word_w + 3) // 4
+    words = []
     for og in range(n_og):
         block = weights[:, og * ob:(og + 1) * ob]
         for ic in range(n_ic):
@@ -58,9 +60,20 @@ def rom_module(name: str, weights: np.ndarray, ib: int, ob: int, w_width: int) -
             for o in range(ob):
                 for j in range(ib):
                     word |= (int(sub[j, o]) & mask) << ((o * ib + j) * w_width)
-            lines.append(f"            {aw}'d{og * n_ic + ic}: data = {word_w}'h{word:x};")
-    lines += [f"            default: data = {word_w}'h0;", "        endcase", "    end", "endmodule", ""]
-    return "\n".join(lines), aw, depth * word_w
+            words.append(f"{word:0{digits}x}\n")
+    verilog = f"""// Weight ROM of layer {name}: {depth} words x {word_w} bits from {name}_rom.hex (generated).
+// Registered read: data is the word at the address presented one clock earlier.
+module {name}_rom (
+    input  wire clk,
+    input  wire [{aw-1}:0] addr,
+    output reg  [{word_w-1}:0] data
+);
+    reg [{word_w-1}:0] mem [0:{depth-1}];
+    initial $readmemh("{name}_rom.hex", mem);
+    always @(posedge clk) data <= mem[addr];
+endmodule
+"""
+    return verilog, "".join(words), aw, depth * word_w
 
 
 def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.ndarray, w_type: FixedType,
@@ -82,7 +95,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         if t.width > MAX_WIDTH:
             raise UnsupportedLayerError(layer, kind, f"{what} width {t.width} exceeds the generator limit {MAX_WIDTH}")
     ib, ob = schedule(n_in, n_out, rf, layer, kind)
-    rom_text, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
+    rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
     # Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias.
     bias_acc = acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
     bias_word = 0
@@ -112,7 +125,7 @@ module {name} (
 );
     wire [{aw-1}:0] rom_addr;
     wire [{ib*ob*w_type.width-1}:0] rom_data;
-    {name}_rom u_rom (.addr(rom_addr), .data(rom_data));
+    {name}_rom u_rom (.clk(clk), .addr(rom_addr), .data(rom_data));
     kws_dense #(
         {plist}
     ) u_core (
@@ -125,7 +138,7 @@ module {name} (
 endmodule
 """
     return EmittedLayer(
-        layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text},
+        layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text, f"{name}_rom.hex": rom_hex},
         out=Edge(out_beat, out.width, out.signed, out.frac),
         library=("kws_requant.v", "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),

@@ -9,7 +9,8 @@
 // per frame, as hls4ml's ReuseFactor. Three decoupled stages so a new frame can stream in while
 // the previous one is computed and the one before is streamed out:
 //   collect (xbuf, IN_BEAT elements per beat) -> compute (xreg, acc, yreg) -> emit (obuf, OUT_BEAT per beat)
-// Weights come from a ROM outside this module (rom_addr -> rom_data, combinational), biases are
+// Weights come from a ROM outside this module with a registered read: rom_addr is the address
+// `addr` takes at the next edge, so rom_data always holds the word at `addr`. Biases are
 // constants already converted to the accumulator format by the generator.
 module kws_dense #(
     parameter DW = 0,
@@ -82,7 +83,7 @@ module kws_dense #(
     reg [OB*ACC_W-1:0] acc;
     reg [N_OUT*OUT_W-1:0] yreg;
     assign start = xfull & ~busy & ~ydone;
-    assign rom_addr = addr;
+    assign rom_addr = start ? {AW{1'b0}} : (busy ? addr + 1'b1 : addr);  // next value of addr
 
     wire [OB*ACC_W-1:0] sums;
     wire [OB*OUT_W-1:0] yres;

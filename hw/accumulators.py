@@ -1,0 +1,40 @@
+"""Accumulator types for the hardware side, as hls4ml precision overrides (hw.convert).
+
+Time-multiplexed RTL adds products in whatever order its schedule gives, so only a wrapping
+(modulo 2**W) accumulator is order-independent: hls4ml's SAT accumulator saturates per addition.
+These helpers derive accumulator overrides from a converted graph:
+
+- `wrapping_accumulators`: keep each trained format (paper A's Qm.n accumulators), wrap on overflow.
+  Equal to the trained SAT format whenever the final sum fits, which calibration + margin aim for.
+- `narrow_accumulators`: `width` bits aligned to the products' LSB (minus `drop_bits`), the
+  narrow-vs-wide comparison on one network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hw.fixed import FixedType
+
+
+def _mac_layers(graph):
+    from hw.rtl.layer_spec import read_graph
+
+    for spec in read_graph(graph):
+        if "weight" in spec.weights and spec.accum is not None:
+            yield spec, spec.in_type.frac + spec.weights["weight"][1].frac
+
+
+def wrapping_accumulators(graph) -> dict:
+    """{layer: {"accum": ...}}: every accumulator's width, binary point and rounding, overflow WRAP."""
+    return {spec.name: {"accum": replace(spec.accum, overflow="WRAP").to_hls()} for spec, _ in _mac_layers(graph)}
+
+
+def narrow_accumulators(graph, width: int, drop_bits: int = 0) -> dict:
+    """{layer: {"accum": ...}}: `width`-bit wrapping accumulators whose LSB is the products' LSB
+    times 2**drop_bits (drop_bits > 0: each product rounded half to even into the accumulator)."""
+    out = {}
+    for spec, prod_frac in _mac_layers(graph):
+        frac = prod_frac - drop_bits
+        out[spec.name] = {"accum": FixedType(width, width - frac, True, "RND_CONV" if drop_bits else "TRN", "WRAP").to_hls()}
+    return out
