@@ -69,7 +69,10 @@ def markdown(r: dict) -> str:
              f"- golden-model accuracy on these clips: {r['golden_accuracy']:.4f}", "",
              "| layer | kind | multipliers | cycles/frame (est.) |", "|---|---|---|---|"]
     lines += [f"| {l['layer']} | {l['kind']} | {l['multipliers']} | {l['compute_cycles']} |" for l in r["layers"]]
-    lines += ["", f"Command: `python -m sim --run {r['run']} -n {r['total']}`", ""]
+    cmd = f"python -m sim --run {r['run']} -n {r['total']} --reuse-factor {r['reuse_factor']} --rtl {r['rtl']}"
+    if (r["p_valid"], r["p_ready"]) != (100, 100):
+        cmd += f" --p-valid {r['p_valid']} --p-ready {r['p_ready']}"
+    lines += ["", f"Command: `{cmd}`", ""]
     return "\n".join(lines)
 
 

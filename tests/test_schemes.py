@@ -237,3 +237,24 @@ def test_squash_rescale_keeps_the_function_and_beats_peak_scaling(float_model):
     peak_shift = -int(np.ceil(np.log2(np.max(np.abs(k)))))
     assert squash_error(k, 4, shift) <= squash_error(k, 4, peak_shift)
     assert squash_error(k, 4, shift) <= min(squash_error(k, 4, s) for s in range(peak_shift, peak_shift + 10))
+
+
+def test_fxp_qat_pool_format_keeps_logits_products_exact():
+    """Narrow logits accumulator: pooled features lose fraction bits so every product still fits
+    (hls4ml would round each product into accum_t, which QKeras does not model)."""
+    from qkeras import quantized_bits
+
+    from qat.quantizers import FixedFormat, FormatError
+    from qat.quantizers.squashed_weights import squashed_bits
+    from qat.quant_config import QuantConfig
+    from qat.schemes.fxp_qat import kernel_frac, pool_for_logits
+
+    q = QuantConfig(weight_bits=4, pool_bits=16, pool_int=3)  # pooled features: 12 fraction bits
+    assert kernel_frac(quantized_bits(8, 0, alpha=1)) == 7
+    assert kernel_frac(squashed_bits(4, -2, normalize=False)) == 5
+    wide = pool_for_logits(q, {"logits": FixedFormat(32, 6)}, {"logits": quantized_bits(8, 0, alpha=1)})
+    assert wide.pool_bits == 16
+    narrow = pool_for_logits(q, {"logits": FixedFormat(16, 6)}, {"logits": quantized_bits(8, 0, alpha=1)})
+    assert (narrow.pool_bits, narrow.pool_int) == (1 + 3 + (10 - 7), 3)
+    with pytest.raises(FormatError, match="widen accum_width"):
+        pool_for_logits(q, {"logits": FixedFormat(8, 6)}, {"logits": quantized_bits(8, 0, alpha=1)})

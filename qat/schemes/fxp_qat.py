@@ -8,7 +8,9 @@ fixed formats chosen once from calibration and fake-quantized (round half to eve
   `accum_width` bits (e.g. 16 vs 32) and the fewest integer bits that hold the calibrated
   range (+ `margin_bits`); the logits layer's accumulator is pinned in hls4ml only (its result
   already goes through the logits quantizer),
-- post-activation outputs: the calibrated quantized_relu formats (`quant.act_bits`).
+- post-activation outputs: the calibrated quantized_relu formats (`quant.act_bits`),
+- pooled features: at most as many fraction bits as keep the logits layer's products exact in
+  its accumulator (`pool_for_logits`; matters for narrow accumulators).
 The formats go to QatResult.hls_precisions (hls4ml 'LayerName' config; train.py writes
 build/<run>/hls_precisions.json) so the hardware uses exactly what was trained.
 
@@ -63,6 +65,31 @@ def validate(args: dict, quant) -> None:
         if not isinstance(kinds, dict) or set(kinds) - {"accum"}:
             raise C.SchemeError(f"scheme {NAME!r}: formats.{layer} may only set 'accum'")
         parse_format(kinds["accum"], f"formats.{layer}.accum")
+
+
+def kernel_frac(q) -> int:
+    """Fraction bits of a kernel quantizer's grid: squashed_bits steps by gain / 2**(bits-1),
+    quantized_bits(bits, integer, alpha=1) by 2**-(bits-1-integer)."""
+    if hasattr(q, "gain_log2"):
+        return int(q.bits) - 1 - int(q.gain_log2)
+    return int(q.bits) - 1 - int(q.integer)
+
+
+def pool_for_logits(quant, acc: dict, kq: dict):
+    """Paper A keeps every product exact in its accumulator (hls4ml rounds each product into
+    accum_t otherwise, which QKeras does not model). The logits layer multiplies the pooled
+    features, a transient variable too, so their format gets at most acc.frac - kernel_frac
+    fraction bits; a wide accumulator leaves the configured pool format alone."""
+    if "logits" not in acc or "logits" not in kq:
+        return quant
+    room = acc["logits"].frac - kernel_frac(kq["logits"])
+    if quant.pool_bits - 1 - quant.pool_int <= room:
+        return quant
+    bits = quant.pool_int + 1 + room
+    if room < 0 or bits < 2:
+        raise FormatError(f"logits accumulator {acc['logits'].hls_precision()} cannot hold the products of its "
+                          f"{kernel_frac(kq['logits'])}-fraction-bit weights exactly; widen accum_width")
+    return type(quant)(**{**quant.to_dict(), "pool_bits": bits})
 
 
 def kernel_quantizers(quant, weights: dict, gains: dict | None) -> dict:
@@ -136,6 +163,7 @@ def quantize(ctx: QatContext) -> QatResult:
         raise FormatError(f"scheme_args.formats: unknown layer(s) {unknown}; conv/dense layers: {names}")
     kq = kernel_quantizers(quant, weights, gains)
     ranges, acc = calibrated_formats(ctx, quant, weights, kq, a, x_calib)  # raises before any QAT epoch
+    quant = pool_for_logits(quant, acc, kq)
 
     regs = {}
     if a["acos_lambda"] > 0:

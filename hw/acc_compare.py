@@ -1,0 +1,114 @@
+"""Paper A's hardware claim in our terms: one network trained with FXP-QAT narrow (e.g. 16-bit) and
+wide (32-bit) accumulators, each taken to RTL at the same reuse factor, side by side:
+accuracy, "N of N identical" (QKeras ≡ golden and golden ≡ RTL), latency / II in simulated
+cycles, Yosys LUT / FF per layer and in total.
+
+    python -m hw.acc_compare --runs build/gsc_dscnn_fxp4_acc16 build/gsc_dscnn_fxp4_acc32 \
+        [--reuse-factor 64] [--target ice40] [-n 0] [--out build/acc_compare] [--no-synth]
+
+Each run keeps its trained accumulator formats (width, binary point, rounding) but wraps on
+overflow (hw.accumulators.wrapping_accumulators): the time-multiplexed RTL adds products in its
+own order, and only a wrapping sum is independent of it. QKeras fake-quantizes (saturates) the
+finished sum instead, so QKeras ≡ hardware holds exactly when no final sum leaves the trained
+format, which the QKeras-vs-golden count measures on the real clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Path, synth: bool = True) -> dict:
+    from hw.accumulators import wrapping_accumulators
+    from hw.convert import load_run
+    from hw.hls import compare as compare_outputs
+    from hw.rtl.run import generate_for_run, graph_for_run
+    from hw.synth import synthesize_design
+    from sim.check import compare as compare_rtl, lower_bounds, timing
+    from sim.reference import golden_of
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    with np.load(run_dir / "test_vectors.npz") as d:
+        x, y = (d["x"][:n], d["y"][:n]) if n else (d["x"], d["y"])
+    base, _ = graph_for_run(run_dir)
+    wrap = wrapping_accumulators(base)
+    design, graph = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=wrap)
+    golden = golden_of(graph)
+    model, _ = load_run(run_dir)
+    y_q = np.asarray(model.predict(x, batch_size=256, verbose=0)).reshape(len(x), -1)
+    y_g = np.asarray(golden.predict(x)).reshape(len(x), -1)
+    x_raw = golden.quantize_input(x)
+    rtl = compare_rtl(design, graph, x_raw)
+    row = {
+        "run": str(run_dir), "accumulators": wrap, "reuse_factor": reuse_factor, "clips": len(x),
+        "accuracy_hw": float(np.mean(np.argmax(y_g, 1) == y)), "accuracy_qkeras": float(np.mean(np.argmax(y_q, 1) == y)),
+        "qkeras_vs_golden": compare_outputs(y_q, y_g), "golden_vs_rtl": {"identical": rtl["exact"], "total": rtl["n"]},
+        **timing(design, x_raw), **lower_bounds(design), "rom_bits": design.report["rom_bits"],
+    }
+    if synth:
+        t0 = time.perf_counter()
+        res = synthesize_design(design, out_dir / "yosys", target)
+        row["yosys"] = {"target": target, "seconds": time.perf_counter() - t0, "total": res["total"]["summary"],
+                        "layers": {k: v["summary"] for k, v in res["layers"].items()}}
+    (out_dir / "result.json").write_text(json.dumps(row, indent=1))
+    return row
+
+
+def markdown(rows: list[dict], cmd: str) -> str:
+    def acc_widths(r):
+        widths = sorted({int(v["accum"].split("<")[1].split(",")[0]) for v in r["accumulators"].values()})
+        return "/".join(map(str, widths))
+
+    names = [Path(r["run"]).name for r in rows]
+    head = "| | " + " | ".join(names) + " |\n|---|" + "---|" * len(rows)
+    line = lambda label, f: f"| {label} | " + " | ".join(f(r) for r in rows) + " |"  # noqa: E731
+    lines = ["# Narrow vs wide accumulators (paper A) in RTL", "", head,
+             line("accumulator widths (bits)", acc_widths),
+             line("test accuracy, hardware (golden = RTL)", lambda r: f"{100 * r['accuracy_hw']:.1f} %"),
+             line("QKeras ≡ golden", lambda r: f"{r['qkeras_vs_golden']['identical']} of {r['qkeras_vs_golden']['total']}"),
+             line("golden ≡ RTL (Verilator)", lambda r: f"{r['golden_vs_rtl']['identical']} of {r['golden_vs_rtl']['total']}"),
+             line("latency (cycles)", lambda r: str(r["latency_cycles"])),
+             line("II (cycles)", lambda r: f"{r['ii_cycles']:.0f} (bound {r['ii_lower_bound']})"),
+             line("multipliers", lambda r: str(r["multipliers"])),
+             line("weight ROM bits", lambda r: str(r["rom_bits"]))]
+    if all("yosys" in r for r in rows):
+        y0 = rows[0]["yosys"]
+        lines.append(line(f"Yosys {y0['target']} total LUT / FF / carry",
+                          lambda r: "{lut} / {ff} / {carry}".format(**r["yosys"]["total"])))
+        lines.append(line("Yosys BRAM cells", lambda r: str(r["yosys"]["total"]["bram"])))
+        lines += ["", "Per layer (LUT / FF):", "", head]
+        for layer in y0["layers"]:
+            lines.append(line(layer, lambda r: "{lut} / {ff}".format(**r["yosys"]["layers"].get(layer, {"lut": "-", "ff": "-"}))))
+    lines += ["", f"Command: `{cmd}`", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hw.acc_compare", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", nargs="+", required=True, help="run directories (e.g. the acc16 and acc32 runs)")
+    ap.add_argument("--reuse-factor", type=int, default=64)
+    ap.add_argument("--target", default="ice40", choices=("ice40", "xilinx", "generic"))
+    ap.add_argument("-n", type=int, default=0, help="test clips (0: all)")
+    ap.add_argument("--out", default="build/acc_compare")
+    ap.add_argument("--no-synth", action="store_true")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    rows = [compare_run(r, reuse_factor=args.reuse_factor, target=args.target, n=args.n,
+                        out_dir=out / Path(r).name, synth=not args.no_synth) for r in args.runs]
+    cmd = "python -m hw.acc_compare " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = markdown(rows, cmd)
+    (out / "acc_compare.md").write_text(text)
+    (out / "acc_compare.json").write_text(json.dumps(rows, indent=1))
+    print(text)
+    exact = all(r["golden_vs_rtl"]["identical"] == r["golden_vs_rtl"]["total"] for r in rows)
+    return 0 if exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
