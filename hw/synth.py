@@ -26,8 +26,8 @@ TARGETS = {
 
 def summarize(cells: dict[str, int]) -> dict[str, int]:
     """Cell-type counts -> LUT / FF / DSP / BRAM totals (names of ice40 and Xilinx 7-series cells)."""
-    def total(pattern):
-        return sum(n for c, n in cells.items() if re.fullmatch(pattern, c))
+    def total(pattern):  # "$paramod$<hash>\\SB_RAM40_4K" counts as SB_RAM40_4K
+        return sum(n for c, n in cells.items() if re.fullmatch(pattern, c.rsplit("\\", 1)[-1]))
     return {
         "lut": total(r"SB_LUT4|LUT[1-6]|\$_?LUT.*"),
         "ff": total(r"SB_DFF\w*|FD[CPRSE]\w*|\$_?DFF\w*|\$_SDFF\w*|\$_DFFE\w*"),

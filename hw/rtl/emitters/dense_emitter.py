@@ -68,6 +68,7 @@ module {name}_rom (
     input  wire [{aw-1}:0] addr,
     output reg  [{word_w-1}:0] data
 );
+    (* rom_style = "block", ram_style = "block" *)  // weights in block RAM, not LUT logic
     reg [{word_w-1}:0] mem [0:{depth-1}];
     initial $readmemh("{name}_rom.hex", mem);
     always @(posedge clk) data <= mem[addr];

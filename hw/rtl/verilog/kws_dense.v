@@ -46,38 +46,51 @@ module kws_dense #(
     input  wire [OB*IB*W_W-1:0]      rom_data,
     input  wire [N_OUT*ACC_W-1:0]    bias
 );
-    localparam [31:0] N_IC = (DW != 0) ? (N_IN / N_OUT) / IB : N_IN / IB;  // input chunks per output group
-    localparam [31:0] N_OG = N_OUT / OB;         // output groups
-    localparam [31:0] N_INB = N_IN / IN_BEAT;    // input beats per frame
-    localparam [31:0] N_OUTB = N_OUT / OUT_BEAT; // output beats per frame
-    localparam PW = IN_W + 1 + W_W;              // exact product width (input made signed)
+    localparam integer N_IC = (DW != 0) ? (N_IN / N_OUT) / IB : N_IN / IB;  // input chunks per output group
+    localparam integer N_OG = N_OUT / OB;         // output groups
+    localparam integer N_INB = N_IN / IN_BEAT;    // input beats per frame
+    localparam integer N_OUTB = N_OUT / OUT_BEAT; // output beats per frame
+    localparam PW = IN_W + 1 + W_W;               // exact product width (input made signed)
+    // Counters only as wide as their range: a register index into a wide vector becomes a
+    // shifter over every bit of that index, so 32-bit counters made synthesis blow up.
+    localparam ICW = (N_IC > 1) ? $clog2(N_IC) : 1;
+    localparam OGW = (N_OG > 1) ? $clog2(N_OG) : 1;
+    localparam IBW = (N_INB > 1) ? $clog2(N_INB) : 1;
+    localparam OBW = (N_OUTB > 1) ? $clog2(N_OUTB) : 1;
+    localparam [31:0] IC_LAST32 = N_IC - 1, OG_LAST32 = N_OG - 1, INB_LAST32 = N_INB - 1, OUTB_LAST32 = N_OUTB - 1;
+    localparam [ICW-1:0] IC_LAST = IC_LAST32[ICW-1:0];
+    localparam [OGW-1:0] OG_LAST = OG_LAST32[OGW-1:0];
+    localparam [IBW-1:0] INB_LAST = INB_LAST32[IBW-1:0];
+    localparam [OBW-1:0] OUTB_LAST = OUTB_LAST32[OBW-1:0];
 
     // ---------------- collect ----------------
     reg [N_IN*IN_W-1:0] xbuf;
-    reg [31:0] in_cnt;
+    reg [IBW-1:0] in_cnt;
     reg xfull;
     wire start;
     assign s_axis_tready = ~xfull;
     always @(posedge clk) begin
         if (!rst_n) begin
-            in_cnt <= 32'd0;
+            in_cnt <= {IBW{1'b0}};
             xfull <= 1'b0;
         end else if (start) begin
             xfull <= 1'b0;
         end else if (s_axis_tvalid && !xfull) begin
             xbuf[in_cnt*IN_BEAT*IN_W +: IN_BEAT*IN_W] <= s_axis_tdata;
-            if (in_cnt == N_INB - 1) begin
-                in_cnt <= 32'd0;
+            if (in_cnt == INB_LAST) begin
+                in_cnt <= {IBW{1'b0}};
                 xfull <= 1'b1;
             end else begin
-                in_cnt <= in_cnt + 32'd1;
+                in_cnt <= in_cnt + 1'b1;
             end
         end
     end
 
     // ---------------- compute ----------------
     reg busy, ydone, ovalid;
-    reg [31:0] ic, og;
+    reg [ICW-1:0] ic;
+    reg [OGW-1:0] og;
+    wire [OGW-1:0] og_next = og + 1'b1;  // used only while og < OG_LAST
     reg [AW-1:0] addr;
     reg [N_IN*IN_W-1:0] xreg;
     reg [OB*ACC_W-1:0] acc;
@@ -118,31 +131,31 @@ module kws_dense #(
         if (!rst_n) begin
             busy <= 1'b0;
             ydone <= 1'b0;
-            ic <= 32'd0;
-            og <= 32'd0;
+            ic <= {ICW{1'b0}};
+            og <= {OGW{1'b0}};
             addr <= {AW{1'b0}};
         end else begin
             if (start) begin
                 xreg <= xbuf;
                 busy <= 1'b1;
-                ic <= 32'd0;
-                og <= 32'd0;
+                ic <= {ICW{1'b0}};
+                og <= {OGW{1'b0}};
                 addr <= {AW{1'b0}};
                 acc <= bias[0 +: OB*ACC_W];
             end else if (busy) begin
                 addr <= addr + 1'b1;
-                if (ic == N_IC - 1) begin
+                if (ic == IC_LAST) begin
                     yreg[og*OB*OUT_W +: OB*OUT_W] <= yres;
-                    ic <= 32'd0;
-                    if (og == N_OG - 1) begin
+                    ic <= {ICW{1'b0}};
+                    if (og == OG_LAST) begin
                         busy <= 1'b0;
                         ydone <= 1'b1;
                     end else begin
-                        og <= og + 32'd1;
-                        acc <= bias[(og+1)*OB*ACC_W +: OB*ACC_W];
+                        og <= og_next;
+                        acc <= bias[og_next*OB*ACC_W +: OB*ACC_W];
                     end
                 end else begin
-                    ic <= ic + 32'd1;
+                    ic <= ic + 1'b1;
                     acc <= sums;
                 end
             end
@@ -152,20 +165,20 @@ module kws_dense #(
 
     // ---------------- emit ----------------
     reg [N_OUT*OUT_W-1:0] obuf;
-    reg [31:0] out_cnt;
+    reg [OBW-1:0] out_cnt;
     assign m_axis_tvalid = ovalid;
     assign m_axis_tdata = obuf[out_cnt*OUT_BEAT*OUT_W +: OUT_BEAT*OUT_W];
     always @(posedge clk) begin
         if (!rst_n) begin
             ovalid <= 1'b0;
-            out_cnt <= 32'd0;
+            out_cnt <= {OBW{1'b0}};
         end else if (ovalid) begin
             if (m_axis_tready) begin
-                if (out_cnt == N_OUTB - 1) begin
+                if (out_cnt == OUTB_LAST) begin
                     ovalid <= 1'b0;
-                    out_cnt <= 32'd0;
+                    out_cnt <= {OBW{1'b0}};
                 end else begin
-                    out_cnt <= out_cnt + 32'd1;
+                    out_cnt <= out_cnt + 1'b1;
                 end
             end
         end else if (ydone) begin
