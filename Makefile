@@ -13,7 +13,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc evaluate hls rtl sim report experiments test test-all clean help
+.PHONY: setup system-deps demo train train-gsc evaluate hls rtl sim report experiments compare test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -27,6 +27,7 @@ help:
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
 	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
+	@echo "make compare                                  our RTL vs da4ml on one small MLP: LUT/FF, latency, exactness"
 
 setup: $(VENV)/.installed system-deps
 
@@ -80,6 +81,10 @@ report: setup
 # The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
 experiments: setup
 	$(PY) -m qat.experiments --data $(KWS_GSC_DIR) $(if $(FULL),--full)
+
+# Our RTL generator vs da4ml on one small quantized MLP, both through the same Yosys script.
+compare: setup
+	$(PY) -m hw.compare_da4ml --out $(BUILD)/compare
 
 test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -62,7 +62,9 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
                           capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"yosys failed for {top} ({target}):\n{proc.stderr[-3000:]}{proc.stdout[-2000:]}")
+        log = (work_dir / "yosys.log").read_text(errors="replace")[-2000:] if (work_dir / "yosys.log").exists() else ""
+        raise RuntimeError(f"yosys exited {proc.returncode} for {top} ({target}); last log lines:\n{log}\n"
+                           f"{proc.stderr[-3000:]}{proc.stdout[-2000:]}")
     stat = json.loads((work_dir / "stat.json").read_text())
     cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items() if not k.startswith("$scopeinfo")}
     result = {"top": top, "target": target, "seconds": seconds, "cells": cells, "summary": summarize(cells),

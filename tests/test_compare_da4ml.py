@@ -31,7 +31,7 @@ def test_plan_carries_exact_weights_and_formats():
     # Raw codes times their LSB: exact in binary, so da4ml sees the same integers.
     np.testing.assert_array_equal(dense["weight"] * 32, [[-32, 31, 0], [1, -1, 16]])
     np.testing.assert_array_equal(dense["bias"] * 32, [-64, 48, 3])
-    assert dense["out"] == {"kif": (1, 8, 10), "round": "TRN", "overflow": "WRAP", "exact": True}
+    assert dense["out"] == {"kif": (1, 8, 10), "round": "TRN", "overflow": "WRAP", "exact": True, "hls_round": "TRN"}
     assert relu["op"] == "relu" and relu["out"]["kif"] == (0, 3, 3) and relu["out"]["overflow"] == "SAT"
     # da4ml has no half-to-even: the nearest (half up) is used and the approximation is reported.
     assert relu["out"]["round"] == "RND" and not relu["out"]["exact"]
