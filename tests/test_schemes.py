@@ -258,3 +258,30 @@ def test_fxp_qat_pool_format_keeps_logits_products_exact():
     assert (narrow.pool_bits, narrow.pool_int) == (1 + 3 + (10 - 7), 3)
     with pytest.raises(FormatError, match="widen accum_width"):
         pool_for_logits(q, {"logits": FixedFormat(8, 6)}, {"logits": quantized_bits(8, 0, alpha=1)})
+
+
+@pytest.mark.parametrize("width", [14, 16])  # 14: logits accumulator coarser than its bias and output
+def test_fxp_qat_narrow_accumulators_are_bit_exact_in_hardware(float_model, tmp_path, width):
+    """Narrow accumulators: QKeras ≡ the golden model of the hls4ml graph with the trained
+    formats (wrapping accumulators), every output bit, ties of the bias included."""
+    from hw.accumulators import wrapping_accumulators
+    from hw.convert import HlsSettings, convert, merge_overrides
+    from hw.golden import GoldenModel
+    from qat.schemes import fxp_qat
+
+    result = fxp_qat.quantize(make_ctx(float_model, tmp_path, "fxp_qat", {"accum_width": width}, qat_epochs=0))
+    flat = {name: entry["Precision"] for name, entry in result.hls_precisions["LayerName"].items()}
+    base = convert(result.model, tmp_path / "a", HlsSettings(), overrides=flat)
+    graph = convert(result.model, tmp_path / "b", HlsSettings(), overrides=merge_overrides(flat, wrapping_accumulators(base)))
+    x = np.random.default_rng(0).normal(size=(300, *result.model.input_shape[1:])).astype(np.float32)
+    want = result.model.predict(x, verbose=0).reshape(len(x), -1)
+    got = GoldenModel(graph).predict(x).reshape(len(x), -1)
+    assert np.array_equal(got, want), f"{np.all(got == want, axis=1).sum()} of {len(x)} identical"
+
+
+def test_fxp_qat_refuses_accumulators_that_would_round_every_product(float_model, tmp_path):
+    from qat.quantizers import FormatError
+    from qat.schemes import fxp_qat
+
+    with pytest.raises(FormatError, match="fc2 accumulator.*Widen accum_width by 2"):
+        fxp_qat.quantize(make_ctx(float_model, tmp_path, "fxp_qat", {"accum_width": 12}, qat_epochs=0))

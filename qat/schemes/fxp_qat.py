@@ -8,6 +8,7 @@ fixed formats chosen once from calibration and fake-quantized (round half to eve
   `accum_width` bits (e.g. 16 vs 32) and the fewest integer bits that hold the calibrated
   range (+ `margin_bits`); the logits layer's accumulator is pinned in hls4ml only (its result
   already goes through the logits quantizer),
+- biases: the accumulator format of their layer (they are added inside it),
 - post-activation outputs: the calibrated quantized_relu formats (`quant.act_bits`),
 - pooled features: at most as many fraction bits as keep the logits layer's products exact in
   its accumulator (`pool_for_logits`; matters for narrow accumulators).
@@ -73,6 +74,40 @@ def kernel_frac(q) -> int:
     if hasattr(q, "gain_log2"):
         return int(q.bits) - 1 - int(q.gain_log2)
     return int(q.bits) - 1 - int(q.integer)
+
+
+def quantizer_frac(q) -> int:
+    """Fraction bits of an activation quantizer's grid (fixed_point, quantized_bits, quantized_relu)."""
+    if hasattr(q, "format"):
+        return q.format.frac
+    if type(q).__name__ == "quantized_relu":
+        return int(q.bits) - int(q.integer)
+    return int(q.bits) - 1 - int(q.integer) if getattr(q, "keep_negative", True) else int(q.bits) - int(q.integer)
+
+
+def input_frac(layer) -> int:
+    """Fraction bits of what a layer multiplies: walk back to the quantizer that produced it."""
+    prev = layer
+    while True:
+        inbound = prev.inbound_nodes[0].inbound_layers
+        prev = inbound[0] if isinstance(inbound, list) else inbound
+        if getattr(prev, "quantizer", None) is not None:
+            return quantizer_frac(prev.quantizer)
+        if not prev.inbound_nodes or not prev.inbound_nodes[0].inbound_layers:
+            raise FormatError(f"{layer.name}: no quantizer in front of it; the input format is unknown")
+
+
+def check_products_exact(model, acc: dict, kq: dict) -> None:
+    """hls4ml converts every product to accum_t before summing; with fewer fraction bits than the
+    product that is one rounding per product, which QKeras's fake-quantized sum does not model.
+    Refuse such formats before training rather than train a model the hardware cannot match."""
+    for n, fmt in acc.items():
+        need = input_frac(model.get_layer(n)) + kernel_frac(kq[n])
+        if fmt.frac < need:
+            raise FormatError(f"{n} accumulator: {fmt.hls_precision()} keeps {fmt.frac} fraction bits but the products of "
+                              f"its inputs and weights have {need}; every product would be rounded on its own, which "
+                              f"training does not model. Widen accum_width by {need - fmt.frac} bit(s) or use fewer "
+                              "activation/weight fraction bits")
 
 
 def pool_for_logits(quant, acc: dict, kq: dict):
@@ -170,7 +205,12 @@ def quantize(ctx: QatContext) -> QatResult:
         regs = {n: AbsCosineRegularizer.for_quantizer(kq[n], 0.0) for n in names}
     model = ctx.build(C.SchemeQuant(
         quant, kernel=lambda n: kq[n], kernel_regularizer=lambda n: regs.get(n),
-        accum=lambda n: fixed_point(**acc[n].to_dict()) if n != "logits" else None))
+        accum=lambda n: fixed_point(**acc[n].to_dict()) if n != "logits" else None,
+        # The bias is added inside the accumulator, so it lives on the accumulator's grid: then
+        # QKeras (sum + bias, then the accumulator format) and hardware (bias cast to accum_t,
+        # then the products) do the same arithmetic, ties included.
+        bias=lambda n: acc[n].qkeras_quantizer() if n in acc else quant.bias_quantizer(n)))
+    check_products_exact(model, acc, kq)
     C.assign_weights(model, weights, C.to_theta(kq) if a["squash"] else None)
     results = {"ptq": ctx.evaluate(model)}
     callbacks = [LambdaRamp([r.lam for r in regs.values()], a["acos_lambda"], a["warmup_epochs"],
