@@ -13,7 +13,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc evaluate hls rtl sim report experiments compare test test-all clean help
+.PHONY: setup system-deps demo train train-gsc evaluate hls rtl sim report synth acc-compare experiments compare test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -25,6 +25,8 @@ help:
 	@echo "make rtl RUN=name [RF=64]                     Verilog + file list + FuseSoC core in build/<name>/rtl/"
 	@echo "make sim RUN=name [RF=64] [N=200]             Verilator: RTL == golden model, latency/II in cycles"
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
+	@echo "make synth RUN=name [RF=64] [TARGET=ice40]    Yosys LUT/FF/BRAM of the generated RTL, per layer"
+	@echo "make acc-compare [RF=64]                      paper A: 16- vs 32-bit accumulator DS-CNN in RTL, side by side"
 	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
 	@echo "make compare                                  our RTL vs da4ml on one small MLP: LUT/FF, latency, exactness"
@@ -77,6 +79,16 @@ sim: setup
 
 report: setup
 	$(PY) -m sim.flow_report --run $(BUILD)/$(RUN)
+
+# Yosys (yowasp) LUT/FF/carry/BRAM of the generated RTL, per layer; TARGET=ice40|xilinx|generic.
+TARGET ?= ice40
+synth: setup
+	$(PY) -m hw.synth --run $(BUILD)/$(RUN) --reuse-factor $(RF) --target $(TARGET)
+
+# Paper A in hardware: the FXP-QAT DS-CNN with 16- vs 32-bit accumulators (train both first:
+# make train-gsc CONFIG=configs/gsc/dscnn_fxp4_acc16.yaml, then ..._acc32.yaml).
+acc-compare: setup
+	$(PY) -m hw.acc_compare --runs $(BUILD)/gsc_dscnn_fxp4_acc16 $(BUILD)/gsc_dscnn_fxp4_acc32 --reuse-factor $(RF) --target $(TARGET) --out $(BUILD)/acc_compare
 
 # The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
 experiments: setup
