@@ -41,13 +41,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[hw,dev]'
 	touch $@
 
-# Debian packages: espeak-ng synthesizes the offline demo data.
+# Debian packages: espeak-ng synthesizes the offline demo data; liblz4-dev lets Verilator write
+# FST waveforms (`make sim ... WAVES=1`).
 system-deps:
-	@command -v espeak-ng >/dev/null || { \
-	  echo "installing Debian's espeak-ng (offline demo data)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; \
-	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng >/dev/null; \
-	  else echo "error: espeak-ng is missing and I cannot install it: run 'apt-get install espeak-ng' as root"; exit 1; fi; }
+	@missing=""; command -v espeak-ng >/dev/null || missing="espeak-ng"; \
+	  [ -f /usr/include/lz4.h ] || missing="$$missing liblz4-dev"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	    elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq $$missing >/dev/null; \
+	    else echo "error: missing$$missing and I cannot install it: run 'apt-get install$$missing' as root"; exit 1; fi; fi
 
 demo: setup
 	$(PY) -m qat.train --config configs/demo.yaml --build-dir $(BUILD)
@@ -74,8 +77,9 @@ rtl: setup
 	$(PY) -m hw.rtl --run $(BUILD)/$(RUN) --reuse-factor $(RF) --lint
 
 # The generated IP under Verilator on the run's test clips, bit for bit against the golden model.
+# WAVES=1: also the cocotb bench on 2 clips, recorded as build/<run>/rtl/dump.fst.
 sim: setup
-	$(PY) -m sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N))
+	$(PY) -m sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(WAVES),--cocotb 2 --waves)
 
 report: setup
 	$(PY) -m sim.flow_report --run $(BUILD)/$(RUN)

@@ -1,11 +1,14 @@
 """`make sim`: simulate a run's generated RTL on its test vectors and compare with hw.golden.
 
     python -m sim --run build/<run> [-n N] [--reuse-factor N] [--rtl DIR] [--p-valid 100] [--p-ready 100]
+                  [--cocotb N [--waves]]
 
 Regenerates the RTL exactly as `python -m hw.rtl` does (same function, same options) into DIR
 (default build/<run>/rtl), streams the run's test_vectors.npz (first N clips; all if N is 0)
 through the compiled Verilator harness, and writes DIR/sim_report.{json,md}: "N of N identical",
 latency, II, lower bound, cycles/s, inferences/s, and the accuracy of the RTL's own outputs.
+`--cocotb N` also streams the first N clips through the cocotb testbench (sim/tb_stream.py, random
+valid/ready) for its cycles/s next to the harness's; `--waves` records that run as DIR/dump.fst.
 Exit status 1 unless every clip is identical.
 """
 
@@ -52,10 +55,32 @@ def run(args) -> dict:
         "inferences_per_s": res["inferences_per_s"], "harness_build_s": res["build_s"], "generate_s": t_gen,
         "layers": [{k: l[k] for k in ("layer", "kind", "multipliers", "compute_cycles")} for l in design.report["layers"]],
     }
+    if args.cocotb:
+        report["cocotb"] = cocotb_run(design, x_raw[: args.cocotb], gold[: args.cocotb], args.waves)
     out = Path(design.out_dir)
     (out / "sim_report.json").write_text(json.dumps(report, indent=1))
     (out / "sim_report.md").write_text(markdown(report))
     return report
+
+
+def cocotb_run(design, x_raw, y_raw, waves: bool) -> dict:
+    """The cocotb bench on a few clips: exactness under random valid/ready, its cycles/s, an FST."""
+    import shutil
+
+    from sim.frames import frames_for
+    from sim.runner import run_cocotb
+
+    cfg = {**frames_for(design, x_raw, y_raw), "p_valid": 0.8, "p_ready": 0.8, "seed": 1}
+    res = run_cocotb(design.files, design.top, "sim.tb_stream", tb_config=cfg, testcase="stream_exact", waves=waves,
+                     build_args=("--trace-fst",) if waves else ())
+    rep = res.report.get("stream_exact", {})
+    out = {"identical": rep.get("frames_exact", 0), "total": len(x_raw), "cycles": rep.get("cycles"),
+           "cycles_per_s": rep.get("cycles_per_s"), "inferences_per_s": rep.get("inferences_per_s"),
+           "build_s": res.build_seconds, "failed_tests": res.failed}
+    dumps = sorted(res.results_xml.parent.glob("*.fst"))
+    if waves and dumps:
+        out["waves"] = str(Path(shutil.copy(dumps[0], Path(design.out_dir) / "dump.fst")))
+    return out
 
 
 def markdown(r: dict) -> str:
@@ -66,6 +91,9 @@ def markdown(r: dict) -> str:
              f"(lower bound {r['ii_lower_bound']} = busiest layer's MACs / multipliers, or input beats)",
              f"- {r['multipliers']} multipliers for {r['macs']} MACs per inference",
              f"- simulation: {r['cycles_per_s']:.3g} cycles/s, {r['inferences_per_s']:.1f} inferences/s (compiled Verilator harness)",
+             *([f"- cocotb bench (random valid/ready 80 %): {r['cocotb']['identical']} of {r['cocotb']['total']} identical, "
+                f"{r['cocotb']['cycles_per_s']:.3g} cycles/s, {r['cocotb']['inferences_per_s']:.2f} inferences/s"
+                + (f"; waveform {r['cocotb']['waves']}" if r['cocotb'].get('waves') else "")] if r.get("cocotb") else []),
              f"- golden-model accuracy on these clips: {r['golden_accuracy']:.4f}", "",
              "| layer | kind | multipliers | cycles/frame (est.) |", "|---|---|---|---|"]
     lines += [f"| {l['layer']} | {l['kind']} | {l['multipliers']} | {l['compute_cycles']} |" for l in r["layers"]]
@@ -86,10 +114,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rtl", default=None, help="RTL directory (default build/<run>/rtl)")
     ap.add_argument("--p-valid", type=int, default=100, help="input valid probability, percent")
     ap.add_argument("--p-ready", type=int, default=100, help="output ready probability, percent")
+    ap.add_argument("--cocotb", type=int, default=0, metavar="N", help="also run the cocotb bench on N clips")
+    ap.add_argument("--waves", action="store_true", help="with --cocotb: write the run as an FST waveform")
     args = ap.parse_args(argv)
     r = run(args)
     print(markdown(r))
-    return 0 if r["identical"] == r["total"] else 1
+    cocotb_ok = not r.get("cocotb") or r["cocotb"]["identical"] == r["cocotb"]["total"]
+    return 0 if r["identical"] == r["total"] and cocotb_ok else 1
 
 
 if __name__ == "__main__":
