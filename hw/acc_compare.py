@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 
-def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Path, synth: bool = True) -> dict:
+def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Path, synth: bool = True,
+                jobs: int = 1) -> dict:
     from hw.accumulators import wrapping_accumulators
     from hw.convert import load_run
     from hw.hls import compare as compare_outputs
@@ -53,7 +54,7 @@ def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Pat
     }
     if synth:
         t0 = time.perf_counter()
-        res = synthesize_design(design, out_dir / "yosys", target, whole=False, progress=True)
+        res = synthesize_design(design, out_dir / "yosys", target, whole=False, progress=True, jobs=jobs)
         row["yosys"] = {"target": target, "seconds": time.perf_counter() - t0, "total": res["total"]["summary"],
                         "layers": {k: v["summary"] for k, v in res["layers"].items()}}
     (out_dir / "result.json").write_text(json.dumps(row, indent=1))
@@ -97,10 +98,11 @@ def main(argv=None) -> int:
     ap.add_argument("-n", type=int, default=0, help="test clips (0: all)")
     ap.add_argument("--out", default="build/acc_compare")
     ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="Yosys processes at once")
     args = ap.parse_args(argv)
     out = Path(args.out)
     rows = [compare_run(r, reuse_factor=args.reuse_factor, target=args.target, n=args.n,
-                        out_dir=out / Path(r).name, synth=not args.no_synth) for r in args.runs]
+                        out_dir=out / Path(r).name, synth=not args.no_synth, jobs=args.jobs) for r in args.runs]
     cmd = "python -m hw.acc_compare " + " ".join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, cmd)
     (out / "acc_compare.md").write_text(text)

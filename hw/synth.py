@@ -77,20 +77,29 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
 
 
 def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: bool = True, whole: bool = True,
-                      progress: bool = False) -> dict:
+                      progress: bool = False, jobs: int = 1) -> dict:
     """Per-layer resources (every layer module as its own top; library modules with their
     parameters) and the total: one run of the whole top level (whole=True), or the sum of the
-    layers (whole=False, about half the time: the top level only adds wires and a tlast counter)."""
+    layers (whole=False, about half the time: the top level only adds wires and a tlast counter).
+    `jobs` Yosys processes run at once (each layer is its own process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm import tqdm
 
     work_dir = Path(work_dir)
     out = {"layers": {}}
     if per_layer or not whole:
         layers = [l for l in design.layers if l.module]
-        for layer in tqdm(layers, desc=f"yosys {target}", unit="layer", disable=not progress):
+
+        def one(layer):
             library = layer.notes.get("combinational") or layer.notes.get("parameterized")
-            out["layers"][layer.layer] = synthesize(design.files, layer.module, work_dir / f"layer_{layer.layer}", target,
-                                                    params=layer.notes["params"] if library else None)
+            return synthesize(design.files, layer.module, work_dir / f"layer_{layer.layer}", target,
+                              params=layer.notes["params"] if library else None)
+
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            results = list(tqdm(pool.map(one, layers), total=len(layers), desc=f"yosys {target}", unit="layer",
+                                disable=not progress))
+        out["layers"] = {l.layer: r for l, r in zip(layers, results)}
     if whole:
         out["total"] = synthesize(design.files, design.top, work_dir / "top", target)
     else:
@@ -105,7 +114,7 @@ def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: 
 
 
 def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=False, out_dir=None,
-              progress=True) -> dict:
+              progress=True, jobs=1) -> dict:
     """Resources of a run's generated RTL per layer (optionally with `acc_width`-bit accumulators)."""
     from hw.accumulators import narrow_accumulators
     from hw.rtl.run import generate_for_run, graph_for_run
@@ -115,7 +124,7 @@ def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=Fa
     out_dir = Path(out_dir) if out_dir else run_dir / "synth" / tag
     extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
     design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
-    res = synthesize_design(design, out_dir / "yosys", target, whole=whole, progress=progress)
+    res = synthesize_design(design, out_dir / "yosys", target, whole=whole, progress=progress, jobs=jobs)
     res["design"] = {"multipliers": design.report["multipliers"], "rom_bits": design.report["rom_bits"],
                      "accumulators": {l.layer: l.notes.get("accumulator") for l in design.layers if l.multipliers}}
     (out_dir / "resources.json").write_text(json.dumps(res, indent=1))
@@ -146,11 +155,12 @@ def main(argv=None) -> int:
     ap.add_argument("--acc-width", type=int, action="append", default=None,
                     help="accumulator width override(s), e.g. --acc-width 16 --acc-width 32 (default: the graph's)")
     ap.add_argument("--whole", action="store_true", help="also synthesize the whole top level in one run (slow)")
+    ap.add_argument("--jobs", type=int, default=1, help="Yosys processes at once (one layer each)")
     args = ap.parse_args(argv)
     columns = {}
     for w in args.acc_width or [None]:
         columns[f"acc {w}" if w else "graph"] = synth_run(args.run, reuse_factor=args.reuse_factor, target=args.target,
-                                                          acc_width=w, whole=args.whole)
+                                                          acc_width=w, whole=args.whole, jobs=args.jobs)
     first = next(iter(columns.values()))
     cmd = f"python -m hw.synth --run {args.run} --reuse-factor {args.reuse_factor} --target {args.target}" + \
         "".join(f" --acc-width {w}" for w in args.acc_width or []) + (" --whole" if args.whole else "")
