@@ -61,6 +61,27 @@ def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Pat
     return row
 
 
+def collect(out_dir: Path) -> dict:
+    """A run's row from what an earlier (possibly interrupted) invocation left on disk: result.json,
+    plus per-layer Yosys results found under yosys/ (a layer missing there stays missing)."""
+    from hw.synth import summarize
+
+    row = json.loads((out_dir / "result.json").read_text())
+    layers = {}
+    for res in sorted((out_dir / "yosys").glob("layer_*/resources.json")):
+        data = json.loads(res.read_text())
+        layers[res.parent.name[len("layer_"):]] = {**data["summary"], "seconds": data["seconds"]}
+    if layers and "yosys" not in row:
+        cells: dict[str, int] = {}
+        for res in sorted((out_dir / "yosys").glob("layer_*/resources.json")):
+            for c, n in json.loads(res.read_text())["cells"].items():
+                cells[c] = cells.get(c, 0) + n
+        row["yosys"] = {"target": json.loads(res.read_text())["target"], "total": summarize(cells),
+                        "layers": {k: {x: v[x] for x in v if x != "seconds"} for k, v in layers.items()},
+                        "seconds": sum(v["seconds"] for v in layers.values())}
+    return row
+
+
 def markdown(rows: list[dict], cmd: str) -> str:
     def acc_widths(r):
         widths = sorted({int(v["accum"].split("<")[1].split(",")[0]) for v in r["accumulators"].values()})
@@ -81,7 +102,8 @@ def markdown(rows: list[dict], cmd: str) -> str:
     if all("yosys" in r for r in rows):
         y0 = rows[0]["yosys"]
         lines.append(line(f"Yosys {y0['target']} LUT / FF / carry (sum of layers)",
-                          lambda r: "{lut} / {ff} / {carry}".format(**r["yosys"]["total"])))
+                          lambda r: "{lut} / {ff} / {carry}".format(**r["yosys"]["total"])
+                          + f" ({len(r['yosys']['layers'])} layers)"))
         lines.append(line("Yosys BRAM cells", lambda r: str(r["yosys"]["total"]["bram"])))
         lines += ["", "Per layer (LUT / FF):", "", head]
         for layer in y0["layers"]:
@@ -99,10 +121,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="build/acc_compare")
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--jobs", type=int, default=1, help="Yosys processes at once")
+    ap.add_argument("--report-only", action="store_true",
+                    help="no simulation or synthesis: the table from the results an earlier run left in --out")
     args = ap.parse_args(argv)
     out = Path(args.out)
-    rows = [compare_run(r, reuse_factor=args.reuse_factor, target=args.target, n=args.n,
-                        out_dir=out / Path(r).name, synth=not args.no_synth, jobs=args.jobs) for r in args.runs]
+    if args.report_only:
+        rows = [collect(out / Path(r).name) for r in args.runs]
+    else:
+        rows = [compare_run(r, reuse_factor=args.reuse_factor, target=args.target, n=args.n,
+                            out_dir=out / Path(r).name, synth=not args.no_synth, jobs=args.jobs) for r in args.runs]
     cmd = "python -m hw.acc_compare " + " ".join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, cmd)
     (out / "acc_compare.md").write_text(text)
