@@ -67,16 +67,20 @@ def collect(out_dir: Path) -> dict:
     from hw.synth import summarize
 
     row = json.loads((out_dir / "result.json").read_text())
+    order = [l["layer"] for l in json.loads((out_dir / "rtl" / "report.json").read_text())["layers"]]
     layers = {}
-    for res in sorted((out_dir / "yosys").glob("layer_*/resources.json")):
-        data = json.loads(res.read_text())
-        layers[res.parent.name[len("layer_"):]] = {**data["summary"], "seconds": data["seconds"]}
+    for name in order:  # design order
+        res = out_dir / "yosys" / f"layer_{name}" / "resources.json"
+        if res.exists():
+            data = json.loads(res.read_text())
+            layers[name] = {**data["summary"], "seconds": data["seconds"]}
     if layers and "yosys" not in row:
         cells: dict[str, int] = {}
-        for res in sorted((out_dir / "yosys").glob("layer_*/resources.json")):
-            for c, n in json.loads(res.read_text())["cells"].items():
+        for name in layers:
+            data = json.loads((out_dir / "yosys" / f"layer_{name}" / "resources.json").read_text())
+            for c, n in data["cells"].items():
                 cells[c] = cells.get(c, 0) + n
-        row["yosys"] = {"target": json.loads(res.read_text())["target"], "total": summarize(cells),
+        row["yosys"] = {"target": data["target"], "total": summarize(cells),
                         "layers": {k: {x: v[x] for x in v if x != "seconds"} for k, v in layers.items()},
                         "seconds": sum(v["seconds"] for v in layers.values())}
     return row
@@ -101,11 +105,12 @@ def markdown(rows: list[dict], cmd: str) -> str:
              line("weight ROM bits", lambda r: str(r["rom_bits"]))]
     if all("yosys" in r for r in rows):
         y0 = rows[0]["yosys"]
-        lines.append(line(f"Yosys {y0['target']} LUT / FF / carry (sum of layers)",
-                          lambda r: "{lut} / {ff} / {carry}".format(**r["yosys"]["total"])
-                          + f" ({len(r['yosys']['layers'])} layers)"))
-        lines.append(line("Yosys BRAM cells", lambda r: str(r["yosys"]["total"]["bram"])))
-        lines += ["", "Per layer (LUT / FF):", "", head]
+        # Totals over the layers every column has (an interrupted synthesis may lack some).
+        common = [n for n in y0["layers"] if all(n in r["yosys"]["layers"] for r in rows)]
+        total = lambda r, k: sum(r["yosys"]["layers"][n][k] for n in common)  # noqa: E731
+        lines.append(line(f"Yosys {y0['target']} LUT / FF / carry / BRAM, {len(common)} layers",
+                          lambda r: " / ".join(str(total(r, k)) for k in ("lut", "ff", "carry", "bram"))))
+        lines += ["", "Per layer (LUT / FF; - = not synthesized):", "", head]
         for layer in y0["layers"]:
             lines.append(line(layer, lambda r: "{lut} / {ff}".format(**r["yosys"]["layers"].get(layer, {"lut": "-", "ff": "-"}))))
     lines += ["", f"Command: `{cmd}`", ""]
