@@ -92,7 +92,7 @@ synth: setup
 # Paper A in hardware: the FXP-QAT DS-CNN with 16- vs 32-bit accumulators (train both first:
 # make train-gsc CONFIG=configs/gsc/dscnn_fxp4_acc16.yaml, then ..._acc32.yaml).
 acc-compare: setup
-	$(PY) -m hw.acc_compare --runs $(BUILD)/gsc_dscnn_fxp4_acc16 $(BUILD)/gsc_dscnn_fxp4_acc32 --reuse-factor $(RF) --target $(TARGET) --out $(BUILD)/acc_compare
+	$(PY) -m hw.acc_compare --runs $(BUILD)/gsc_dscnn_fxp4_acc16 $(BUILD)/gsc_dscnn_fxp4_acc32 --reuse-factor $(RF) --target $(TARGET) --jobs 2 --out $(BUILD)/acc_compare
 
 # The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
 experiments: setup
