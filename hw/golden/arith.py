@@ -191,7 +191,7 @@ class Mac:
         w = np.asarray(w_raw, dtype=np.int64)
         w = w.reshape(w.shape[0], -1)
         xr = in_range.with_zero()
-        self.x_t, self.acc_t, self.prod_frac = x_t, acc_t, prod_frac
+        self.acc_t, self.prod_frac = acc_t, prod_frac
         self.drop = max(prod_frac - acc_t.frac, 0)  # product bits each product loses (rounded one by one)
         if self.drop:
             # rounded products: |round(p / 2**drop)| <= |p| / 2**drop + 1, so partial sums of n terms
