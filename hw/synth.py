@@ -43,6 +43,32 @@ def yosys_command() -> list[str]:
     return [exe]
 
 
+def _cache_key(files, top, target, params) -> str:
+    """Hash of what Yosys elaborates for `top`: the source files of the modules reachable from it,
+    the ROM images they read, the parameters and the script. Other layers' files do not count, so
+    changing one library module re-synthesizes only the layers that use it."""
+    import hashlib
+
+    from hw.rtl.filelist import memory_files
+
+    texts = {Path(f).name: Path(f).read_text(errors="replace") for f in files}
+    defined = {m: name for name, t in texts.items() for m in re.findall(r"^\s*module\s+(\w+)", t, re.M)}
+    used, todo = set(), [top]
+    while todo:
+        name = defined.get(todo.pop())
+        if name is None or name in used:
+            continue
+        used.add(name)
+        todo += [w for w in set(re.findall(r"\b(\w+)\b", texts[name])) if w in defined]
+    h = hashlib.sha256(f"{top}|{target}|{TARGETS[target]}|{sorted((params or {}).items())}".encode())
+    roms = [m for m in memory_files(files) if any(m.name in texts[n] for n in used)]
+    for name in sorted(used):
+        h.update(name.encode() + b"\0" + texts[name].encode())
+    for m in roms:
+        h.update(m.name.encode() + b"\0" + m.read_bytes())
+    return h.hexdigest()
+
+
 def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40", timeout: float = 3600,
                params: dict | None = None) -> dict:
     """Run Yosys on `files` with `top` (a library module gets `params` via chparam);
@@ -50,6 +76,12 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
     if target not in TARGETS:
         raise ValueError(f"target {target!r}: use one of {sorted(TARGETS)}")
     work_dir = Path(work_dir)
+    key = _cache_key(files, top, target, params)
+    cached = work_dir / "resources.json"
+    if cached.exists():  # a layer whose sources did not change is not synthesized again (an hour for a dw layer)
+        old = json.loads(cached.read_text())
+        if old.get("key") == key:
+            return {**old, "cached": True}
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     names = []
@@ -71,7 +103,7 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
     stat = json.loads((work_dir / "stat.json").read_text())
     cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items() if not k.startswith("$scopeinfo")}
     result = {"top": top, "target": target, "seconds": seconds, "cells": cells, "summary": summarize(cells),
-              "memory_bits": stat["design"].get("num_memory_bits", 0)}
+              "memory_bits": stat["design"].get("num_memory_bits", 0), "key": key}
     (work_dir / "resources.json").write_text(json.dumps(result, indent=1))
     return result
 

@@ -30,6 +30,22 @@ def test_ice40_synthesis_of_tiny_mlp(tiny_graph, tmp_path):
     assert s["ff"] >= 2 * 8 * 8
 
 
+def test_unchanged_layer_is_not_synthesized_again(tiny_graph, tmp_path):
+    """The cache key covers exactly what Yosys elaborates: touching another layer's file keeps the
+    cached result, touching the layer's own source (or its ROM image) synthesizes it again."""
+    design = generate_rtl(tiny_graph, tmp_path / "rtl", reuse_factor=8)
+    fc1 = next(l for l in design.layers if l.layer == "fc1")
+    first = synthesize(design.files, fc1.module, tmp_path / "syn", "ice40")
+    assert not first.get("cached")
+    other = next(f for f in design.files if "fc_out" in f.name and f.suffix == ".v")
+    other.write_text(other.read_text() + "\n// edited\n")
+    again = synthesize(design.files, fc1.module, tmp_path / "syn", "ice40")
+    assert again.get("cached") and again["summary"] == first["summary"]
+    rom = next(p for p in (tmp_path / "rtl").glob("*fc1*_rom.hex"))
+    rom.write_text(rom.read_text().replace("0", "1", 1))
+    assert not synthesize(design.files, fc1.module, tmp_path / "syn", "ice40").get("cached")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("rf", [1, 8])
 @pytest.mark.parametrize("target", ["ice40", "xilinx"])
