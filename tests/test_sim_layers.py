@@ -25,7 +25,8 @@ CASES = [
     ("conv1d", "io_parallel", 3, False),
     ("depthwise", "io_parallel", 3, False),
     ("pointwise", "io_parallel", 4, False),
-    ("avgpool2d", "io_parallel", 1, False),        # 3x3 window: division by 9
+    ("avgpool2d", "io_parallel", 1, False),        # 3x3 window: division by 9, one shared divider
+    ("avgpool2d_wide", "io_parallel", 1, False),   # 2x2 window, 8 channels: a divider per channel
     ("avgpool1d", "io_parallel", 1, False),        # window 5
     ("dense_argmax", "io_parallel", 4, True),
 ]

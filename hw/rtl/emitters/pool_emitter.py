@@ -2,7 +2,8 @@
 
 Same arithmetic as hw.golden: inputs converted to accum_t, summed (wrapping), divided by the
 window size with truncation toward zero, converted to the result type. The constant division is
-an exact multiply-shift (magic number checked here for every sum the accumulator can hold).
+an exact multiply-shift (magic number checked here for every sum the accumulator can hold), one
+channel per cycle through a shared divider when the window has at least as many beats as channels.
 A global pool (one window = the whole map) feeds kws_pool straight from the stream.
 """
 
@@ -44,9 +45,12 @@ def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
         raise UnsupportedLayerError(spec.name, spec.kind, f"accumulator width {acc.width} exceeds {MAX_ACC}")
     k = win.taps
     magic, mshift = division_magic(k, acc.width)
+    # One shared divider, a channel per cycle, when that at most doubles the window's cycles
+    # (a global pool: 125 beats vs 64 channels); C dividers at once otherwise (2x2 pools).
+    serial = op == "Average" and 1 < win.c <= k
     to_acc = requant_params(edge_in.frac, acc)
     outp = requant_params(acc.frac, out)
-    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed),
+    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), "SERIAL_DIV": int(serial), "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed),
               "ACC_W": acc.width, "ACC_SIGNED": int(acc.signed), "IN_SHIFT": to_acc["SHIFT"],
               "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
               "MW": mshift + 1, "MAGIC": f"{mshift + 1}'d{magic}", "MSHIFT": mshift,
@@ -77,10 +81,10 @@ module {core_name} (
 endmodule
 """
     layer = EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=core,
-                         out=Edge(win.c, out.width, out.signed, out.frac), library=("kws_requant.v", "kws_pool.v"),
-                         compute_cycles=win.positions * k,
+                         out=Edge(win.c, out.width, out.signed, out.frac), library=("kws_requant.v", "kws_pool_div.v", "kws_pool.v"),
+                         compute_cycles=win.positions * (k + (win.c if serial else 0)),
                          notes={"pool_op": op, "window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "accumulator": str(acc),
-                                "divider": f"x{magic} >> {mshift}"})
+                                "divider": f"x{magic} >> {mshift}" + (", one channel per cycle" if serial else "")})
     if not win.global_:
         layer.extra_files[f"{core_name}.v"] = core
         layer.verilog = windowed_wrapper(name, spec.name, spec.kind, win, edge_in, core_name, out_w)

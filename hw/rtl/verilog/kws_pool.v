@@ -4,10 +4,16 @@
 // converted to the result type. The division by the constant K is an exact multiply-shift:
 // q = (|s| * MAGIC) >> MSHIFT with MAGIC = ceil(2**MSHIFT / K), MSHIFT = ACC_W + ceil(log2 K),
 // exact for every |s| < 2**ACC_W (generator-checked).
+//
+// SERIAL_DIV=1 (average only): the last beat stores the sums, then one shared divider converts
+// one channel per cycle (C cycles, input stalled) instead of C dividers at once. A global pool
+// over 64 channels needs 64 multiply-shifts of ACC_W x MW bits in parallel otherwise - most of
+// a small FPGA - to save C cycles per frame.
 module kws_pool #(
     parameter C = 1,
     parameter K = 4,
     parameter MAXP = 0,
+    parameter SERIAL_DIV = 0,
     parameter IN_W = 8,
     parameter IN_SIGNED = 1,
     parameter ACC_W = 16,
@@ -33,16 +39,19 @@ module kws_pool #(
     output wire               m_axis_tvalid,
     input  wire               m_axis_tready
 );
-    integer k;
+    // k counts the beats of a window: $clog2 wide, a 32-bit integer here costs adders in synthesis
+    localparam KW = (K > 1) ? $clog2(K) : 1;
+    localparam integer KLASTI = K - 1;
+    localparam [KW-1:0] KLAST = KLASTI[KW-1:0];
+    reg [KW-1:0] k;
     reg ovalid;
     reg [C*ACC_W-1:0] acc;
     reg [C*OUT_W-1:0] obuf;
     wire [C*ACC_W-1:0] acc_next;
-    wire [C*OUT_W-1:0] res;
-    assign s_axis_tready = ~ovalid | m_axis_tready;
     assign m_axis_tvalid = ovalid;
     assign m_axis_tdata = obuf;
     wire in_hs = s_axis_tvalid & s_axis_tready;
+    wire last = (k == KLAST);
 
     genvar c;
     generate
@@ -56,41 +65,89 @@ module kws_pool #(
             wire signed [ACC_W:0] ae = {sa, a};
             wire signed [ACC_W:0] xe = {sx, xa};
             wire [ACC_W-1:0] comb = (MAXP != 0) ? ((xe > ae) ? xa : a) : a + xa;
-            wire [ACC_W-1:0] nxt = (k == 0) ? xa : comb;
-            assign acc_next[c*ACC_W +: ACC_W] = nxt;
-            wire [ACC_W-1:0] q;
-            if (MAXP != 0) begin : g_max
-                assign q = nxt;
-            end else begin : g_avg
-                wire neg = (ACC_SIGNED != 0) & nxt[ACC_W-1];
-                wire [ACC_W-1:0] mag = neg ? (~nxt + 1'b1) : nxt;  // |s| (the most negative code stays 2**(ACC_W-1))
-                /* verilator lint_off UNUSEDSIGNAL */
-                wire [ACC_W+MW-1:0] prod = {{MW{1'b0}}, mag} * {{ACC_W{1'b0}}, MAGIC};
-                /* verilator lint_on UNUSEDSIGNAL */
-                wire [ACC_W-1:0] qm = prod[MSHIFT +: ACC_W];
-                assign q = neg ? (~qm + 1'b1) : qm;
-            end
-            kws_requant #(.IN_W(ACC_W), .IN_SIGNED(ACC_SIGNED), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
-                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(q), .dout(res[c*OUT_W +: OUT_W]));
+            assign acc_next[c*ACC_W +: ACC_W] = (k == 0) ? xa : comb;
         end
     endgenerate
 
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            k <= 0;
-            ovalid <= 1'b0;
-        end else begin
-            if (ovalid && m_axis_tready) ovalid <= 1'b0;
-            if (in_hs) begin
-                acc <= acc_next;
-                if (k == K - 1) begin
-                    k <= 0;
-                    obuf <= res;
-                    ovalid <= 1'b1;
+    generate
+        if (SERIAL_DIV != 0 && MAXP == 0) begin : g_serial
+            // divide phase: acc shifts down one channel per cycle, results shift into obuf from the top
+            localparam CW = (C > 1) ? $clog2(C) : 1;
+            localparam integer CLASTI = C - 1;
+            localparam [CW-1:0] CLAST = CLASTI[CW-1:0];
+            reg [CW-1:0] ch;
+            reg busy;
+            wire [OUT_W-1:0] r0;
+            kws_pool_div #(.ACC_W(ACC_W), .ACC_SIGNED(ACC_SIGNED), .MW(MW), .MAGIC(MAGIC), .MSHIFT(MSHIFT),
+                           .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED), .OUT_SHIFT(OUT_SHIFT), .OUT_RND(OUT_RND),
+                           .OUT_OVF(OUT_OVF)) u_div (.s(acc[ACC_W-1:0]), .q(r0));
+            wire step = busy & ~ovalid;
+            wire [C*OUT_W-1:0] obuf_next;
+            if (C > 1) begin : g_shift
+                assign obuf_next = {r0, obuf[C*OUT_W-1:OUT_W]};
+            end else begin : g_one
+                assign obuf_next = r0;
+            end
+            assign s_axis_tready = ~busy;
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    k <= 0; ovalid <= 1'b0; busy <= 1'b0; ch <= 0;
                 end else begin
-                    k <= k + 1;
+                    if (ovalid && m_axis_tready) ovalid <= 1'b0;
+                    if (in_hs) begin
+                        acc <= acc_next;
+                        if (last) begin
+                            k <= 0;
+                            busy <= 1'b1;
+                        end else begin
+                            k <= k + 1'b1;
+                        end
+                    end
+                    if (step) begin
+                        acc <= acc >> ACC_W;
+                        obuf <= obuf_next;
+                        if (ch == CLAST) begin
+                            ch <= 0;
+                            busy <= 1'b0;
+                            ovalid <= 1'b1;
+                        end else begin
+                            ch <= ch + 1'b1;
+                        end
+                    end
+                end
+            end
+        end else begin : g_parallel
+            wire [C*OUT_W-1:0] res;
+            for (c = 0; c < C; c = c + 1) begin : g_div
+                if (MAXP != 0) begin : g_max
+                    kws_requant #(.IN_W(ACC_W), .IN_SIGNED(ACC_SIGNED), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
+                                  .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF))
+                        u_out (.din(acc_next[c*ACC_W +: ACC_W]), .dout(res[c*OUT_W +: OUT_W]));
+                end else begin : g_avg
+                    kws_pool_div #(.ACC_W(ACC_W), .ACC_SIGNED(ACC_SIGNED), .MW(MW), .MAGIC(MAGIC), .MSHIFT(MSHIFT),
+                                   .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED), .OUT_SHIFT(OUT_SHIFT), .OUT_RND(OUT_RND),
+                                   .OUT_OVF(OUT_OVF)) u_div (.s(acc_next[c*ACC_W +: ACC_W]), .q(res[c*OUT_W +: OUT_W]));
+                end
+            end
+            assign s_axis_tready = ~ovalid | m_axis_tready;
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    k <= 0;
+                    ovalid <= 1'b0;
+                end else begin
+                    if (ovalid && m_axis_tready) ovalid <= 1'b0;
+                    if (in_hs) begin
+                        acc <= acc_next;
+                        if (last) begin
+                            k <= 0;
+                            obuf <= res;
+                            ovalid <= 1'b1;
+                        end else begin
+                            k <= k + 1'b1;
+                        end
+                    end
                 end
             end
         end
-    end
+    endgenerate
 endmodule
