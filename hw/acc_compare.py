@@ -56,7 +56,7 @@ def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Pat
         t0 = time.perf_counter()
         res = synthesize_design(design, out_dir / "yosys", target, whole=False, progress=True, jobs=jobs)
         row["yosys"] = {"target": target, "seconds": time.perf_counter() - t0, "total": res["total"]["summary"],
-                        "layers": {k: v["summary"] for k, v in res["layers"].items()}}
+                        "layers": {k: v["summary"] for k, v in res["layers"].items() if v["summary"]}}
     (out_dir / "result.json").write_text(json.dumps(row, indent=1))
     return row
 

@@ -69,7 +69,7 @@ def _cache_key(files, top, target, params) -> str:
     return h.hexdigest()
 
 
-def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40", timeout: float = 3600,
+def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40", timeout: float = 3 * 3600,
                params: dict | None = None) -> dict:
     """Run Yosys on `files` with `top` (a library module gets `params` via chparam);
     returns {'summary', 'cells', 'seconds', 'target', 'top'}."""
@@ -125,8 +125,11 @@ def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: 
 
         def one(layer):
             library = layer.notes.get("combinational") or layer.notes.get("parameterized")
-            return synthesize(design.files, layer.module, work_dir / f"layer_{layer.layer}", target,
-                              params=layer.notes["params"] if library else None)
+            try:
+                return synthesize(design.files, layer.module, work_dir / f"layer_{layer.layer}", target,
+                                  params=layer.notes["params"] if library else None)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:  # keep the other layers' hours of work
+                return {"top": layer.module, "target": target, "error": str(e)[-1500:], "summary": None}
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             results = list(tqdm(pool.map(one, layers), total=len(layers), desc=f"yosys {target}", unit="layer",
@@ -136,11 +139,16 @@ def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: 
         out["total"] = synthesize(design.files, design.top, work_dir / "top", target)
     else:
         cells: dict[str, int] = {}
-        for res in out["layers"].values():
+        done = {k: r for k, r in out["layers"].items() if "error" not in r}
+        for res in done.values():
             for c, n in res["cells"].items():
                 cells[c] = cells.get(c, 0) + n
         out["total"] = {"top": design.top, "target": target, "summed_layers": True, "cells": cells,
-                        "summary": summarize(cells), "seconds": sum(r["seconds"] for r in out["layers"].values())}
+                        "summary": summarize(cells), "seconds": sum(r["seconds"] for r in done.values()),
+                        "missing": sorted(set(out["layers"]) - set(done))}
+        for name in out["total"]["missing"]:
+            print(f"yosys failed on layer {name}; the total leaves it out:\n{out['layers'][name]['error']}",
+                  file=sys.stderr)
     (work_dir / "resources.json").write_text(json.dumps(out, indent=1))
     return out
 
@@ -172,8 +180,9 @@ def resource_table(columns: dict) -> list[str]:
     for name in names:
         lines.append(f"| {name} | " + " | ".join(fmt(r["layers"].get(name, {}).get("summary")) for r in columns.values()) + " |")
     summed = any(r["total"].get("summed_layers") for r in columns.values())
-    lines.append(f"| **total{' (sum of layers)' if summed else ''}** | "
-                 + " | ".join(fmt(r["total"]["summary"]) for r in columns.values()) + " |")
+    missing = sorted({m for r in columns.values() for m in r["total"].get("missing", [])})
+    label = "total" + (" (sum of layers)" if summed else "") + (f", without {', '.join(missing)}" if missing else "")
+    lines.append(f"| **{label}** | " + " | ".join(fmt(r["total"]["summary"]) for r in columns.values()) + " |")
     return lines
 
 
