@@ -71,7 +71,8 @@ evaluate: setup
 hls: setup
 	$(PY) -m hw.hls --run $(BUILD)/$(RUN) --split $(or $(SPLIT),all) $(if $(N),-n $(N)) $(if $(IO),--io-type $(IO))
 
-# Our open RTL from the hls4ml graph (RF = reuse factor: multipliers = MACs per output / RF).
+# Our open RTL from the hls4ml graph. RF = reuse factor (multipliers = MACs per output / RF):
+# RF=64 | RF=64,dw1=128 (per layer) | RF=64,balance (same II, each layer as slow as the slowest).
 RF ?= 64
 rtl: setup
 	$(PY) -m hw.rtl --run $(BUILD)/$(RUN) --reuse-factor $(RF) --lint

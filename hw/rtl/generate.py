@@ -18,6 +18,7 @@ from .emitters.dense_emitter import valid_reuse_factors
 from .filelist import MEMORY_SUFFIX, write_core, write_filelist
 from .layer_spec import LayerSpec, read_graph
 from .registry import emitter_for
+from .reuse import ReusePlan, parse_reuse
 from .report import build_report, write_report
 from .stitcher import stitch
 
@@ -47,16 +48,38 @@ def default_input_beat(shape: tuple[int, ...], limit: int = 64) -> int:
 
 
 def choose_reuse(spec: LayerSpec, reuse_factor) -> int:
-    """Per-layer RF: an explicit dict entry is used as given; a global int becomes the largest
+    """Per-layer RF: an explicit per-layer entry is used as given; a global int becomes the largest
     RF this layer can realise that does not exceed it (hls4ml also moves to a valid RF)."""
     if isinstance(reuse_factor, dict):
         return int(reuse_factor.get(spec.name, spec.reuse_factor))
-    if reuse_factor is None:
+    plan = parse_reuse(reuse_factor) if reuse_factor is not None else ReusePlan()
+    if plan.for_layer(spec.name) is not None:
+        return plan.for_layer(spec.name)
+    if plan.default is None:
         return spec.reuse_factor
     shape = mac_shape(spec)
     if shape is not None:
-        return max(r for r in valid_reuse_factors(*shape) if r <= max(1, int(reuse_factor)))
-    return int(reuse_factor)
+        return max(r for r in valid_reuse_factors(*shape) if r <= plan.default)
+    return plan.default
+
+
+def balance_layers(specs, layers: list[EmittedLayer], edges: list[Edge], top: str, fixed: set[str]) -> None:
+    """Raise each MAC layer's RF (in place) as far as its cycles stay within the slowest layer's:
+    the II is set by that layer anyway, so the others' extra multipliers only idle."""
+    target = max(l.compute_cycles for l in layers)
+    for i, (spec, edge) in enumerate(zip(specs, edges)):
+        shape = mac_shape(spec)
+        if shape is None or spec.name in fixed or not layers[i].multipliers:
+            continue
+        positions = max(1, int(layers[i].notes.get("positions", 1)))
+        # a layer needs at least rf cycles per output position: larger RFs cannot fit
+        for rf in sorted((r for r in valid_reuse_factors(*shape) if r * positions <= target), reverse=True):
+            trial = emitter_for(spec)(spec, edge, top, rf)
+            if trial.multipliers >= layers[i].multipliers:
+                break  # no saving left at or below the current RF
+            if trial.compute_cycles <= target and trial.out == layers[i].out:
+                layers[i] = trial
+                break
 
 
 def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
@@ -95,10 +118,15 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         in_edge = Edge(beat, in_type.width, in_type.signed, in_type.frac)
         edge = in_edge
         layers: list[EmittedLayer] = []
+        edges: list[Edge] = []
         for spec in specs:
             emitted = emitter_for(spec)(spec, edge, top, choose_reuse(spec, reuse_factor))
             layers.append(emitted)
+            edges.append(edge)
             edge = emitted.out
+        plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, ReusePlan)) else None
+        if plan is not None and plan.balance:
+            balance_layers(specs, layers, edges, top, fixed={n for n, _ in plan.layers})
         n_in_elems = 1
         for d in in_shape:
             n_in_elems *= d

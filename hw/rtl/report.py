@@ -26,7 +26,8 @@ def write_report(out_dir: Path, report: dict) -> None:
     (out_dir / "report.json").write_text(json.dumps(report, indent=1))
     lines = [f"# RTL report: {report['top']}", "",
              f"multipliers {report['multipliers']}, ROM bits {report['rom_bits']}, expected II {report['expected_ii_cycles']} cycles",
-             "", "| layer | kind | multipliers | ROM bits | compute cycles |", "|---|---|---|---|---|"]
+             "", "| layer | kind | reuse factor | multipliers | ROM bits | compute cycles |", "|---|---|---|---|---|---|"]
     for r in report["layers"]:
-        lines.append(f"| {r['layer']} | {r['kind']} | {r['multipliers']} | {r['rom_bits']} | {r['compute_cycles']} |")
+        lines.append(f"| {r['layer']} | {r['kind']} | {r.get('reuse_factor', '')} | {r['multipliers']} | {r['rom_bits']} "
+                     f"| {r['compute_cycles']} |")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,65 @@
+"""Reuse factors per layer, as a user writes them on the command line.
+
+    64                 every layer: the largest RF it can realise that is <= 64 (hls4ml's global RF)
+    64,dw1=128,pw1=32  the same, with exact RFs for the named layers (hls4ml's per-layer config)
+    64,balance         start from 64, then give every layer the largest RF that keeps it within
+                       the slowest layer's cycles: same II, fewer multipliers
+
+The text round-trips (str(plan) parses back), so reports can print the command that made them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReusePlan:
+    default: int | None = None      # None: the ReuseFactor in the hls4ml graph
+    layers: tuple[tuple[str, int], ...] = ()
+    balance: bool = False
+
+    def for_layer(self, name: str) -> int | None:
+        return dict(self.layers).get(name)
+
+    def __str__(self) -> str:
+        parts = [] if self.default is None else [str(self.default)]
+        parts += [f"{n}={r}" for n, r in self.layers]
+        parts += ["balance"] if self.balance else []
+        return ",".join(parts) or "graph"
+
+    @property
+    def tag(self) -> str:
+        """For directory names: rtl_rf<tag>."""
+        return str(self).replace(",", "_").replace("=", "-")
+
+
+def parse_reuse(text) -> ReusePlan:
+    if isinstance(text, ReusePlan):
+        return text
+    if isinstance(text, int):
+        return ReusePlan(default=text)
+    default, layers, balance = None, [], False
+    for part in str(text).replace(" ", "").split(","):
+        if not part:
+            continue
+        if part == "balance":
+            balance = True
+        elif "=" in part:
+            name, _, rf = part.partition("=")
+            layers.append((name, _positive(rf, part)))
+        elif default is None:
+            default = _positive(part, part)
+        else:
+            raise argparse.ArgumentTypeError(f"{text!r}: two global reuse factors ({default} and {part})")
+    if balance and default is None and not layers:
+        raise argparse.ArgumentTypeError(f"{text!r}: 'balance' needs a starting reuse factor, e.g. 64,balance")
+    return ReusePlan(default, tuple(layers), balance)
+
+
+def _positive(rf: str, part: str) -> int:
+    if not rf.isdigit() or int(rf) < 1:
+        raise argparse.ArgumentTypeError(f"{part!r}: a reuse factor is a positive integer "
+                                         "(forms: 64 | 64,dw1=128 | 64,balance)")
+    return int(rf)
