@@ -48,12 +48,13 @@ def run(args) -> dict:
         "run": str(run_dir), "rtl": str(design.out_dir), "vectors": f"{len(x)} clips from {vec}",
         "identical": res["exact"], "total": res["n"], "first_differing": res["first_bad"],
         "golden_accuracy": float(np.mean(np.argmax(gold, 1) == y)),
-        "latency_cycles": tim["latency_cycles"], "ii_cycles": tim["ii_cycles"],
+        "latency_cycles": tim["latency_cycles"], "ii_cycles": tim["ii_cycles"], "layer_timing": tim["layer_timing"],
         **lower_bounds(design),
         "reuse_factor": str(args.reuse_factor), "p_valid": args.p_valid, "p_ready": args.p_ready,
         "sim_cycles": res["cycles"], "sim_wall_s": res["wall_s"], "cycles_per_s": res["cycles_per_s"],
         "inferences_per_s": res["inferences_per_s"], "harness_build_s": res["build_s"], "generate_s": t_gen,
-        "layers": [{k: l[k] for k in ("layer", "kind", "multipliers", "compute_cycles")} for l in design.report["layers"]],
+        "layers": [{k: l.get(k) for k in ("layer", "kind", "reuse_factor", "multipliers", "compute_cycles")}
+                   for l in design.report["layers"]],
     }
     if args.cocotb:
         report["cocotb"] = cocotb_run(design, x_raw[: args.cocotb], gold[: args.cocotb], args.waves)
@@ -95,8 +96,16 @@ def markdown(r: dict) -> str:
                 f"{r['cocotb']['cycles_per_s']:.3g} cycles/s, {r['cocotb']['inferences_per_s']:.2f} inferences/s"
                 + (f"; waveform {r['cocotb']['waves']}" if r['cocotb'].get('waves') else "")] if r.get("cocotb") else []),
              f"- golden-model accuracy on these clips: {r['golden_accuracy']:.4f}", "",
-             "| layer | kind | multipliers | cycles/frame (est.) |", "|---|---|---|---|"]
-    lines += [f"| {l['layer']} | {l['kind']} | {l['multipliers']} | {l['compute_cycles']} |" for l in r["layers"]]
+             "Per layer: the generator's estimate, and what one frame in an empty pipeline took in simulation "
+             "(cycles of the layer's first input beat to its last output beat; what it adds to the latency).", "",
+             "| layer | kind | reuse factor | multipliers | cycles/frame (est.) | first in → last out | adds |",
+             "|---|---|---|---|---|---|---|"]
+    measured = {t["layer"]: t for t in r.get("layer_timing", [])}
+    for l in r["layers"]:
+        t = measured.get(l["layer"])
+        span = f"{t['first_in']} → {t['last_out']} ({t['latency']})" if t else ""
+        lines.append(f"| {l['layer']} | {l['kind']} | {l.get('reuse_factor') or ''} | {l['multipliers']} "
+                     f"| {l['compute_cycles']} | {span} | {t['adds'] if t else ''} |")
     cmd = f"python -m sim --run {r['run']} -n {r['total']} --reuse-factor {r['reuse_factor']} --rtl {r['rtl']}"
     if (r["p_valid"], r["p_ready"]) != (100, 100):
         cmd += f" --p-valid {r['p_valid']} --p-ready {r['p_ready']}"

@@ -21,6 +21,7 @@ from .runner import DEFAULT_BUILD_ROOT, setup_verilator_env, sources_digest
 
 _MAIN = r"""
 #include "V{top}.h"
+#include "V{top}___024root.h"
 #include "verilated.h"
 #include <chrono>
 #include <cstdint>
@@ -30,7 +31,7 @@ _MAIN = r"""
 #include <string>
 #include <vector>
 
-static const int IN_WORDS = {in_words}, OUT_WORDS = {out_words};
+static const int IN_WORDS = {in_words}, OUT_WORDS = {out_words}, N_EDGES = {n_edges};
 
 static void parse_hex(const char* s, uint32_t* w, int nwords) {{
     std::memset(w, 0, sizeof(uint32_t) * nwords);
@@ -46,7 +47,7 @@ static void parse_hex(const char* s, uint32_t* w, int nwords) {{
 static uint32_t lcg(uint64_t& s) {{ s = s * 6364136223846793005ULL + 1442695040888963407ULL; return s >> 33; }}
 
 int main(int argc, char** argv) {{
-    if (argc < 7) {{ std::fprintf(stderr, "usage: in_file out_file out_beats p_valid%% p_ready%% seed\n"); return 2; }}
+    if (argc < 7) {{ std::fprintf(stderr, "usage: in_file out_file out_beats p_valid%% p_ready%% seed [probe_file]\n"); return 2; }}
     FILE* fin = std::fopen(argv[1], "r");
     FILE* fout = std::fopen(argv[2], "w");
     long total_out = std::atol(argv[3]);
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {{
     long total_in = in.size() / IN_WORDS;
     VerilatedContext ctx;
     V{top} top(&ctx);
+    // optional: the cycle of every handshake between stages (w0 = input, w<n> = output), to time each layer
+    FILE* fprobe = argc > 7 ? std::fopen(argv[7], "w") : nullptr;
+    const CData* pv[N_EDGES] = {{ {probe_valid} }};
+    const CData* pr[N_EDGES] = {{ {probe_ready} }};
     top.clk = 0; top.rst_n = 0; top.s_axis_tvalid = 0; top.m_axis_tready = 0;
     for (int i = 0; i < 4; i++) {{ top.clk = 0; top.eval(); top.clk = 1; top.eval(); }}
     top.rst_n = 1;
@@ -78,6 +83,9 @@ int main(int argc, char** argv) {{
         top.m_axis_tready = (lcg(seed) % 100 < p_ready) ? 1 : 0;
         top.clk = 0; top.eval();
         bool in_hs = top.s_axis_tvalid && top.s_axis_tready;
+        if (fprobe)
+            for (int e = 0; e < N_EDGES; e++)
+                if (*pv[e] && *pr[e]) std::fprintf(fprobe, "%d %ld\n", e, cycles);
         bool out_hs = top.m_axis_tvalid && top.m_axis_tready;
         if (out_hs) {{
             uint32_t w[OUT_WORDS];
@@ -93,6 +101,7 @@ int main(int argc, char** argv) {{
     }}
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fclose(fout);
+    if (fprobe) std::fclose(fprobe);
     std::printf("{{\"cycles\": %ld, \"wall_s\": %.6f, \"in_beats\": %ld, \"out_beats\": %ld, \"tlast\": %ld}}\n",
                 cycles, wall, n_in, n_out, last_count);
     top.final();
@@ -121,8 +130,12 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
     """Compile (once per design content) and return the harness executable."""
     exe_env = setup_verilator_env()
     in_w, out_w = design.in_edge.tdata_width, design.out_edge.tdata_width
+    n_edges = 1 + sum(1 for l in design.layers if l.module)  # stitcher's w0 .. w<n>
+    sig = lambda i, kind: f"&top.rootp->{design.top}__DOT__w{i}_t{kind}"  # noqa: E731 (public_flat_rd wires)
     main = _MAIN.format(top=design.top, in_words=(in_w + 31) // 32, out_words=(out_w + 31) // 32,
-                        set_in=_assign_in(in_w), get_out=_read_out(out_w))
+                        set_in=_assign_in(in_w), get_out=_read_out(out_w), n_edges=n_edges,
+                        probe_valid=", ".join(sig(i, "valid") for i in range(n_edges)),
+                        probe_ready=", ".join(sig(i, "ready") for i in range(n_edges)))
     digest = sources_digest(design.files, main)
     mdir = Path(build_root) / f"harness_{design.top}_{digest}"
     exe = mdir / "harness"
@@ -140,8 +153,9 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
 
 
 def run_harness(design, frames_in: list[list[int]], out_beats_per_frame: int, *, p_valid=100, p_ready=100,
-                seed=1, build_root: Path = DEFAULT_BUILD_ROOT) -> tuple[list[list[int]], dict]:
-    """Stream frames through the compiled model; returns (output beats per frame, stats)."""
+                seed=1, probe=False, build_root: Path = DEFAULT_BUILD_ROOT) -> tuple[list[list[int]], dict]:
+    """Stream frames through the compiled model; returns (output beats per frame, stats).
+    probe=True: stats['handshakes'][e] = the cycles of every beat on stage edge e (0 = input)."""
     t0 = time.perf_counter()
     exe = build_harness(design, build_root)
     build_s = time.perf_counter() - t0
@@ -152,7 +166,8 @@ def run_harness(design, frames_in: list[list[int]], out_beats_per_frame: int, *,
     (work / "in.hex").write_text("".join(f"{b:x}\n" for f in frames_in for b in f))
     total_out = out_beats_per_frame * len(frames_in)
     proc = subprocess.run([str(exe), str(work / "in.hex"), str(work / "out.hex"), str(total_out), str(p_valid),
-                           str(p_ready), str(seed)], capture_output=True, text=True, cwd=work)
+                           str(p_ready), str(seed)] + ([str(work / "probe.txt")] if probe else []),
+                          capture_output=True, text=True, cwd=work)
     if proc.returncode != 0:
         raise RuntimeError(f"harness failed: {proc.stderr}")
     stats = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -161,6 +176,12 @@ def run_harness(design, frames_in: list[list[int]], out_beats_per_frame: int, *,
         value, last = line.split()
         beats.append(int(value, 16))
         tlast.append(int(last))
+    if probe:
+        n_edges = 1 + sum(1 for l in design.layers if l.module)
+        stats["handshakes"] = [[] for _ in range(n_edges)]
+        for line in (work / "probe.txt").read_text().splitlines():
+            e, cycle = line.split()
+            stats["handshakes"][int(e)].append(int(cycle))
     shutil.rmtree(work, ignore_errors=True)
     frames = [beats[i:i + out_beats_per_frame] for i in range(0, len(beats), out_beats_per_frame)]
     stats["tlast_ok"] = tlast == ([0] * (out_beats_per_frame - 1) + [1]) * len(frames_in)

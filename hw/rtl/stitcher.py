@@ -36,7 +36,9 @@ def stitch(top: str, in_edge: Edge, layers: list[EmittedLayer], out_frame_beats:
              ");"]
     edges = [in_edge] + [l.out for l in hw_layers]
     for i, e in enumerate(edges):
-        lines += [f"    wire [{e.tdata_width-1}:0] w{i}_tdata;", f"    wire w{i}_tvalid, w{i}_tready;"]
+        # public: the compiled harness reads every stage's handshake to time each layer
+        lines += [f"    wire [{e.tdata_width-1}:0] w{i}_tdata;",
+                  f"    wire w{i}_tvalid /* verilator public_flat_rd */;", f"    wire w{i}_tready /* verilator public_flat_rd */;"]
     lines += ["    assign w0_tdata = s_axis_tdata;", "    assign w0_tvalid = s_axis_tvalid;", "    assign s_axis_tready = w0_tready;"]
     for i, layer in enumerate(hw_layers):
         lines.append(_instance(i, layer, f"w{i}", f"w{i+1}"))
