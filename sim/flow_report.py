@@ -3,7 +3,7 @@
     python -m sim.flow_report --run build/demo
 
 Reads what each stage wrote under build/<run>/ (metrics.json, hls/exactness.json,
-rtl/sim_report.json, rtl/synth*.json) and writes build/<run>/flow_report.md. A stage that has
+rtl/sim_report.json, synth/*/resources.json) and writes build/<run>/flow_report.md. A stage that has
 not run is listed as such: nothing is filled in that was not measured.
 """
 
@@ -52,10 +52,19 @@ def render(run_dir: Path) -> str:
                   f"- latency {sim.get('latency_cycles')} cycles, initiation interval {sim.get('ii_cycles')} cycles "
                   f"(lower bound {sim.get('ii_lower_bound')})",
                   f"- {sim.get('multipliers')} multipliers for {sim.get('macs')} MACs per inference", ""]
-    for synth in sorted((run_dir / "rtl").glob("synth*.json")) if (run_dir / "rtl").is_dir() else []:
-        data = _load(synth)
-        total = data.get("total", data)
-        lines += [f"## Yosys ({synth.stem})", "", "".join(f"- {k}: {v}\n" for k, v in total.items() if not isinstance(v, dict))]
+    lines += ["## Yosys", ""]
+    synths = sorted((run_dir / "synth").glob("*/resources.json"))  # hw.synth: synth/rf<RF>_<target>[_acc<W>]/
+    if not synths:
+        lines += [f"Not run (`make synth RUN={run_dir.name}`).", ""]
+    else:
+        lines += ["| design | LUT | FF | carry | BRAM | layers synthesized |", "|---|---|---|---|---|---|"]
+        for synth in synths:
+            data = _load(synth)
+            t, missing = data["total"]["summary"], data["total"].get("missing", [])
+            done = f"{len(data['layers']) - len(missing)} of {len(data['layers'])}" + \
+                (f" (failed: {', '.join(missing)})" if missing else "")
+            lines.append(f"| {synth.parent.name} | {t['lut']} | {t['ff']} | {t['carry']} | {t['bram']} | {done} |")
+        lines += ["", "Totals are sums over the layers, each synthesized as its own top (`python -m hw.synth`).", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -13,12 +13,19 @@ def test_report_lists_only_measured_stages(tmp_path):
         "model": "dscnn", "data": "synthetic", "accuracy": {"float": {"test": 0.5}, "quantized": {"test": 0.25}},
         "params": 10, "macs": 20, "weight_memory_bits": 80, "epoch_seconds": {"float": 1.0}}))
     text = render(run)
-    assert "| quantized | 25.00% |" in text and text.count("Not run") == 2
+    assert "| quantized | 25.00% |" in text and text.count("Not run") == 3
     (run / "rtl").mkdir()
     (run / "rtl" / "sim_report.json").write_text(json.dumps({
         "identical": 7, "total": 9, "vectors": "9 clips", "reuse_factor": 4, "latency_cycles": 100,
         "ii_cycles": 50, "ii_lower_bound": 40, "multipliers": 3, "macs": 120}))
     text = render(run)
     assert "**7 of 9 identical**" in text and "latency 100 cycles" in text
+    (run / "synth" / "rf4_ice40").mkdir(parents=True)
+    summary = {"lut": 900, "ff": 80, "carry": 7, "bram": 1}
+    (run / "synth" / "rf4_ice40" / "resources.json").write_text(json.dumps({
+        "layers": {"fc1": {"summary": summary}, "fc2": {"summary": None, "error": "timeout"}},
+        "total": {"summary": summary, "missing": ["fc2"]}}))
+    text = render(run)
+    assert "| rf4_ice40 | 900 | 80 | 7 | 1 | 1 of 2 (failed: fc2) |" in text and text.count("Not run") == 1
     assert main(["--run", str(run)]) == 0 and (run / "flow_report.md").read_text() == text
     assert main(["--run", str(tmp_path / "missing")]) == 2
