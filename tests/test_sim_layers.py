@@ -27,6 +27,7 @@ CASES = [
     ("pointwise", "io_parallel", 4, False),
     ("avgpool2d", "io_parallel", 1, False),        # 3x3 window: division by 9, one shared divider
     ("avgpool2d_wide", "io_parallel", 1, False),   # 2x2 window, 8 channels: a divider per channel
+    ("maxpool2d", "io_parallel", 1, False),        # 2x3 window, a trailing unused column
     ("avgpool1d", "io_parallel", 1, False),        # window 5
     ("dense_argmax", "io_parallel", 4, True),
 ]
