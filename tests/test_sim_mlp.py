@@ -54,6 +54,8 @@ def test_mlp_stream_exact_backpressure_reset(mlp, rf, tmp_path):
     assert rep["reset_mid_stream"]["extra_valid_cycles"] == 0
     # Latency grows with the reuse factor: each Dense needs RF compute cycles.
     assert rep["latency_and_ii"]["latency_cycles"] >= rf
+    if rf == 1:  # fully parallel: kws_dense_pipe takes a vector every cycle, two registers per Dense
+        assert rep["latency_and_ii"]["ii_cycles"] == 1 and rep["latency_and_ii"]["latency_cycles"] == 2 * 2
 
 
 def test_scoreboard_catches_a_wrong_output(mlp, tmp_path):

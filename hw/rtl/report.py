@@ -14,7 +14,9 @@ def build_report(design) -> dict:
                      "out_beat": l.out.beat, "out_width": l.out.width,
                      **{k: v for k, v in l.notes.items() if k not in ("params",)}})
     # A stage accepts a frame, computes, emits; the slowest stage sets the initiation interval.
-    ii = max([design.in_frame_beats, design.out_frame_beats] + [l.compute_cycles + 1 for l in design.layers if l.compute_cycles])
+    # kws_dense hands a frame from collect to compute in one extra cycle; kws_dense_pipe takes one per cycle
+    ii = max([design.in_frame_beats, design.out_frame_beats] +
+             [l.compute_cycles + (0 if l.notes.get("pipelined") else 1) for l in design.layers if l.compute_cycles])
     return {"top": design.top, "files": [p.name for p in design.files], "layers": rows,
             "multipliers": sum(r["multipliers"] for r in rows), "rom_bits": sum(r["rom_bits"] for r in rows),
             "in_frame_beats": design.in_frame_beats, "out_frame_beats": design.out_frame_beats,

@@ -96,22 +96,16 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         if t.width > MAX_WIDTH:
             raise UnsupportedLayerError(layer, kind, f"{what} width {t.width} exceeds the generator limit {MAX_WIDTH}")
     ib, ob = schedule(n_in, n_out, rf, layer, kind)
+    if ib == n_in and ob == n_out and not depthwise and edge_in.beat == n_in and out_beat == n_out:
+        return _pipelined(name=name, kind=kind, layer=layer, edge_in=edge_in, weights=weights, w_type=w_type,
+                          bias_word=_bias_word(bias, b_type, acc, n_out), acc=acc, out=out)
     rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
-    # Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias.
-    bias_acc = acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
-    bias_word = 0
-    for o, v in enumerate(bias_acc):
-        bias_word |= (int(v) & ((1 << acc.width) - 1)) << (o * acc.width)
-    prod_frac = edge_in.frac + w_type.frac
-    outp = requant_params(acc.frac, out)
-    params = {
-        "DW": int(depthwise), "N_IN": frame, "N_OUT": n_out, "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
-        "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "W_W": w_type.width, "ACC_W": acc.width,
-        "IB": ib, "OB": ob, "AW": aw,
-        "PROD_SHIFT": prod_frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
-        "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "OUT_SHIFT": outp["SHIFT"],
-        "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"],
-    }
+    bias_word = _bias_word(bias, b_type, acc, n_out)
+    arith = _arith_params(edge_in, w_type, acc, out)
+    head = ("IN_W", "IN_SIGNED", "W_W", "ACC_W")  # parameter order as before: generated text (and its hash) unchanged
+    params = {"DW": int(depthwise), "N_IN": frame, "N_OUT": n_out, "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
+              **{k: arith[k] for k in head}, "IB": ib, "OB": ob, "AW": aw,
+              **{k: v for k, v in arith.items() if k not in head}}
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
     text = f"""// Layer {layer} ({kind}): {n_in}x{n_out}{' depthwise' if depthwise else ''}, reuse {rf} -> {ib*ob} multipliers; acc {acc}, out {out} (generated)
 module {name} (
@@ -144,6 +138,65 @@ endmodule
         library=("kws_requant.v", "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out},
+    )
+
+
+def _bias_word(bias, b_type, acc: FixedType, n_out: int) -> int:
+    """Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias; packed, output 0 lowest."""
+    bias_acc = acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
+    word = 0
+    for o, v in enumerate(bias_acc):
+        word |= (int(v) & ((1 << acc.width) - 1)) << (o * acc.width)
+    return word
+
+
+def _arith_params(edge_in: Edge, w_type: FixedType, acc: FixedType, out: FixedType) -> dict:
+    """Widths, product-to-accumulator cast and result cast shared by kws_dense and kws_dense_pipe."""
+    outp = requant_params(acc.frac, out)
+    return {"IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "W_W": w_type.width, "ACC_W": acc.width,
+            "PROD_SHIFT": edge_in.frac + w_type.frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding],
+            "ACC_OVF": OVF_CODE[acc.overflow], "OUT_W": out.width, "OUT_SIGNED": int(out.signed),
+            "OUT_SHIFT": outp["SHIFT"], "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
+
+
+def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type: FixedType, bias_word: int,
+               acc: FixedType, out: FixedType) -> EmittedLayer:
+    """Reuse factor 1 with the frame in one beat: kws_dense_pipe, a frame per cycle, weights as constants."""
+    n_in, n_out = weights.shape
+    mask = (1 << w_type.width) - 1
+    w_word = 0
+    for o in range(n_out):
+        for j in range(n_in):
+            w_word |= (int(weights[j, o]) & mask) << ((o * n_in + j) * w_type.width)
+    params = {"N_IN": n_in, "N_OUT": n_out, **_arith_params(edge_in, w_type, acc, out)}
+    plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
+    text = f"""// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multipliers, a frame per cycle; acc {acc}, out {out} (generated)
+module {name} (
+    input  wire clk,
+    input  wire rst_n,
+    input  wire [{edge_in.tdata_width-1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    output wire [{n_out*out.width-1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready
+);
+    kws_dense_pipe #(
+        {plist}
+    ) u_core (
+        .clk(clk), .rst_n(rst_n),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
+        .weights({verilog_const(w_word, n_in * n_out * w_type.width)}),
+        .bias({verilog_const(bias_word, n_out * acc.width)})
+    );
+endmodule
+"""
+    return EmittedLayer(
+        layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out.width, out.signed, out.frac),
+        library=("kws_requant.v", "kws_dense_pipe.v"), multipliers=n_in * n_out, rom_bits=0, compute_cycles=1,
+        notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
+               "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width},
     )
 
 

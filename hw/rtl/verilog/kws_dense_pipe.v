@@ -1,0 +1,89 @@
+// Fully parallel fully connected layer (reuse factor 1, whole frame in one beat, out in one beat):
+// a two-register pipeline that takes a frame every cycle, where kws_dense's collect / compute /
+// emit stages would need three.
+//
+// y[o] = requant_out( cast_acc(bias[o]) + sum_i cast_acc(x[i] * w[i][o]) )  (accumulator wraps)
+//
+// Same arithmetic as kws_dense with IB = N_IN, OB = N_OUT. The weights arrive as a constant port
+// rather than from a ROM: Yosys then folds every multiplier into a constant multiplication
+// (shifts and adds), as a fully unrolled hls4ml / da4ml design does.
+module kws_dense_pipe #(
+    parameter N_IN = 4,
+    parameter N_OUT = 2,
+    parameter IN_W = 8,
+    parameter IN_SIGNED = 1,
+    parameter W_W = 8,
+    parameter ACC_W = 24,
+    parameter PROD_SHIFT = 0,
+    parameter ACC_RND = 0,
+    parameter ACC_OVF = 0,
+    parameter OUT_W = 8,
+    parameter OUT_SIGNED = 1,
+    parameter OUT_SHIFT = 0,
+    parameter OUT_RND = 0,
+    parameter OUT_OVF = 0
+) (
+    input  wire                      clk,
+    input  wire                      rst_n,
+    input  wire [N_IN*IN_W-1:0]      s_axis_tdata,
+    input  wire                      s_axis_tvalid,
+    output wire                      s_axis_tready,
+    output wire [N_OUT*OUT_W-1:0]    m_axis_tdata,
+    output wire                      m_axis_tvalid,
+    input  wire                      m_axis_tready,
+    input  wire [N_OUT*N_IN*W_W-1:0] weights,   // w[i][o] at slot o*N_IN + i
+    input  wire [N_OUT*ACC_W-1:0]    bias
+);
+    localparam PW = IN_W + 1 + W_W;  // exact product width (input made signed)
+
+    reg xvalid, ovalid;
+    reg [N_IN*IN_W-1:0] xr;
+    reg [N_OUT*OUT_W-1:0] obuf;
+    wire o_free = ~ovalid | m_axis_tready;  // the output register can take a result this cycle
+    assign s_axis_tready = ~xvalid | o_free;
+    assign m_axis_tvalid = ovalid;
+    assign m_axis_tdata = obuf;
+    wire in_hs = s_axis_tvalid & s_axis_tready;
+
+    wire [N_OUT*OUT_W-1:0] yres;
+    genvar o, j;
+    generate
+        for (o = 0; o < N_OUT; o = o + 1) begin : g_out
+            wire [(N_IN+1)*ACC_W-1:0] chain /* verilator split_var */;  // running sum modulo 2**ACC_W
+            assign chain[ACC_W-1:0] = bias[o*ACC_W +: ACC_W];
+            for (j = 0; j < N_IN; j = j + 1) begin : g_in
+                wire [IN_W-1:0] xe = xr[j*IN_W +: IN_W];
+                wire in_sign = (IN_SIGNED != 0) ? xe[IN_W-1] : 1'b0;
+                wire signed [IN_W:0] xa = {in_sign, xe};
+                wire signed [W_W-1:0] wv = weights[(o*N_IN+j)*W_W +: W_W];
+                wire signed [PW-1:0] prod = xa * wv;
+                wire [ACC_W-1:0] pcast;
+                kws_requant #(.IN_W(PW), .IN_SIGNED(1), .SHIFT(PROD_SHIFT), .OUT_W(ACC_W), .OUT_SIGNED(1),
+                              .RND(ACC_RND), .OVF(ACC_OVF)) u_cast (.din(prod), .dout(pcast));
+                assign chain[(j+1)*ACC_W +: ACC_W] = chain[j*ACC_W +: ACC_W] + pcast;
+            end
+            kws_requant #(.IN_W(ACC_W), .IN_SIGNED(1), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
+                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(chain[N_IN*ACC_W +: ACC_W]), .dout(yres[o*OUT_W +: OUT_W]));
+        end
+    endgenerate
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            xvalid <= 1'b0;
+            ovalid <= 1'b0;
+        end else begin
+            if (xvalid && o_free) begin
+                obuf <= yres;
+                ovalid <= 1'b1;
+            end else if (m_axis_tready) begin
+                ovalid <= 1'b0;
+            end
+            if (in_hs) begin
+                xr <= s_axis_tdata;
+                xvalid <= 1'b1;
+            end else if (o_free) begin
+                xvalid <= 1'b0;
+            end
+        end
+    end
+endmodule
