@@ -9,6 +9,10 @@
 // per frame, as hls4ml's ReuseFactor. Three decoupled stages so a new frame can stream in while
 // the previous one is computed and the one before is streamed out:
 //   collect (xbuf, IN_BEAT elements per beat) -> compute (xreg, acc, yreg) -> emit (obuf, OUT_BEAT per beat)
+// No register is indexed by a counter: the collect buffer shifts beats in, the compute copy
+// rotates so that the chunk in use always sits at the bottom, results shift into yreg. A
+// variable part-select would become a barrel shifter over the whole frame per multiplier input
+// in synthesis (9 GB and an hour of Yosys for one raw-CNN layer); a rotation is wiring.
 // Weights come from a ROM outside this module with a registered read: rom_addr is the address
 // `addr` takes at the next edge, so rom_data always holds the word at `addr`. Biases are
 // constants already converted to the accumulator format by the generator.
@@ -64,11 +68,21 @@ module kws_dense #(
     localparam [OBW-1:0] OUTB_LAST = OUTB_LAST32[OBW-1:0];
 
     // ---------------- collect ----------------
-    reg [N_IN*IN_W-1:0] xbuf;
+    localparam integer XW = N_IN * IN_W;          // frame bits
+    localparam integer BW = IN_BEAT * IN_W;       // beat bits
+    reg [XW-1:0] xbuf;
     reg [IBW-1:0] in_cnt;
     reg xfull;
     wire start;
     assign s_axis_tready = ~xfull;
+    wire [XW-1:0] xbuf_in;  // beats shift in from the top: after the last one, beat 0 is at the bottom
+    generate
+        if (N_INB > 1) begin : g_shift_in
+            assign xbuf_in = {s_axis_tdata, xbuf[XW-1:BW]};
+        end else begin : g_one_beat
+            assign xbuf_in = s_axis_tdata;
+        end
+    endgenerate
     always @(posedge clk) begin
         if (!rst_n) begin
             in_cnt <= {IBW{1'b0}};
@@ -76,7 +90,7 @@ module kws_dense #(
         end else if (start) begin
             xfull <= 1'b0;
         end else if (s_axis_tvalid && !xfull) begin
-            xbuf[in_cnt*IN_BEAT*IN_W +: IN_BEAT*IN_W] <= s_axis_tdata;
+            xbuf <= xbuf_in;
             if (in_cnt == INB_LAST) begin
                 in_cnt <= {IBW{1'b0}};
                 xfull <= 1'b1;
@@ -92,14 +106,46 @@ module kws_dense #(
     reg [OGW-1:0] og;
     wire [OGW-1:0] og_next = og + 1'b1;  // used only while og < OG_LAST
     reg [AW-1:0] addr;
-    reg [N_IN*IN_W-1:0] xreg;
+    reg [XW-1:0] xreg;
     reg [OB*ACC_W-1:0] acc;
     reg [N_OUT*OUT_W-1:0] yreg;
+    // xreg holds the chunk (ic, og) at the bottom. FC: inputs ic*IB.. are the lowest IB elements.
+    // DW: the frame is TAPS rows of N_OUT channels; taps ic*IB.. are the lowest IB rows, and in
+    // every row channels og*OB.. the lowest OB. Each cycle the rows (FC: elements) rotate by one
+    // chunk - N_IC steps make a full turn - and when ic wraps the channels rotate by OB as well.
+    localparam integer ROW = (DW != 0) ? N_OUT * IN_W : IN_W;  // bits per tap row (FC: per input)
+    localparam integer STEP = IB * ROW;
+    localparam integer TAPS = (DW != 0) ? N_IN / N_OUT : 1;
+    wire [XW-1:0] x_step, x_wrap;
+    genvar t;
+    generate
+        if (N_IC > 1) begin : g_rot_chunk
+            assign x_step = {xreg[STEP-1:0], xreg[XW-1:STEP]};
+        end else begin : g_one_chunk
+            assign x_step = xreg;
+        end
+        if (DW != 0 && N_OG > 1) begin : g_rot_chan
+            for (t = 0; t < TAPS; t = t + 1) begin : g_row
+                wire [ROW-1:0] r = x_step[t*ROW +: ROW];
+                assign x_wrap[t*ROW +: ROW] = {r[OB*IN_W-1:0], r[ROW-1:OB*IN_W]};
+            end
+        end else begin : g_same_chan
+            assign x_wrap = x_step;
+        end
+    endgenerate
     assign start = xfull & ~busy & ~ydone;
     assign rom_addr = start ? {AW{1'b0}} : (busy ? addr + 1'b1 : addr);  // next value of addr
 
     wire [OB*ACC_W-1:0] sums;
     wire [OB*OUT_W-1:0] yres;
+    wire [N_OUT*OUT_W-1:0] y_in;  // output groups shift in from the top: group 0 ends at the bottom
+    generate
+        if (N_OG > 1) begin : g_shift_out
+            assign y_in = {yres, yreg[N_OUT*OUT_W-1:OB*OUT_W]};
+        end else begin : g_one_group
+            assign y_in = yres;
+        end
+    endgenerate
     genvar o, j;
     generate
         for (o = 0; o < OB; o = o + 1) begin : g_out
@@ -108,9 +154,9 @@ module kws_dense #(
             for (j = 0; j < IB; j = j + 1) begin : g_in
                 wire [IN_W-1:0] xe;
                 if (DW != 0) begin : g_dw
-                    assign xe = xreg[((ic*IB + j)*N_OUT + og*OB + o)*IN_W +: IN_W];
+                    assign xe = xreg[(j*N_OUT + o)*IN_W +: IN_W];
                 end else begin : g_fc
-                    assign xe = xreg[(ic*IB + j)*IN_W +: IN_W];
+                    assign xe = xreg[j*IN_W +: IN_W];
                 end
                 wire in_sign = (IN_SIGNED != 0) ? xe[IN_W-1] : 1'b0;
                 wire signed [IN_W:0] xa = {in_sign, xe};
@@ -145,7 +191,8 @@ module kws_dense #(
             end else if (busy) begin
                 addr <= addr + 1'b1;
                 if (ic == IC_LAST) begin
-                    yreg[og*OB*OUT_W +: OB*OUT_W] <= yres;
+                    xreg <= x_wrap;
+                    yreg <= y_in;
                     ic <= {ICW{1'b0}};
                     if (og == OG_LAST) begin
                         busy <= 1'b0;
@@ -155,6 +202,7 @@ module kws_dense #(
                         acc <= bias[og_next*OB*ACC_W +: OB*ACC_W];
                     end
                 end else begin
+                    xreg <= x_step;
                     ic <= ic + 1'b1;
                     acc <= sums;
                 end
