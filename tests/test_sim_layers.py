@@ -23,7 +23,8 @@ CASES = [
     ("conv2d_same_s2", "io_parallel", 5, False),   # padding inside the window generator
     ("conv2d_same_s2", "io_stream", 1, False),     # hls4ml's ZeroPadding2D layer -> kws_zeropad
     ("conv1d", "io_parallel", 3, False),
-    ("depthwise", "io_parallel", 3, False),
+    ("depthwise", "io_parallel", 3, False),        # all 9 taps per cycle, channels one by one
+    ("depthwise", "io_parallel", 9, False),        # 3 taps per cycle: the tap rows rotate, then the channels
     ("pointwise", "io_parallel", 4, False),
     ("avgpool2d", "io_parallel", 1, False),        # 3x3 window: division by 9, one shared divider
     ("avgpool2d_wide", "io_parallel", 1, False),   # 2x2 window, 8 channels: a divider per channel
