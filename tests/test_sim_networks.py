@@ -38,8 +38,9 @@ def _network(tmp_path, name, bits, rf, n, io="io_parallel", seed=0, **kw):
     return out
 
 
-def test_dscnn_narrow_rtl_equals_golden(tmp_path):
-    r = _network(tmp_path, "dscnn", 8, 8, 100, width=8)
+@pytest.mark.parametrize("rf", [8, 1])  # 1: the pointwise layers and the classifier become kws_dense_pipe
+def test_dscnn_narrow_rtl_equals_golden(tmp_path, rf):
+    r = _network(tmp_path, "dscnn", 8, rf, 100, width=8)
     assert r["n"] == 100 and r["exact"] == 100, r["first_bad"]
     assert r["tlast_ok"]
     assert r["ii_cycles"] >= r["ii_lower_bound"]  # no schedule beats MACs / multipliers

@@ -107,31 +107,13 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
               **{k: arith[k] for k in head}, "IB": ib, "OB": ob, "AW": aw,
               **{k: v for k, v in arith.items() if k not in head}}
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
-    text = f"""// Layer {layer} ({kind}): {n_in}x{n_out}{' depthwise' if depthwise else ''}, reuse {rf} -> {ib*ob} multipliers; acc {acc}, out {out} (generated)
-module {name} (
-    input  wire clk,
-    input  wire rst_n,
-    input  wire [{edge_in.tdata_width-1}:0] s_axis_tdata,
-    input  wire s_axis_tvalid,
-    output wire s_axis_tready,
-    output wire [{out_beat*out.width-1}:0] m_axis_tdata,
-    output wire m_axis_tvalid,
-    input  wire m_axis_tready
-);
-    wire [{aw-1}:0] rom_addr;
-    wire [{ib*ob*w_type.width-1}:0] rom_data;
-    {name}_rom u_rom (.clk(clk), .addr(rom_addr), .data(rom_data));
-    kws_dense #(
-        {plist}
-    ) u_core (
-        .clk(clk), .rst_n(rst_n),
-        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
-        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
-        .rom_addr(rom_addr), .rom_data(rom_data),
-        .bias({verilog_const(bias_word, n_out * acc.width)})
-    );
-endmodule
-"""
+    text = _stream_wrapper(
+        f"// Layer {layer} ({kind}): {n_in}x{n_out}{' depthwise' if depthwise else ''}, reuse {rf} -> {ib*ob} multipliers; "
+        f"acc {acc}, out {out} (generated)", name, edge_in.tdata_width, out_beat * out.width, "kws_dense", plist,
+        prelude=(f"    wire [{aw-1}:0] rom_addr;\n    wire [{ib*ob*w_type.width-1}:0] rom_data;\n"
+                 f"    {name}_rom u_rom (.clk(clk), .addr(rom_addr), .data(rom_data));\n"),
+        ports=(f"        .rom_addr(rom_addr), .rom_data(rom_data),\n"
+               f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text, f"{name}_rom.hex": rom_hex},
         out=Edge(out_beat, out.width, out.signed, out.frac),
@@ -139,6 +121,32 @@ endmodule
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out},
     )
+
+
+def _stream_wrapper(comment: str, name: str, in_w: int, out_w: int, core: str, plist: str, *, ports: str,
+                    prelude: str = "") -> str:
+    """The layer module: stream ports, optional `prelude` (ROM), the core with its parameters and extra `ports`."""
+    return f"""{comment}
+module {name} (
+    input  wire clk,
+    input  wire rst_n,
+    input  wire [{in_w-1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    output wire [{out_w-1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready
+);
+{prelude}    {core} #(
+        {plist}
+    ) u_core (
+        .clk(clk), .rst_n(rst_n),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
+{ports}
+    );
+endmodule
+"""
 
 
 def _bias_word(bias, b_type, acc: FixedType, n_out: int) -> int:
@@ -170,28 +178,11 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
             w_word |= (int(weights[j, o]) & mask) << ((o * n_in + j) * w_type.width)
     params = {"N_IN": n_in, "N_OUT": n_out, **_arith_params(edge_in, w_type, acc, out)}
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
-    text = f"""// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multipliers, a frame per cycle; acc {acc}, out {out} (generated)
-module {name} (
-    input  wire clk,
-    input  wire rst_n,
-    input  wire [{edge_in.tdata_width-1}:0] s_axis_tdata,
-    input  wire s_axis_tvalid,
-    output wire s_axis_tready,
-    output wire [{n_out*out.width-1}:0] m_axis_tdata,
-    output wire m_axis_tvalid,
-    input  wire m_axis_tready
-);
-    kws_dense_pipe #(
-        {plist}
-    ) u_core (
-        .clk(clk), .rst_n(rst_n),
-        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
-        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),
-        .weights({verilog_const(w_word, n_in * n_out * w_type.width)}),
-        .bias({verilog_const(bias_word, n_out * acc.width)})
-    );
-endmodule
-"""
+    text = _stream_wrapper(
+        f"// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multipliers, a frame per cycle; "
+        f"acc {acc}, out {out} (generated)", name, edge_in.tdata_width, n_out * out.width, "kws_dense_pipe", plist,
+        ports=(f"        .weights({verilog_const(w_word, n_in * n_out * w_type.width)}),\n"
+               f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out.width, out.signed, out.frac),
         library=("kws_requant.v", "kws_dense_pipe.v"), multipliers=n_in * n_out, rom_bits=0, compute_cycles=1,
