@@ -10,7 +10,7 @@ from qat.quant_config import QuantConfig
 from qat import features
 
 SMALL = {"dscnn": {"width": 8}, "streaming_ffn": {"width": 16}, "raw_cnn": {"channels": (4, 4, 8, 8)},
-         "nas_mfcc": {}, "nas_raw": {}}  # NAS models: their default (small) architecture
+         "tc_resnet": {"width": 0.5}, "nas_mfcc": {}, "nas_raw": {}}  # NAS models: their default (small) architecture
 
 
 def shape_of(name):
@@ -53,6 +53,9 @@ def test_fold_and_rescale_preserve_the_float_function(name):
     # Every layer but the last (which keeps the logits' scale) lands within sqrt(2) of the
     # geometric mean of the folded peaks.
     target = float(np.exp(np.mean(np.log(before))))
+    # (Layers feeding a residual Add share their scale with the other branch: not balanced alone.)
+    shared = folded.graph.into_merge if folded.graph is not None else set()
+    peaks = [p for n, p in zip(weights, peaks) if n not in shared]
     assert all(target / 2**0.5 - 1e-6 <= p <= target * 2**0.5 + 1e-6 for p in peaks[:-1]), (peaks, target)
     for (k0, _), (k1, _) in zip(folded.values(), weights.values()):  # power-of-two factors only
         ratio = np.log2(np.abs(k1[k0 != 0] / k0[k0 != 0]))

@@ -9,6 +9,7 @@ MODELS = {
     "dscnn": (dscnn.build, "mfcc"),
     "streaming_ffn": (streaming_ffn.build, "logmel"),
     "raw_cnn": (raw_cnn.build, "raw"),
+    "tc_resnet": (__import__("qat.models.tc_resnet", fromlist=["build"]).build, "mfcc"),
     # architectures found by qat.nas (model_args: arch, space from the search's arch.json)
     "nas_mfcc": (nas_derived.build_mfcc, "mfcc"),
     "nas_raw": (nas_derived.build_raw, "raw"),

@@ -71,9 +71,16 @@ def depthwise2d(x, name, kernel, quant=None, bn=True):
                    padding="same", depth_multiplier=1)
 
 
-def conv1d(x, name, filters, kernel, strides=1, quant=None, bn=True):
+def conv1d(x, name, filters, kernel, strides=1, quant=None, bn=True, padding="valid"):
     return _linear(x, name, quant, layers.Conv1D, "QConv1D", bn, filters=filters, kernel_size=kernel,
-                   strides=strides, padding="valid")
+                   strides=strides, padding=padding)
+
+
+def add(inputs, name: str, quant: QuantConfig | None):
+    """Residual sum `name_add` followed by its ReLU `name_relu`. Quantized: the ReLU is a
+    quantized_relu right after the Add, so the sum gets one fixed format in QKeras and hardware
+    (hls4ml adds exactly, then rounds/saturates once into that format)."""
+    return relu(layers.Add(name=f"{name}_add")(list(inputs)), name, quant)
 
 
 def dense(x, name, units, quant=None, bn=True):
