@@ -7,6 +7,7 @@
    4-bit grid has steps of 1/8). ReLU, pooling and flatten commute with positive scales, and
    the next layer divides its weights by the same factor, so the float function is unchanged
    up to a power-of-two factor on the logits (argmax is unchanged; QAT fine-tunes the rest).
+   With residual Adds (qat.models.scale_graph) the branches entering an Add share one scale.
 3. Calibrate each activation's integer bits (and the logits') on training data.
 """
 
@@ -17,14 +18,23 @@ import math
 import numpy as np
 from tensorflow import keras
 
+from qat.models.scale_graph import ScaleGraph, ScaleGraphError, scale_graph
 from qat.quant_config import QuantConfig, integer_bits_for
 
 LINEAR_TYPES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
 
 
-def folded_weights(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+class FoldedWeights(dict):
+    """{layer: (kernel, bias)} in network order, plus the model's scale graph (None for a chain),
+    so `po2_rescale(folded_weights(model))` balances a residual model correctly too."""
+
+    graph: ScaleGraph | None = None
+
+
+def folded_weights(model: keras.Model) -> FoldedWeights:
     """(kernel, bias) of every linear layer, BatchNorm folded in, in network order."""
-    out = {}
+    out = FoldedWeights()
+    out.graph = scale_graph(model)
     for layer in model.layers:
         if not isinstance(layer, LINEAR_TYPES):
             continue
@@ -56,7 +66,7 @@ def _bn_after(model, layer):
     return bn if isinstance(bn, keras.layers.BatchNormalization) else None
 
 
-def po2_rescale(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def po2_rescale(weights: dict[str, tuple[np.ndarray, np.ndarray]], graph: ScaleGraph | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Balance the layers' weight ranges with power-of-two factors; layers in network order of a chain.
 
     Layer l is multiplied by s_l / s_(l-1) (s_0 = s_L = 1, so the logits are unchanged) with s_l
@@ -64,12 +74,18 @@ def po2_rescale(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, 
     the folded layers' peaks. Without this, one layer with large weights (e.g. after BatchNorm
     folding) would push the next one's weights below the grid step: every layer shares one fixed
     number of weight bits, so they should share the range too.
+
+    A graph with merges (`graph`, by default the one `folded_weights` attached) is rescaled by
+    `_po2_rescale_graph`: the branches entering an Add share one scale.
     """
+    graph = graph if graph is not None else getattr(weights, "graph", None)
     names = list(weights)
     peaks = [float(np.max(np.abs(weights[n][0]))) for n in names]
     if min(peaks) <= 0:
         return dict(weights)
     target = float(np.exp(np.mean(np.log(peaks))))
+    if graph is not None:
+        return _po2_rescale_graph(weights, graph, target)
     out, scale_in = {}, 1.0
     for name, peak in zip(names, peaks):
         kernel, bias = weights[name]
@@ -80,6 +96,55 @@ def po2_rescale(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, 
         out[name] = (kernel * scale_out / scale_in, bias * scale_out)
         scale_in = scale_out
     return out
+
+
+def _po2_rescale_graph(weights, graph: ScaleGraph, target: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """po2_rescale over a DAG. Each tensor scale is a power of two; a layer whose output goes
+    straight into an Add waits for the Add, which then picks one scale for all its branches: the
+    scale of an input already fixed (an identity shortcut carries the block input's scale), else
+    the power of two closest to the branches' own choices (mean of their log2 factors). A layer
+    writing the model output keeps scale 1 (logits unchanged). A single-branch layer gets the
+    same factor as in the chain version."""
+    scale: dict[str | None, float] = {None: 1.0}
+    pending: dict[str, float] = {}  # layer into a merge -> its input scale
+    out = {}
+
+    def finish(name, s_in, s_out):
+        kernel, bias = weights[name]
+        out[name] = (kernel * s_out / s_in, bias * s_out)
+        scale[name] = s_out
+
+    def own_choice(name, s_in):  # log2 of the chain rule's output scale for this layer
+        peak = float(np.max(np.abs(weights[name][0])))
+        return math.log2(s_in) + round(math.log2(target * s_in / peak) - math.log2(s_in))
+
+    for node in graph.order:
+        sources = graph.reads[node]
+        if node in graph.merges:
+            fixed = {scale[s] for s in sources if s not in pending}
+            if len(fixed) > 1:
+                raise ScaleGraphError(f"{node}: inputs with different fixed scales {sorted(fixed)}; a power-of-two "
+                                      "rescale cannot make them equal without changing the function")
+            waiting = [s for s in sources if s in pending]
+            s_out = fixed.pop() if fixed else 2.0 ** round(np.mean([own_choice(w, pending[w]) for w in waiting]))
+            for w in waiting:
+                finish(w, pending.pop(w), s_out)
+            scale[node] = s_out
+            continue
+        if node not in weights:
+            raise ScaleGraphError(f"{node}: linear layer missing from the folded weights")
+        s_in = scale[sources[0]]
+        if node in graph.into_merge:
+            pending[node] = s_in
+        elif node in graph.to_output:
+            finish(node, s_in, 1.0)
+        else:
+            finish(node, s_in, 2.0 ** own_choice(node, s_in))
+    if pending:
+        raise ScaleGraphError(f"layers {sorted(pending)} feed a merge that was never reached")
+    result = FoldedWeights((name, out[name]) for name in weights)
+    result.graph = graph  # later chain-only steps (squash_rescale) can tell and refuse
+    return result
 
 
 def calibrate(quant_model_builder, quant: QuantConfig, weights, x_calib: np.ndarray, percentile: float = 99.99) -> QuantConfig:

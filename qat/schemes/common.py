@@ -133,6 +133,9 @@ def squash_rescale(weights: dict, bits: int, move_scale: bool = True) -> tuple[d
     move_scale=False leaves the weights alone and gives every layer its gain instead: activations
     keep their float range (a 1-bit kernel scaled to mean|w| = 1 would blow the activations far
     beyond an 8-bit format), at the price of wider exported weight formats."""
+    if getattr(weights, "graph", None) is not None:
+        raise SchemeError("squash_rescale moves scales along a chain; this model has residual merges "
+                          "(use the 'linear' scheme, whose po2_rescale handles them)")
     out, gains, scale_in = {}, {}, 1.0
     names = list(weights)
     for name, (kernel, bias) in weights.items():
