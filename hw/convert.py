@@ -137,6 +137,8 @@ class UnsupportedModelError(ValueError):
 WEIGHT_LAYERS = {"QDense": "kernel", "QConv1D": "kernel", "QConv2D": "kernel", "QDepthwiseConv2D": "depthwise"}
 PASSTHROUGH_LAYERS = {"InputLayer", "Flatten", "Reshape", "Dropout"}
 POOLING_LAYERS = {"AveragePooling1D", "AveragePooling2D", "MaxPooling1D", "MaxPooling2D"}
+# Keras merge layers hls4ml turns into its Merge layer; only Add is exact here (see _merge_problems).
+MERGE_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
 
 # What to use instead of each unsupported Keras/QKeras layer class (full advice, starts with a verb).
 _INSTEAD = {
@@ -214,10 +216,12 @@ def check_supported(model, strategy: str = "Latency") -> None:
                     before = _producer(before)  # Dropout/Flatten keep the type
                 if before is None or type(before).__name__ != "QActivation":
                     problems.append((name, "average pooling needs a QActivation before it (its input type must be known)"))
+        elif cls in MERGE_LAYERS:
+            problems += _merge_problems(model, layer)
         elif cls in PASSTHROUGH_LAYERS:
             pass
         else:
-            instead = _INSTEAD.get(cls, "use one of " + ", ".join(sorted(set(WEIGHT_LAYERS) | POOLING_LAYERS | {"QActivation", "Flatten"})))
+            instead = _INSTEAD.get(cls, "use one of " + ", ".join(sorted(set(WEIGHT_LAYERS) | POOLING_LAYERS | {"QActivation", "Flatten", "Add"})))
             problems.append((name, f"{cls} is not supported; {instead}"))
     for layer in layers:
         if layer.name in RESERVED_NAMES:
@@ -234,17 +238,45 @@ def check_supported(model, strategy: str = "Latency") -> None:
 RESERVED_NAMES = ("input",)  # hls4ml's ModelGraph refuses these layer names
 
 
-def _producer(layer):
+def _merge_problems(model, layer) -> list[tuple[str, str]]:
+    """An Add of two tensors of one shape, followed by one QActivation.
+
+    hls4ml's nnet::add sums exactly (ap_fixed + ap_fixed widens) and converts once to the Merge's
+    result type, which its precision inference makes the exact sum type; QKeras adds in float32,
+    exact for our widths. The QActivation after it gives the sum the fixed format the next layers
+    (and the RTL) see; without it the exact sum's width would grow block after block."""
+    cls, name = type(layer).__name__, layer.name
+    if cls != "Add":
+        return [(name, f"{cls} is not supported; of the merge layers only Add (residual sums) is")]
+    inbound = _inbound(layer)
+    if len(inbound) != 2:
+        return [(name, f"Add of {len(inbound)} tensors; hls4ml's Merge takes exactly two (chain two-input Adds)")]
+    shapes = {tuple(t.shape[1:]) for t in layer.input}
+    if len(shapes) != 1:
+        return [(name, f"Add of different shapes {sorted(shapes)} (broadcasting) is not supported")]
+    after = _consumers(model, layer)
+    if not (len(after) == 1 and type(after[0]).__name__ == "QActivation"):
+        return [(name, "Add must be followed by one QActivation (quantized_relu or quantized_bits) giving the sum "
+                       "its fixed format")]
+    return []
+
+
+def _inbound(layer) -> list:
     nodes = layer._inbound_nodes
     if not nodes:
-        return None
+        return []
     inbound = nodes[0].inbound_layers
-    inbound = inbound if isinstance(inbound, list) else [inbound]
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+
+
+def _producer(layer):
+    inbound = _inbound(layer)
     return inbound[0] if len(inbound) == 1 else None
 
 
 def _consumers(model, layer) -> list:
-    return [l for l in model.layers if _producer(l) is layer]
+    """Layers reading `layer`'s output (a merge reads several producers)."""
+    return [l for l in model.layers if any(p is layer for p in _inbound(l))]
 
 
 def _is_linear_quantizer(layer) -> bool:

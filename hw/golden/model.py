@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw.fixed import FixedType
-from hw.golden import activation, conv, dense, depthwise, pooling, reshape  # noqa: F401  (register kernels)
+from hw.golden import activation, conv, dense, depthwise, merge, pooling, reshape  # noqa: F401  (register kernels)
 from hw.golden.arith import Range, exact_dtype
 from hw.golden.registry import UnsupportedLayerError, kernel_for
 
@@ -30,6 +30,9 @@ class Stage:
     kernel: object
     out_t: FixedType
     out_range: Range
+    inputs: tuple[str, ...] = ()  # names of the tensors it reads (hls4ml output variables)
+    output: str = ""  # name of the tensor it writes
+    copy_inputs: tuple[bool, ...] = ()  # True: another stage reads that tensor later, pass a copy
 
 
 @dataclass
@@ -50,22 +53,35 @@ class GoldenModel:
     chunk = 32
 
     def __init__(self, hls_model):
+        """Plan every layer in graph order; each reads its named inputs, so a DAG (a residual
+        block's fork and Add) is evaluated like a chain. hls4ml lists layers topologically."""
         layers = list(hls_model.get_layers())
         self.stages: list[Stage] = []
-        previous = None
+        planned: dict[str, tuple[FixedType, Range]] = {}  # tensor name -> (type, bound on its codes)
         for layer in layers:
-            inputs = [i for i in layer.inputs if i]
-            if previous is not None and (len(inputs) != 1 or inputs[0] != previous):
-                raise UnsupportedLayerError(f"layer {layer.name!r}: only single-path (sequential) graphs are modelled")
+            inputs = tuple(i for i in layer.inputs if i) if self.stages else ()
+            missing = [i for i in inputs if i not in planned]
+            if missing:
+                raise UnsupportedLayerError(f"layer {layer.name!r}: reads {missing}, which no earlier layer writes")
             kernel = kernel_for(layer)
+            n_in = getattr(kernel, "n_inputs", 1)
+            if self.stages and len(inputs) != n_in:
+                raise UnsupportedLayerError(f"layer {layer.name!r} ({type(layer).__name__}): {len(inputs)} inputs, "
+                                            f"its kernel takes {n_in}")
             if not self.stages:  # the input layer: its codes are whatever quantize_input produced
-                in_t = kernel.out_t
-                in_range = Range.of_type(in_t)
+                out_range = kernel.plan(kernel.out_t, Range.of_type(kernel.out_t))
+            elif n_in == 1:
+                out_range = kernel.plan(*planned[inputs[0]])
             else:
-                in_t, in_range = self.stages[-1].out_t, self.stages[-1].out_range
-            out_range = kernel.plan(in_t, in_range)
-            self.stages.append(Stage(layer.name, type(layer).__name__, kernel, kernel.out_t, out_range))
-            previous = layer.outputs[0]
+                out_range = kernel.plan([planned[i][0] for i in inputs], [planned[i][1] for i in inputs])
+            output = layer.outputs[0]
+            planned[output] = (kernel.out_t, out_range)
+            self.stages.append(Stage(layer.name, type(layer).__name__, kernel, kernel.out_t, out_range, inputs, output))
+        # Kernels may overwrite their input in place: a tensor read by several stages (a fork) is
+        # handed as a copy to all but its last reader. A chain has no such tensor and no copy.
+        last_reader = {t: i for i, s in enumerate(self.stages) for t in s.inputs}
+        for i, s in enumerate(self.stages):
+            s.copy_inputs = tuple(last_reader[t] != i for t in s.inputs)
         self.input_t = self.stages[0].out_t
         self.input_dtype = exact_dtype(Range.of_type(self.input_t).absmax)
         self.output_t = self.stages[-1].out_t
@@ -85,11 +101,20 @@ class GoldenModel:
         outs, records = [], []
         for start in range(0, max(len(x_raw), 1), self.chunk):
             x = x_raw[start : start + self.chunk].astype(self.input_dtype)
-            record = {}
+            record, tensors = {}, {}
             for stage in self.stages:
-                x = stage.kernel(x)  # kernels may overwrite their input: trace keeps copies
-                if trace:
+                if stage.inputs:
+                    args = [np.array(tensors[t]) if copy else tensors[t] for t, copy in zip(stage.inputs, stage.copy_inputs)]
+                    for t, copy in zip(stage.inputs, stage.copy_inputs):
+                        if not copy:
+                            del tensors[t]  # last reader: free it
+                    x = stage.kernel(*args)
+                else:
+                    x = stage.kernel(x)
+                tensors[stage.output] = x
+                if trace:  # kernels may overwrite their input: trace keeps copies
                     record[stage.name] = np.array(x, dtype=np.int64)
+            x = tensors[self.stages[-1].output]
             outs.append(np.asarray(x).astype(np.int64))
             records.append(record)
         y = np.concatenate(outs)
@@ -131,7 +156,8 @@ class GoldenModel:
         return Throughput(len(raw) / max(cpu, 1e-9), len(raw) / max(wall, 1e-9), len(raw), threads)
 
     def summary(self) -> list[dict]:
-        return [{"name": s.name, "class": s.layer_class, "type": s.out_t.to_hls()} for s in self.stages]
+        return [{"name": s.name, "class": s.layer_class, "type": s.out_t.to_hls(), "inputs": list(s.inputs)}
+                for s in self.stages]
 
 
 @contextlib.contextmanager
