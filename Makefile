@@ -13,7 +13,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc evaluate hls rtl sim report synth acc-compare experiments compare test test-all clean help
+.PHONY: setup system-deps demo train train-gsc cv evaluate hls rtl sim report synth acc-compare experiments compare test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -27,6 +27,7 @@ help:
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
 	@echo "make synth RUN=name [RF=64] [TARGET=ice40]    Yosys LUT/FF/BRAM of the generated RTL, per layer"
 	@echo "make acc-compare [RF=64]                      paper A: 16- vs 32-bit accumulator DS-CNN in RTL, side by side"
+	@echo "make cv CONFIG=configs/gsc/x.yaml [FOLDS=5] [SEEDS=\"0 1 2\"] [JOBS=2]  speaker-grouped K-fold CV → build/cv/"
 	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
 	@echo "make compare                                  our RTL vs da4ml on one small MLP: LUT/FF, latency, exactness"
@@ -63,6 +64,13 @@ train: setup
 
 train-gsc: setup
 	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) --data $(KWS_GSC_DIR)
+
+# Speaker-grouped K-fold cross-validation on $$KWS_GSC_DIR: every clip scored once per seed.
+FOLDS ?= 5
+SEEDS ?= 0 1 2
+JOBS  ?= 2
+cv: setup
+	$(PY) -m qat.cv --config $(CONFIG) --data $(KWS_GSC_DIR) --folds $(FOLDS) --seeds $(SEEDS) --jobs $(JOBS) --build-dir $(BUILD)/cv
 
 evaluate: setup
 	$(PY) -m qat.evaluate --run $(BUILD)/$(RUN) $(if $(DATA),--data $(DATA))

@@ -20,6 +20,7 @@ import numpy as np
 
 from qat.data import download, synthetic
 from qat.data.clips import LoadedClips, load_clips
+from qat.data.folds import FoldError, fold_splits
 from qat.data.labels import BACKGROUND_NOISE_DIR, CLIP_SAMPLES
 from qat.data.speech_commands import SPLITS, scan_raw_archive, scan_test_set
 from qat.data.wav import AudioError, read_wav
@@ -42,6 +43,11 @@ class DataConfig:
     unknown_percent: float = 10.0
     silence_percent: float = 10.0
     synth_speakers: int = 160
+    # Speaker-grouped cross-validation (qat/data/folds.py): folds=K>=2 pools every clip of the
+    # three lists and makes fold `fold` the test split; 0 = the archive's own lists.
+    folds: int = 0
+    fold: int = 0
+    validation_percent: float = 5.0  # of the training folds' clips, whole speakers, when folds > 0
     augment: dict = field(default_factory=lambda: {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1})
 
     def __post_init__(self):
@@ -49,6 +55,12 @@ class DataConfig:
             raise DataConfigError(f"data.source={self.source!r}: choose one of {SOURCES}")
         if self.source == "synthetic" and self.synth_speakers < 3:
             raise DataConfigError("data.synth_speakers must be >= 3 (one each for train, validation, test)")
+        if self.folds == 1 or self.folds < 0:
+            raise DataConfigError(f"data.folds={self.folds}: 0 (the archive's lists) or at least 2")
+        if self.folds and not 0 <= self.fold < self.folds:
+            raise DataConfigError(f"data.fold={self.fold}: choose 0 .. {self.folds - 1} for data.folds={self.folds}")
+        if not 0 < self.validation_percent < 50:
+            raise DataConfigError(f"data.validation_percent={self.validation_percent}: between 0 and 50")
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "DataConfig":
@@ -91,9 +103,10 @@ def _cached(key: dict, build, progress: bool) -> LoadedClips:
             return LoadedClips(d["audio"].astype(np.float32) / 32768, d["labels"], [], list(d["errors"]))
     clips = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    # a name of this process's own: parallel runs (qat.cv --jobs) may build the same entry at once
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, audio=_quantize16(clips.audio), labels=clips.labels, errors=np.asarray(clips.errors, dtype=str))
-    tmp.rename(path)
+    os.replace(tmp, path)
     return LoadedClips(_quantize16(clips.audio).astype(np.float32) / 32768, clips.labels, clips.refs, clips.errors)
 
 
@@ -101,6 +114,8 @@ def load_splits(cfg: DataConfig, progress: bool = True, splits=SPLITS) -> dict[s
     """Audio and labels per split (train/validation/test, plus `official_test` if configured)."""
     root = resolve_root(cfg, progress)
     refs, problems = scan_raw_archive(root, cfg.unknown_percent, cfg.silence_percent, cfg.seed)
+    if cfg.folds:
+        return _fold_splits(cfg, root, refs, progress, splits)
     out = {}
     for split in splits:
         key = dict(root=str(root), split=split, seed=cfg.seed, unknown=cfg.unknown_percent,
@@ -109,6 +124,36 @@ def load_splits(cfg: DataConfig, progress: bool = True, splits=SPLITS) -> dict[s
     if cfg.test_set:
         out["official_test"] = load_test_set(cfg.test_set, progress)
     return out
+
+
+def _fold_splits(cfg: DataConfig, root: Path, refs: dict, progress: bool, splits) -> dict[str, LoadedClips]:
+    """One cross-validation fold: the pooled clips (loaded and cached once for all folds) cut by speaker."""
+    pool = [r for s in SPLITS for r in refs[s]]
+    try:
+        index = fold_splits(pool, cfg.folds, cfg.fold, cfg.seed, cfg.validation_percent)  # checks before loading
+    except FoldError as exc:
+        raise DataConfigError(str(exc)) from None
+    key = dict(root=str(root), split="pool", seed=cfg.seed, unknown=cfg.unknown_percent,
+               silence=cfg.silence_percent, files=len(pool), mtime=_listing_stamp(root))
+    loaded = _cached(key, lambda: load_clips(pool, desc="clips", progress=progress), progress)
+    if loaded.errors:
+        # unreadable clips were dropped while loading: map the kept rows back to the pool by path
+        raise DataConfigError(f"{len(loaded.errors)} clip(s) of {root} could not be read ({loaded.errors[0]}); "
+                              "cross-validation needs every clip of the pool: remove or replace them")
+    out = {s: LoadedClips(loaded.audio[index[s]], loaded.labels[index[s]], [pool[i] for i in index[s]], [])
+           for s in splits}
+    if cfg.test_set:
+        out["official_test"] = load_test_set(cfg.test_set, progress)
+    return out
+
+
+def fold_speakers(cfg: DataConfig) -> dict[str, list[str]]:
+    """Speakers per split of a cross-validation fold (for reports and tests)."""
+    root = resolve_root(cfg, progress=False)
+    refs, _ = scan_raw_archive(root, cfg.unknown_percent, cfg.silence_percent, cfg.seed)
+    pool = [r for s in SPLITS for r in refs[s]]
+    index = fold_splits(pool, cfg.folds, cfg.fold, cfg.seed, cfg.validation_percent)
+    return {s: sorted({pool[i].speaker for i in idx}) for s, idx in index.items()}
 
 
 def load_test_set(path: str | Path, progress: bool = True) -> LoadedClips:

@@ -96,6 +96,23 @@ def compute(kind: str, audio: np.ndarray, batch: int = 512) -> np.ndarray:
     return out[..., None] if kind == "mfcc" else out.reshape(len(out), -1)
 
 
+def time_freq_view(kind: str, x: np.ndarray) -> np.ndarray:
+    """(N, time, frequency) view of a feature batch (writes go through to x): frames x
+    coefficients for mfcc/logmel, samples x 1 for raw (which has no frequency axis to mask)."""
+    if kind == "mfcc":
+        return x[..., 0]
+    if kind == "logmel":
+        return x.reshape(len(x), -1, NUM_MEL)
+    if kind == "raw":
+        return x.reshape(len(x), -1, 1)
+    raise FeatureError(f"unknown feature kind {kind!r}; choose one of {FEATURE_KINDS}")
+
+
+def frame_samples(kind: str) -> int:
+    """Time steps of `time_freq_view` per 20 ms feature frame (SpecAugment widths are in frames)."""
+    return FRAME_STEP if kind == "raw" else 1
+
+
 def input_shape(kind: str) -> tuple[int, ...]:
     return compute(kind, np.zeros((1, CLIP_SAMPLES), np.float32)).shape[1:]
 

@@ -60,18 +60,51 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Prepared:
 def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str) -> np.ndarray:
     """Freshly augmented training features; seeded by (seed, phase, epoch) so a resume sees the same data."""
     from qat import features
-    from qat.data.augment import augment
+    from qat.data.augment import augment, spec_augment
 
     rng = np.random.default_rng([cfg.train.seed, zlib.crc32(phase.encode()), epoch])
-    audio = augment(prep.train_audio, prep.noises, rng, **cfg.data.augment)
-    return prep.normalizer(prep.kind, features.compute(prep.kind, audio))
+    audio = augment(prep.train_audio, prep.noises, rng, labels=prep.train_labels, **cfg.data.augment)
+    x = prep.normalizer(prep.kind, features.compute(prep.kind, audio))
+    sa = dict(cfg.train.spec_augment or {})
+    if sa:
+        step = features.frame_samples(prep.kind)  # widths are given in 20 ms frames
+        sa["time_width"] = sa.get("time_width", 0) * step
+        spec_augment(features.time_freq_view(prep.kind, x), rng, **sa)
+    return x
 
 
-def compile_model(model, lr: float):
+def compile_model(model, lr: float, loss=None, n_classes: int | None = None):
+    """Adam; `loss` on soft targets (qat.losses.make_loss) or, by default, on integer labels."""
     import tensorflow as tf
 
-    model.compile(optimizer=tf.keras.optimizers.Adam(lr),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    from qat.losses import target_accuracy
+
+    if loss is None:
+        model.compile(optimizer=tf.keras.optimizers.Adam(lr),
+                      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    else:
+        model.compile(optimizer=tf.keras.optimizers.Adam(lr), loss=loss, metrics=[target_accuracy(n_classes)])
+
+
+def lr_at(epoch: int, epochs: int, lr: float, warmup: int) -> float:
+    """Linear warm-up over `warmup` epochs, then cosine decay over the rest."""
+    if epoch < warmup:
+        return lr * (epoch + 1) / (warmup + 1)
+    span = max(epochs - warmup, 1)
+    return lr * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
+
+
+def epoch_targets(x: np.ndarray, labels: np.ndarray, tc, rng: np.random.Generator, n_classes: int,
+                  teacher=None) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, soft targets) of one epoch: label smoothing, then mixup, then the teacher's logits
+    on the very inputs the student sees (distillation)."""
+    from qat.losses import mixup, smoothed_targets
+
+    targets = smoothed_targets(labels, n_classes, tc.label_smoothing)
+    x, targets = mixup(x, targets, rng, tc.mixup)
+    if teacher is not None:
+        targets = np.concatenate([targets, teacher.predict(x, batch_size=512, verbose=0).astype(np.float32)], axis=1)
+    return x, targets
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -80,15 +113,24 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, epochs: int, lr: float,
-              progress: bool, callbacks: list | None = None) -> dict:
-    """Train `epochs` epochs with cosine LR decay and early stopping; checkpoint every epoch."""
+              progress: bool, callbacks: list | None = None, teacher=None) -> dict:
+    """Train `epochs` epochs (warm-up + cosine LR, the recipe's targets and augmentation), with
+    early stopping after `patience` epochs without a better validation accuracy; checkpoint every
+    epoch. Ends with the best validation epoch's weights or the last ones (`train.select`)."""
     import tensorflow as tf
     from tqdm import tqdm
+
+    from qat.losses import kernel_variables, make_loss
 
     ckpt_dir = run_dir / "ckpt" / phase
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     state_file = ckpt_dir / "state.json"
-    compile_model(model, lr)
+    tc = cfg.train
+    n_classes = len(CLASSES)
+    d = tc.distill if teacher is not None else None
+    loss = make_loss(n_classes, d["alpha"] if d else 0.0, d["temperature"] if d else 1.0, tc.weight_decay,
+                     kernel_variables(model))
+    compile_model(model, lr, loss, n_classes)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     state = {"epochs_done": 0, "best_val": -1.0, "best_epoch": -1, "history": {}, "early_stopped": False}
     if state_file.exists() and (ckpt_dir / "last.index").exists():
@@ -100,30 +142,42 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
     while not state["early_stopped"] and state["epochs_done"] < epochs:
         epoch = state["epochs_done"]
         epoch_started = time.time()
-        model.optimizer.learning_rate.assign(lr * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
-        tf.keras.utils.set_random_seed(cfg.train.seed * 1000 + epoch)
+        model.optimizer.learning_rate.assign(lr_at(epoch, epochs, lr, tc.warmup_epochs))
+        tf.keras.utils.set_random_seed(tc.seed * 1000 + epoch)
         x = epoch_features(prep, cfg, epoch, phase)
+        rng = np.random.default_rng([tc.seed, zlib.crc32(phase.encode()), epoch, 1])
+        x, targets = epoch_targets(x, prep.train_labels, tc, rng, n_classes, teacher)
         # initial_epoch/epochs give callbacks (e.g. a regularizer ramp) the true epoch number.
-        fit = model.fit(x, prep.train_labels, batch_size=cfg.train.batch_size, initial_epoch=epoch, epochs=epoch + 1,
-                        verbose=0, shuffle=True, validation_data=(x_val, y_val), callbacks=callbacks or None)
+        fit = model.fit(x, targets, batch_size=tc.batch_size, initial_epoch=epoch, epochs=epoch + 1,
+                        verbose=0, shuffle=True, callbacks=callbacks or None)
         for key, values in fit.history.items():
             state["history"].setdefault(key, []).append(float(values[-1]))
-        val = state["history"]["val_accuracy"][-1]
+        val_loss, val = validation_scores(model, x_val, y_val)
+        state["history"].setdefault("val_loss", []).append(val_loss)
+        state["history"].setdefault("val_accuracy", []).append(val)
         if val > state["best_val"]:
             state["best_val"], state["best_epoch"] = val, epoch
             model.save_weights(str(ckpt_dir / "best.weights.h5"))
         state["epochs_done"] = epoch + 1
         state["seconds"] = state.get("seconds", 0.0) + time.time() - epoch_started
-        if epoch - state["best_epoch"] >= cfg.train.patience:
+        if tc.select == "best" and epoch - state["best_epoch"] >= tc.patience:
             state["early_stopped"] = True
         checkpoint.write(str(ckpt_dir / "last"))
         state_file.write_text(json.dumps(state))
         bar.update(1)
         bar.set_postfix(loss=f"{state['history']['loss'][-1]:.3f}", val_acc=f"{val:.3f}", best=f"{state['best_val']:.3f}")
     bar.close()
-    if (ckpt_dir / "best.weights.h5").exists():
+    if tc.select == "best" and (ckpt_dir / "best.weights.h5").exists():
         model.load_weights(str(ckpt_dir / "best.weights.h5"))
     return state
+
+
+def validation_scores(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Cross-entropy on the hard labels and accuracy (the numbers early stopping watches)."""
+    logits = model.predict(x, batch_size=512, verbose=0).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean()), float(np.mean(np.argmax(logits, 1) == y))
 
 
 def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True, fresh: bool = False) -> dict:
@@ -139,6 +193,7 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     check_resumable(cfg, run_dir)
+    teacher = check_teacher(cfg, Path(build_dir))  # before any data is loaded or epoch is run
     tf.keras.utils.set_random_seed(cfg.train.seed)
     started = time.time()
     prep = prepare_data(cfg, progress)
@@ -159,7 +214,9 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
 
     extra, hls_precisions = {}, None
     if cfg.quant is not None:
-        ctx = QatContext(cfg, prep, run_dir, float_model, shape, n_classes, progress)
+        if cfg.train.distill is not None and teacher is None:
+            teacher = float_model  # distil from this run's own float model
+        ctx = QatContext(cfg, prep, run_dir, float_model, shape, n_classes, progress, teacher)
         qat = schemes.get(cfg.scheme).quantize(ctx)
         final_model, quant, extra, hls_precisions = qat.model, qat.quant, qat.extra, qat.hls_precisions
         results.update(qat.results)
@@ -227,6 +284,31 @@ def check_resumable(cfg: RunConfig, run_dir: Path) -> None:
     cfg.save(stamp)
 
 
+def check_teacher(cfg: RunConfig, build_dir: Path):
+    """The distillation teacher named by train.distill.teacher, loaded and checked to read this
+    run's input (None: no distillation, or the run's own float model)."""
+    from qat import features
+    from qat.models import feature_kind, load_model
+
+    d = cfg.train.distill
+    if d is None:
+        return None
+    if cfg.quant is None:
+        raise RunConfigError("train.distill: distillation trains QAT phases; this run has no `quant:` section")
+    if d["teacher"] is None:
+        return None
+    path = build_dir / d["teacher"] / "model.h5"
+    if not path.exists():
+        raise RunConfigError(f"train.distill.teacher: {path} not found; train that run first or set teacher: null")
+    teacher = load_model(path)
+    want = tuple(features.input_shape(feature_kind(cfg.model)))
+    have = tuple(teacher.input_shape[1:])
+    if have != want or teacher.output_shape[-1] != len(CLASSES):
+        raise RunConfigError(f"train.distill.teacher: {path} reads {have} and gives {teacher.output_shape[-1]} "
+                             f"classes; this run's model reads {want} and gives {len(CLASSES)}")
+    return teacher
+
+
 def load_float_run(run_dir: Path, cfg: RunConfig):
     """The float model of an earlier run, checked to be the same model and data as this one."""
     from qat.models import load_model
@@ -277,7 +359,13 @@ def main(argv=None) -> int:
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--fresh", action="store_true", help="discard checkpoints of an earlier run with this name")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads per op (0: all cores)")
     args = ap.parse_args(argv)
+    if args.threads > 0:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         overrides = dict(parse_override(o) for o in args.set)

@@ -32,6 +32,7 @@ class QatContext:
     input_shape: tuple
     n_classes: int
     progress: bool = True
+    teacher: object = None  # distillation teacher for the QAT phases (train.distill), or None
 
     @property
     def args(self) -> dict:
@@ -50,7 +51,8 @@ class QatContext:
     def run_phase(self, phase: str, model, epochs: int, lr: float, callbacks=None) -> dict:
         from qat.train import run_phase
 
-        return run_phase(phase, model, self.prep, self.cfg, self.run_dir, epochs, lr, self.progress, callbacks)
+        return run_phase(phase, model, self.prep, self.cfg, self.run_dir, epochs, lr, self.progress, callbacks,
+                         self.teacher)
 
     def evaluate(self, model) -> dict:
         from qat.train import evaluate_splits

@@ -1,0 +1,229 @@
+"""Speaker-grouped K-fold cross-validation of run configs, several seeds: every clip of the
+dataset is scored once per seed by a model that never heard its speaker.
+
+    python -m qat.cv --config configs/gsc/dscnn_linear4.yaml [--folds 5] [--seeds 0 1 2] [--jobs 2]
+                     [--data DIR] [--set train.mixup=0.2 --tag mixup] [--build-dir build/cv]
+
+A config that starts from a float run (`train.init_from`) gets that run cross-validated first,
+fold by fold and seed by seed (the float config is found in configs/ by its name, and gets the
+same --set overrides and --tag), and the quantized run of each fold starts from the float model
+of the same fold and seed. Each
+(config, seed, fold) is an ordinary training run in <build-dir>/<name>[_<tag>]_k<K>_s<seed>_f<fold>/;
+finished runs are skipped, so an interrupted CV resumes. Writes <build-dir>/<name>[_<tag>]_k<K>/:
+cv.json, cv_report.md (accuracy mean ± std over seeds and over folds, per-class recall) and cv.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported below
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from qat.data.labels import CLASSES
+from qat.run_config import RunConfig, RunConfigError, parse_override
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def find_config(name: str, config_dir: Path = CONFIG_DIR) -> Path:
+    """The committed config whose `name:` is `name` (what a `train.init_from` refers to)."""
+    for path in sorted(config_dir.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        if isinstance(data, dict) and data.get("name") == name:
+            return path
+    raise RunConfigError(f"train.init_from: {name!r} names no config under {config_dir}; cross-validation "
+                         "needs the float config to train it on every fold")
+
+
+def run_name(name: str, tag: str | None, folds: int, seed: int, fold: int) -> str:
+    return f"{name}{'_' + tag if tag else ''}_k{folds}_s{seed}_f{fold}"
+
+
+def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list[int], data: str | None) -> list[list[dict]]:
+    """Stages of runs (each stage depends only on earlier ones): [float runs], [quantized runs].
+
+    Every run is checked (config, folds against speakers) here, before anything trains."""
+    base = {**overrides, **({"data.source": "gsc", "data.path": data} if data else {})}
+    cfg = RunConfig.load(config, base)
+    parent = None
+    if cfg.train.init_from:
+        parent = RunConfig.load(find_config(cfg.train.init_from), base)
+    stages: list[list[dict]] = [[], []] if parent else [[]]
+    for seed in seeds:
+        for fold in range(folds):
+            fold_set = {"data.folds": folds, "data.fold": fold, "train.seed": seed}
+            if parent is not None:
+                # the float run gets the same overrides (and tag): a recipe change applies to both phases
+                pname = run_name(parent.name, tag, folds, seed, fold)
+                pset = {**base, **fold_set, "name": pname}
+                stages[0].append(dict(config=str(find_config(parent.name)), overrides=pset, name=pname))
+                fold_set["train.init_from"] = pname
+            name = run_name(cfg.name, tag, folds, seed, fold)
+            stages[-1].append(dict(config=str(config), overrides={**base, **fold_set, "name": name}, name=name))
+    for stage in stages:
+        for run in stage:
+            RunConfig.load(run["config"], run["overrides"])  # bad settings fail now, not after hours
+    # more folds than speakers: checked on the real listing before any training
+    from qat.dataset import fold_speakers
+
+    fold_speakers(RunConfig.load(stages[-1][0]["config"], stages[-1][0]["overrides"]).data)
+    return [s for s in stages if s]
+
+
+def finished(build_dir: Path, run: dict) -> bool:
+    stamp = build_dir / run["name"] / "ckpt" / "run_config.yaml"
+    if not (build_dir / run["name"] / "metrics.json").exists() or not stamp.exists():
+        return False
+    want = RunConfig.load(run["config"], run["overrides"]).to_dict()
+    return yaml.safe_load(stamp.read_text()) == want
+
+
+def train_one(build_dir: Path, run: dict, threads: int) -> None:
+    cmd = [sys.executable, "-m", "qat.train", "--config", run["config"], "--build-dir", str(build_dir),
+           "--no-progress", "--threads", str(threads)]
+    for key, value in run["overrides"].items():
+        cmd += ["--set", f"{key}={json.dumps(value)}"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log_file = build_dir / f"{run['name']}.log"
+    with open(log_file, "w") as out:
+        code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if code != 0:
+        tail = log_file.read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise RuntimeError(f"run {run['name']} failed ({tail[0]}); full log: {log_file}")
+
+
+def execute(stages: list[list[dict]], build_dir: Path, jobs: int, progress: bool = True) -> None:
+    from tqdm import tqdm
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    todo = [[r for r in stage if not finished(build_dir, r)] for stage in stages]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with tqdm(total=sum(map(len, todo)), desc="cv runs", unit="run", disable=not progress) as bar:
+        for stage in todo:
+            with ThreadPoolExecutor(jobs) as pool:
+                for fut in [pool.submit(train_one, build_dir, r, threads) for r in stage]:
+                    fut.result()
+                    bar.update(1)
+
+
+def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -> dict:
+    """Pooled accuracy per seed (every clip once), mean ± std over seeds and over folds, recall per class."""
+    per_seed, per_fold, float_seed, cms, seconds = [], [], [], [], []
+    for seed in seeds:
+        cm = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
+        float_hits = float_total = 0
+        for fold in range(folds):
+            run = next(r for r in runs if r["overrides"]["train.seed"] == seed and r["overrides"]["data.fold"] == fold)
+            m = json.loads((build_dir / run["name"] / "metrics.json").read_text())
+            fold_cm = np.asarray(m["confusion_test"], np.int64)
+            cm += fold_cm
+            final = "quantized" if "quantized" in m["accuracy"] else "float"
+            per_fold.append(m["accuracy"][final]["test"])
+            n = int(fold_cm.sum())
+            float_hits += m["accuracy"]["float"]["test"] * n
+            float_total += n
+            seconds.append(m["train_wall_seconds"])
+            meta = {k: m[k] for k in ("params", "macs", "weight_memory_bits")}
+        per_seed.append(float(np.trace(cm) / cm.sum()))
+        float_seed.append(float(float_hits / float_total))
+        cms.append(cm)
+    recall = np.stack([np.diag(c) / np.maximum(c.sum(1), 1) for c in cms])
+    return {"folds": folds, "seeds": seeds, "clips": int(cms[0].sum()),
+            "accuracy_per_seed": per_seed, "accuracy_mean": float(np.mean(per_seed)),
+            "accuracy_std_seeds": float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else 0.0,
+            "accuracy_per_fold": per_fold, "accuracy_std_folds": float(np.std(per_fold, ddof=1)),
+            "float_accuracy_per_seed": float_seed, "float_accuracy_mean": float(np.mean(float_seed)),
+            "recall_mean": dict(zip(CLASSES, recall.mean(0).tolist())),
+            "recall_std": dict(zip(CLASSES, recall.std(0).tolist())),
+            "confusion": np.sum(cms, axis=0).tolist(), "train_seconds_mean": float(np.mean(seconds)), **meta}
+
+
+def report(name: str, s: dict, command: str) -> str:
+    pm = lambda m, sd: f"{m:.2%} ± {sd:.2%}"  # noqa: E731
+    lines = [f"# {name}: {s['folds']}-fold speaker-grouped cross-validation, seeds {s['seeds']}", "",
+             f"Command: `{command}`", "",
+             f"- accuracy (every one of {s['clips']:,} clips scored once per seed): **{pm(s['accuracy_mean'], s['accuracy_std_seeds'])}** "
+             f"(mean ± std over {len(s['seeds'])} seed(s)); per seed " + ", ".join(f"{a:.2%}" for a in s["accuracy_per_seed"]),
+             f"- spread over the {len(s['accuracy_per_fold'])} (fold, seed) models: std {s['accuracy_std_folds']:.2%}",
+             f"- the float model of the same folds: {s['float_accuracy_mean']:.2%}",
+             f"- params {s['params']:,}, MACs {s['macs']:,}, weight memory {s['weight_memory_bits']:,} bits; "
+             f"{s['train_seconds_mean']:.0f} s per run (wall, mean)", "",
+             "| class | recall (mean ± std over seeds) |", "|---|---|"]
+    lines += [f"| {c} | {pm(s['recall_mean'][c], s['recall_std'][c])} |" for c in CLASSES]
+    return "\n".join(lines) + "\n"
+
+
+def plot(name: str, s: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_r, ax_f) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 1]})
+    ax_r.bar(range(len(CLASSES)), [s["recall_mean"][c] for c in CLASSES], yerr=[s["recall_std"][c] for c in CLASSES],
+             color="tab:blue", capsize=3)
+    ax_r.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
+    ax_r.set(ylim=(0, 1), ylabel="recall", title=f"{name}: per-class recall ({s['folds']} folds, {len(s['seeds'])} seed(s))")
+    ax_f.plot(np.zeros(len(s["accuracy_per_fold"])), s["accuracy_per_fold"], "o", alpha=0.5, label="(fold, seed)")
+    ax_f.errorbar([0.3], [s["accuracy_mean"]], yerr=[s["accuracy_std_seeds"]], fmt="s", color="k", capsize=4, label="pooled")
+    ax_f.set(xlim=(-0.5, 0.8), xticks=[], ylabel="accuracy", title="accuracy")
+    ax_f.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qat.cv", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--data", help="extracted Speech Commands folder (default: the config's data, or $KWS_GSC_DIR)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting in every run")
+    ap.add_argument("--tag", help="a name for the overridden variant (required with --set)")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at once (the cores are shared between them)")
+    ap.add_argument("--build-dir", default="build/cv")
+    ap.add_argument("--report-only", action="store_true", help="summarize finished runs, train nothing")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        if args.set and not args.tag:
+            raise RunConfigError("--set changes the recipe: give the variant a --tag, so its runs do not mix with the config's")
+        if args.jobs < 1:
+            raise RunConfigError("--jobs must be >= 1")
+        overrides = dict(parse_override(o) for o in args.set)
+        stages = plan(Path(args.config), overrides, args.tag, args.folds, args.seeds, args.data)
+        build_dir = Path(args.build_dir)
+        started = time.time()
+        if not args.report_only:
+            execute(stages, build_dir, args.jobs, progress=not args.no_progress)
+        summary = summarize(build_dir, stages[-1], args.folds, args.seeds)
+    except (RunConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    name = stages[-1][0]["name"].rsplit("_s", 1)[0]
+    out = build_dir / name
+    out.mkdir(parents=True, exist_ok=True)
+    command = "python -m qat.cv " + " ".join(argv if argv is not None else sys.argv[1:])
+    summary["command"], summary["seconds"] = command, round(time.time() - started, 1)
+    (out / "cv.json").write_text(json.dumps(summary, indent=1))
+    (out / "cv_report.md").write_text(report(name, summary, command))
+    plot(name, summary, out / "cv.png")
+    print(f"{name}: {summary['accuracy_mean']:.2%} ± {summary['accuracy_std_seeds']:.2%} over {len(args.seeds)} seed(s), "
+          f"{args.folds} folds (float {summary['float_accuracy_mean']:.2%}) -> {out / 'cv_report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

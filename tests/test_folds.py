@@ -1,0 +1,72 @@
+"""Speaker-grouped cross-validation folds: speaker-disjoint, every clip scored exactly once,
+validation speakers outside the scored fold, clear errors for impossible fold counts."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qat.data.clips import ClipRef
+from qat.data.folds import FoldError, assign_folds, fold_splits
+
+
+def toy_refs(n_speakers=23, seed=0):
+    rng = np.random.default_rng(seed)
+    refs = [ClipRef(Path(f"w/{s}_{i}.wav"), int(rng.integers(2, 12)), f"spk{s}")
+            for s in range(n_speakers) for i in range(int(rng.integers(1, 30)))]
+    refs += [ClipRef(Path("noise.wav"), 0, "silence", offset=i, gain=0.5) for i in range(40)]
+    return refs
+
+
+def check_folds(refs, folds, seed=0):
+    seen = np.zeros(len(refs), np.int64)
+    for k in range(folds):
+        s = fold_splits(refs, folds, k, seed)
+        seen[s["test"]] += 1
+        assert not set(s["test"]) & set(s["train"]) and not set(s["validation"]) & set(s["train"])
+        assert not set(s["validation"]) & set(s["test"])
+        assert set(s["train"]) | set(s["validation"]) | set(s["test"]) == set(range(len(refs)))
+        spk = lambda idx: {refs[i].speaker for i in idx} - {"silence"}  # noqa: E731
+        assert not spk(s["test"]) & spk(s["train"]), "a speaker in both train and the scored fold"
+        assert not spk(s["test"]) & spk(s["validation"]) and not spk(s["validation"]) & spk(s["train"])
+        assert s["validation"] and s["train"] and s["test"]
+    assert (seen == 1).all(), "every clip is scored exactly once"
+
+
+def test_toy_folds_are_speaker_disjoint_and_cover_every_clip_once():
+    refs = toy_refs()
+    check_folds(refs, 5)
+    sizes = np.bincount(assign_folds(refs, 5), minlength=5)
+    assert sizes.max() - sizes.min() <= 30  # balanced to within one speaker's clips
+
+
+def test_folds_depend_on_seed_only():
+    refs = toy_refs()
+    assert (assign_folds(refs, 4, 1) == assign_folds(refs, 4, 1)).all()
+    assert (assign_folds(refs, 4, 1) != assign_folds(refs, 4, 2)).any()
+
+
+def test_more_folds_than_speakers_is_refused():
+    with pytest.raises(FoldError, match="more than the 23 speakers"):
+        assign_folds(toy_refs(), 24)
+    with pytest.raises(FoldError, match="data.fold=5"):
+        fold_splits(toy_refs(), 5, 5)
+
+
+@pytest.mark.gsc
+def test_real_folds_cover_the_subset(gsc_root):
+    from qat.data.speech_commands import SPLITS, scan_raw_archive
+
+    refs, _ = scan_raw_archive(gsc_root)
+    pool = [r for s in SPLITS for r in refs[s]]
+    check_folds(pool, 5)
+
+
+@pytest.mark.gsc
+def test_fold_count_checked_before_training(gsc_root):
+    from qat.cv import plan
+    from qat.run_config import RunConfigError
+
+    with pytest.raises((RunConfigError, ValueError), match="speakers in the data"):
+        plan(Path("configs/gsc/dscnn_float.yaml"), {}, None, 10_000, [0], str(gsc_root))
+
