@@ -49,9 +49,10 @@ def timing(design, x_raw, frames: int = 4) -> dict:
     ii = (many["cycles"] - one["cycles"]) / (len(beats) - 1)
     layers = []
     for i, layer in enumerate(l for l in design.layers if l.module):
-        first_in, last_out = hs[i][0], hs[i + 1][-1]
+        ins = layer.notes.get("in_wires", [i])  # a DAG stage reads other wires than the one before it
+        first_in, last_out = min(hs[w][0] for w in ins), hs[i + 1][-1]
         layers.append({"layer": layer.layer, "first_in": first_in, "last_out": last_out,
-                       "latency": last_out - first_in, "adds": last_out - hs[i][-1]})
+                       "latency": last_out - first_in, "adds": last_out - max(hs[w][-1] for w in ins)})
     return {"latency_cycles": latency, "ii_cycles": ii, "frames": len(beats), "layer_timing": layers}
 
 

@@ -106,6 +106,29 @@ def kws_model(name: str, bits: int = 8, seed: int = 0, **kwargs):
     from qat.models import build_model
     from qat.quant_config import QuantConfig
 
-    shapes = {"dscnn": (49, 10, 1), "streaming_ffn": (1960,), "raw_cnn": (16000, 1)}
+    shapes = {"dscnn": (49, 10, 1), "streaming_ffn": (1960,), "raw_cnn": (16000, 1), "tc_resnet": (49, 10, 1)}
     model = build_model(name, shapes[name], 12, QuantConfig(weight_bits=bits, act_bits=bits), **kwargs)
+    return _randomize(model, np.random.default_rng(seed))
+
+
+def residual_model(bits: int = 8, seed: int = 0, length: int = 12, channels: int = 3, filters: int = 4,
+                   kernel: int = 5, stride: int = 2, identity: bool = False):
+    """The smallest fork + merge design: one residual block of 1-D convs ('same', stride) with a 1x1
+    shortcut (or identity), Add, quantized_relu; then a logits quantizer. For stream-level RTL tests."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(seed)
+    wq = dict(kernel_quantizer=quantized_bits(bits, 0, alpha=1), bias_quantizer=quantized_bits(bits, 2, alpha=1))
+    inp = tf.keras.Input((length, channels), name="features")
+    x = QActivation(quantized_bits(bits, 2, alpha=1), name="q_in")(inp)
+    x = QActivation(quantized_relu(bits, 2), name="stem_relu")(QConv1D(filters, 3, padding="same", name="stem", **wq)(x))
+    s = 1 if identity else stride
+    y = QConv1D(filters, kernel, strides=s, padding="same", name="conv1", **wq)(x)
+    y = QActivation(quantized_relu(bits, 2), name="conv1_relu")(y)
+    y = QConv1D(filters, kernel, padding="same", name="conv2", **wq)(y)
+    skip = x if identity else QConv1D(filters, 1, strides=s, name="skip", **wq)(x)
+    z = tf.keras.layers.Add(name="add")([y, skip])
+    z = QActivation(quantized_relu(bits, 2), name="add_relu")(z)
+    model = tf.keras.Model(inp, z, name="residual")
     return _randomize(model, np.random.default_rng(seed))

@@ -19,6 +19,7 @@ from .filelist import MEMORY_SUFFIX, write_core, write_filelist
 from .layer_spec import LayerSpec, read_graph
 from .registry import emitter_for
 from .reuse import ReusePlan, parse_reuse
+from .schedule import fifo_depths
 from .report import build_report, write_report
 from .stitcher import stitch
 
@@ -106,7 +107,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         names = [s.name for s in specs]
         if upto not in names:
             raise RtlGenerationError(f"--upto {upto!r}: no such layer (have {names})")
-        specs = specs[:names.index(upto) + 1]
+        specs = _ancestors(specs[:names.index(upto) + 1], upto)
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -114,15 +115,26 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         first = specs[0]
         in_type = first.out_type if first.kind == "Input" else first.in_type
         in_shape = first.out_shape if first.kind == "Input" else first.in_shape
-        beat = input_beat or default_input_beat(in_shape)
+        beat = input_beat or default_input_beat(_streamed_shape(specs, in_shape))
         in_edge = Edge(beat, in_type.width, in_type.signed, in_type.frac)
         edge = in_edge
         layers: list[EmittedLayer] = []
         edges: list[Edge] = []
-        for spec in specs:
+        sources = _sources(specs)
+        by_name = {s.name: s for s in specs}
+        consumers = {s.name: sum(s.name in t.inputs for t in specs) for s in specs}
+        edge_in, edge_out = {}, {}
+        for i, spec in enumerate(specs):
+            if sources[i] and len(sources[i]) > 1:  # a merge: two streams in, FIFOs sized from the schedule
+                edge = tuple(layers[j].out for j in sources[i])
+                spec.attrs["kws_fifo_depths"], spec.attrs["kws_fifo_schedule"] = fifo_depths(
+                    spec, by_name, edge_in, edge_out, consumers)
+            elif sources[i]:
+                edge = layers[sources[i][0]].out if sources[i][0] >= 0 else in_edge
             emitted = emitter_for(spec)(spec, edge, top, choose_reuse(spec, reuse_factor))
             layers.append(emitted)
             edges.append(edge)
+            edge_in[spec.name], edge_out[spec.name] = edge, emitted.out
             edge = emitted.out
         plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, ReusePlan)) else None
         if plan is not None and plan.balance:
@@ -135,12 +147,14 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
             n_out_elems *= d
         if argmax:
             layers.append(emit_argmax(n_out_elems, edge))
+            sources.append([len(layers) - 2])
             edge = layers[-1].out
             n_out_elems = 1
         tmp.mkdir(parents=True)
         files: list[str] = []
         mems: list[str] = []
-        for lib in dict.fromkeys(f for l in layers for f in l.library):
+        forks = any(sum(j in src for src in sources) > 1 for j in range(-1, len(layers)))
+        for lib in dict.fromkeys([f for l in layers for f in l.library] + (["kws_fork.v"] if forks else [])):
             shutil.copy(LIBRARY_DIR / lib, tmp / lib)
             files.append(lib)
         for l in layers:
@@ -151,7 +165,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
                 fname = f"{l.module}.v"
                 (tmp / fname).write_text(l.verilog)
                 files.append(fname)
-        (tmp / f"{top}.v").write_text(stitch(top, in_edge, layers, n_out_elems // edge.beat))
+        (tmp / f"{top}.v").write_text(stitch(top, in_edge, layers, n_out_elems // edge.beat, sources))
         files.append(f"{top}.v")
         write_filelist(tmp, files)
         write_core(tmp, top, files, mems)
@@ -170,6 +184,50 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     out_dir.with_name(out_dir.name + ".FAILED.txt").unlink(missing_ok=True)
     tmp.rename(out_dir)
     return design
+
+
+def _streamed_shape(specs: list[LayerSpec], in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The input shape as the first stage sees it: a leading Reshape into a sequence or image
+    (TC-ResNet's 49x10x1 MFCC -> 49 frames x 10 channels) sets the pixel, hence the beat."""
+    shape = in_shape
+    for spec in specs[1:] if specs and specs[0].kind == "Input" else specs:
+        if spec.kind != "Reshape" or len(spec.out_shape) < 2:
+            break
+        shape = spec.out_shape
+    return shape
+
+
+def _sources(specs: list[LayerSpec]) -> list[list[int]]:
+    """Per spec, the indices of the specs it reads (-1: the design's input stream). A spec
+    without named inputs (a hand-made list) reads the one before it."""
+    index = {s.name: i for i, s in enumerate(specs)}
+    out = []
+    for i, spec in enumerate(specs):
+        if spec.kind == "Input" or (not spec.inputs and i == 0):
+            out.append([])
+        elif not spec.inputs:
+            out.append([i - 1])
+        else:
+            missing = [n for n in spec.inputs if n not in index]
+            if missing:
+                raise RtlGenerationError(f"layer {spec.name!r} reads {missing}, which are not in the design")
+            out.append([index[n] for n in spec.inputs])
+    return [o if o or i > 0 else [-1] for i, o in enumerate(out)]
+
+
+def _ancestors(specs: list[LayerSpec], last: str) -> list[LayerSpec]:
+    """The specs `last` depends on (itself included), in order: the design up to one layer."""
+    keep, todo = set(), [last]
+    by_name = {s.name: s for s in specs}
+    while todo:
+        name = todo.pop()
+        if name in keep or name not in by_name:
+            continue
+        keep.add(name)
+        todo += list(by_name[name].inputs)
+    if not any(s.inputs for s in specs):  # hand-made chain without names: everything before it
+        return specs
+    return [s for s in specs if s.name in keep]
 
 
 def load_report(out_dir) -> dict:

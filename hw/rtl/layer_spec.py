@@ -28,6 +28,8 @@ class LayerSpec:
     weights: dict = field(default_factory=dict)  # name -> (raw int64 array, FixedType)
     accum: FixedType | None = None
     reuse_factor: int = 1
+    inputs: tuple[str, ...] = ()  # names of the layers it reads (two for a merge)
+    in_types: tuple[FixedType, ...] = ()  # type of each input
 
 
 def _fixed(layer, precision, what: str) -> FixedType:
@@ -47,22 +49,26 @@ def raw_weights(layer, key: str) -> tuple[np.ndarray, FixedType]:
 
 
 def read_graph(model_graph) -> list[LayerSpec]:
-    """Sequential list of LayerSpecs from an hls4ml ModelGraph (branching graphs are refused)."""
+    """LayerSpecs in graph (topological) order, each naming the layers it reads: a chain, or a
+    DAG with forks and two-input merges (residual blocks)."""
     specs: list[LayerSpec] = []
-    prev_out: str | None = None
+    writer: dict[str, str] = {}  # hls4ml tensor name -> layer that writes it
     for layer in model_graph.get_layers():
         kind = layer.class_name
         out_var = layer.get_output_variable()
         out_type = _fixed(layer, out_var.type.precision, "result type")
         inputs = [i for i in layer.inputs if i]
         if kind != "Input":
-            if len(inputs) != 1 or (prev_out is not None and inputs[0] != prev_out):
-                raise UnsupportedLayerError(layer.name, kind, f"only sequential graphs are supported (inputs {inputs})")
-            in_var = layer.get_input_variable()
-            in_type = _fixed(layer, in_var.type.precision, "input type")
-            in_shape = tuple(int(d) for d in in_var.shape)
+            unknown = [i for i in inputs if i not in writer]
+            if not inputs or unknown:
+                raise UnsupportedLayerError(layer.name, kind, f"reads {unknown or inputs}, which no earlier layer writes")
+            in_vars = [layer.get_input_variable(i) for i in inputs]
+            in_types = tuple(_fixed(layer, v.type.precision, "input type") for v in in_vars)
+            in_type, in_shape = in_types[0], tuple(int(d) for d in in_vars[0].shape)
+            sources = tuple(writer[i] for i in inputs)
         else:
             in_type, in_shape = out_type, tuple(int(d) for d in out_var.shape)
+            in_types, sources = (), ()
         accum = layer.get_attr("accum_t")
         spec = LayerSpec(
             name=layer.name,
@@ -74,12 +80,14 @@ def read_graph(model_graph) -> list[LayerSpec]:
             attrs=dict(layer.attributes.items()) if hasattr(layer.attributes, "items") else {},
             accum=_fixed(layer, accum.precision, "accumulator type") if accum is not None else None,
             reuse_factor=int(layer.get_attr("reuse_factor", 1) or 1),
+            inputs=sources,
+            in_types=in_types,
         )
         for key in ("weight", "bias", "depthwise", "pointwise"):
             if key in layer.weights:
                 spec.weights[key] = raw_weights(layer, key)
         specs.append(spec)
-        prev_out = layer.outputs[0]
+        writer[layer.outputs[0]] = layer.name
     if not specs:
         raise RtlGenerationError("empty ModelGraph")
     return specs
