@@ -1,0 +1,28 @@
+"""Held-out Speech Commands test clips as normalized features (shared by the residual-net tests)."""
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+
+@lru_cache(maxsize=4)
+def _real_features(kind: str, n: int) -> np.ndarray:
+    from qat.dataset import DataConfig, load_splits
+    from qat.features import Normalizer, compute
+    from tests.conftest import gsc_dir
+
+    clips = load_splits(DataConfig(source="gsc", path=str(gsc_dir())), progress=False, splits=("test",))["test"]
+    feats = compute(kind, clips.audio[:n])
+    return Normalizer.fit(kind, feats)(kind, feats).astype(np.float32)
+
+
+def real_features(kind: str = "mfcc", n: int = 200) -> np.ndarray:
+    """The first n test clips' features, normalized (skips the test when the data is missing)."""
+    from tests.conftest import gsc_dir
+
+    if gsc_dir() is None:
+        pytest.skip("Speech Commands data not found (set KWS_GSC_DIR)")
+    x = _real_features(kind, n)
+    assert len(x) == n, f"only {len(x)} test clips"
+    return x
