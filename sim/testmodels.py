@@ -111,8 +111,8 @@ def kws_model(name: str, bits: int = 8, seed: int = 0, **kwargs):
     return _randomize(model, np.random.default_rng(seed))
 
 
-def residual_model(bits: int = 8, seed: int = 0, length: int = 12, channels: int = 3, filters: int = 4,
-                   kernel: int = 5, stride: int = 2, identity: bool = False):
+def residual_model(bits: int = 8, seed: int = 0, length: int = 24, channels: int = 3, filters: int = 4,
+                   kernel: int = 9, stride: int = 2, identity: bool = False):
     """The smallest fork + merge design: one residual block of 1-D convs ('same', stride) with a 1x1
     shortcut (or identity), Add, quantized_relu; then a logits quantizer. For stream-level RTL tests."""
     import tensorflow as tf
