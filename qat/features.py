@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
 from qat.data.labels import CLIP_SAMPLES, SAMPLE_RATE
 
@@ -72,7 +73,9 @@ def frames(audio: np.ndarray) -> np.ndarray:
 
 
 def log_mel(audio: np.ndarray) -> np.ndarray:
-    spectrum = np.abs(np.fft.rfft(frames(audio), n=FFT_LENGTH)).astype(np.float32)
+    # scipy's FFT stays in float32 (numpy's works in float64): 3x faster, and training recomputes
+    # the features of every augmented clip each epoch
+    spectrum = np.abs(scipy.fft.rfft(frames(audio), n=FFT_LENGTH))
     return np.log(spectrum @ _MEL + 1e-6)
 
 

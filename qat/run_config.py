@@ -155,4 +155,10 @@ def parse_override(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise RunConfigError(f"override {text!r}: expected key.path=value")
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:  # YAML 1.1 reads `1e-4` (no dot) as a string; a user means the number
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return key.strip(), parsed
