@@ -49,7 +49,8 @@ def run_name(name: str, tag: str | None, folds: int, seed: int, fold: int) -> st
     return f"{name}{'_' + tag if tag else ''}_k{folds}_s{seed}_f{fold}"
 
 
-def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list[int], data: str | None) -> list[list[dict]]:
+def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list[int], data: str | None,
+         only: list[int] | None = None) -> list[list[dict]]:
     """Stages of runs (each stage depends only on earlier ones): [float runs], [quantized runs].
 
     Every run is checked (config, folds against speakers) here, before anything trains."""
@@ -60,7 +61,7 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
         parent = RunConfig.load(find_config(cfg.train.init_from), base)
     stages: list[list[dict]] = [[], []] if parent else [[]]
     for seed in seeds:
-        for fold in range(folds):
+        for fold in (only if only is not None else range(folds)):
             fold_set = {"data.folds": folds, "data.fold": fold, "train.seed": seed}
             if parent is not None:
                 # the float run gets the same overrides (and tag): a recipe change applies to both phases
@@ -119,11 +120,12 @@ def execute(stages: list[list[dict]], build_dir: Path, jobs: int, progress: bool
 
 def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -> dict:
     """Pooled accuracy per seed (every clip once), mean ± std over seeds and over folds, recall per class."""
+    scored = sorted({r["overrides"]["data.fold"] for r in runs})
     per_seed, per_fold, float_seed, cms, seconds = [], [], [], [], []
     for seed in seeds:
         cm = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
         float_hits = float_total = 0
-        for fold in range(folds):
+        for fold in scored:
             run = next(r for r in runs if r["overrides"]["train.seed"] == seed and r["overrides"]["data.fold"] == fold)
             m = json.loads((build_dir / run["name"] / "metrics.json").read_text())
             fold_cm = np.asarray(m["confusion_test"], np.int64)
@@ -139,7 +141,7 @@ def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -
         float_seed.append(float(float_hits / float_total))
         cms.append(cm)
     recall = np.stack([np.diag(c) / np.maximum(c.sum(1), 1) for c in cms])
-    return {"folds": folds, "seeds": seeds, "clips": int(cms[0].sum()),
+    return {"folds": folds, "scored_folds": scored, "seeds": seeds, "clips": int(cms[0].sum()),
             "accuracy_per_seed": per_seed, "accuracy_mean": float(np.mean(per_seed)),
             "accuracy_std_seeds": float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else 0.0,
             "accuracy_per_fold": per_fold, "accuracy_std_folds": float(np.std(per_fold, ddof=1)),
@@ -151,7 +153,8 @@ def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -
 
 def report(name: str, s: dict, command: str) -> str:
     pm = lambda m, sd: f"{m:.2%} ± {sd:.2%}"  # noqa: E731
-    lines = [f"# {name}: {s['folds']}-fold speaker-grouped cross-validation, seeds {s['seeds']}", "",
+    part = "" if len(s["scored_folds"]) == s["folds"] else f" (screening: folds {s['scored_folds']} only)"
+    lines = [f"# {name}: {s['folds']}-fold speaker-grouped cross-validation{part}, seeds {s['seeds']}", "",
              f"Command: `{command}`", "",
              f"- accuracy (every one of {s['clips']:,} clips scored once per seed): **{pm(s['accuracy_mean'], s['accuracy_std_seeds'])}** "
              f"(mean ± std over {len(s['seeds'])} seed(s)); per seed " + ", ".join(f"{a:.2%}" for a in s["accuracy_per_seed"]),
@@ -192,6 +195,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", help="extracted Speech Commands folder (default: the config's data, or $KWS_GSC_DIR)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting in every run")
     ap.add_argument("--tag", help="a name for the overridden variant (required with --set)")
+    ap.add_argument("--only-folds", type=int, nargs="+", help="score only these folds (a quick screen; not a CV result)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (the cores are shared between them)")
     ap.add_argument("--build-dir", default="build/cv")
     ap.add_argument("--report-only", action="store_true", help="summarize finished runs, train nothing")
@@ -203,7 +207,9 @@ def main(argv=None) -> int:
         if args.jobs < 1:
             raise RunConfigError("--jobs must be >= 1")
         overrides = dict(parse_override(o) for o in args.set)
-        stages = plan(Path(args.config), overrides, args.tag, args.folds, args.seeds, args.data)
+        if args.only_folds and not all(0 <= k < args.folds for k in args.only_folds):
+            raise RunConfigError(f"--only-folds {args.only_folds}: folds are 0 .. {args.folds - 1}")
+        stages = plan(Path(args.config), overrides, args.tag, args.folds, args.seeds, args.data, args.only_folds)
         build_dir = Path(args.build_dir)
         started = time.time()
         if not args.report_only:
@@ -212,7 +218,7 @@ def main(argv=None) -> int:
     except (RunConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    name = stages[-1][0]["name"].rsplit("_s", 1)[0]
+    name = stages[-1][0]["name"].rsplit("_s", 1)[0] + ("_f" + "".join(map(str, args.only_folds)) if args.only_folds else "")
     out = build_dir / name
     out.mkdir(parents=True, exist_ok=True)
     command = "python -m qat.cv " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from qat.models import dscnn, raw_cnn, streaming_ffn
+from qat.models import dscnn, raw_cnn, streaming_ffn, tc_resnet
 from qat.nas import derived as nas_derived
 
 MODELS = {
     "dscnn": (dscnn.build, "mfcc"),
     "streaming_ffn": (streaming_ffn.build, "logmel"),
     "raw_cnn": (raw_cnn.build, "raw"),
-    "tc_resnet": (__import__("qat.models.tc_resnet", fromlist=["build"]).build, "mfcc"),
+    "tc_resnet": (tc_resnet.build, "mfcc"),
     # architectures found by qat.nas (model_args: arch, space from the search's arch.json)
     "nas_mfcc": (nas_derived.build_mfcc, "mfcc"),
     "nas_raw": (nas_derived.build_raw, "raw"),
