@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qat.data import download, synthetic
+from qat.data import clip_store, download, synthetic
 from qat.data.clips import LoadedClips, load_clips
 from qat.data.folds import FoldError, fold_splits
 from qat.data.labels import BACKGROUND_NOISE_DIR, CLIP_SAMPLES
@@ -27,7 +27,7 @@ from qat.data.wav import AudioError, read_wav
 
 log = logging.getLogger(__name__)
 SOURCES = ("synthetic", "gsc", "download")
-CACHE_FORMAT = 2  # bump when the cached audio's encoding changes
+CACHE_FORMAT = 3  # bump when the cached audio's encoding changes (3: a folder with an int16 .npy)
 
 
 class DataConfigError(ValueError):
@@ -88,26 +88,11 @@ def resolve_root(cfg: DataConfig, progress: bool = True) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def _quantize16(audio: np.ndarray) -> np.ndarray:
-    # Keep audio on the 16-bit PCM grid (k/32768, as soundfile reads PCM_16), so a cached and a
-    # fresh load give identical arrays and clips read from files are stored losslessly.
-    return np.clip(np.round(audio * 32768), -32768, 32767).astype(np.int16)
-
-
 def _cached(key: dict, build, progress: bool) -> LoadedClips:
+    """The clips of `key` from the disk cache (qat/data/clip_store.py), built by `build(path)` on a miss."""
     key = {**key, "format": CACHE_FORMAT}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    path = download.cache_dir() / "audio" / f"{digest}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as d:
-            return LoadedClips(d["audio"].astype(np.float32) / 32768, d["labels"], [], list(d["errors"]))
-    clips = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a name of this process's own: parallel runs (qat.cv --jobs) may build the same entry at once
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, audio=_quantize16(clips.audio), labels=clips.labels, errors=np.asarray(clips.errors, dtype=str))
-    os.replace(tmp, path)
-    return LoadedClips(_quantize16(clips.audio).astype(np.float32) / 32768, clips.labels, clips.refs, clips.errors)
+    return clip_store.cached(download.cache_dir() / "audio" / digest, build)
 
 
 def load_splits(cfg: DataConfig, progress: bool = True, splits=SPLITS) -> dict[str, LoadedClips]:
@@ -120,7 +105,7 @@ def load_splits(cfg: DataConfig, progress: bool = True, splits=SPLITS) -> dict[s
     for split in splits:
         key = dict(root=str(root), split=split, seed=cfg.seed, unknown=cfg.unknown_percent,
                    silence=cfg.silence_percent, files=len(refs[split]), mtime=_listing_stamp(root))
-        out[split] = _cached(key, lambda s=split: load_clips(refs[s], desc=f"{s} clips", progress=progress), progress)
+        out[split] = _cached(key, lambda path, s=split: load_clips(refs[s], f"{s} clips", progress, store=path), progress)
     if cfg.test_set:
         out["official_test"] = load_test_set(cfg.test_set, progress)
     return out
@@ -135,12 +120,13 @@ def _fold_splits(cfg: DataConfig, root: Path, refs: dict, progress: bool, splits
         raise DataConfigError(str(exc)) from None
     key = dict(root=str(root), split="pool", seed=cfg.seed, unknown=cfg.unknown_percent,
                silence=cfg.silence_percent, files=len(pool), mtime=_listing_stamp(root))
-    loaded = _cached(key, lambda: load_clips(pool, desc="clips", progress=progress), progress)
+    loaded = _cached(key, lambda path: load_clips(pool, "clips", progress, store=path), progress)
     if loaded.errors:
         # unreadable clips were dropped while loading: map the kept rows back to the pool by path
         raise DataConfigError(f"{len(loaded.errors)} clip(s) of {root} could not be read ({loaded.errors[0]}); "
                               "cross-validation needs every clip of the pool: remove or replace them")
-    out = {s: LoadedClips(loaded.audio[index[s]], loaded.labels[index[s]], [pool[i] for i in index[s]], [])
+    # row indices into the stored pool, not copies: a fold's training split reads a chunk at a time
+    out = {s: LoadedClips(loaded.audio.take(index[s]), loaded.labels[index[s]], [pool[i] for i in index[s]], [])
            for s in splits}
     if cfg.test_set:
         out["official_test"] = load_test_set(cfg.test_set, progress)
@@ -159,7 +145,7 @@ def fold_speakers(cfg: DataConfig) -> dict[str, list[str]]:
 def load_test_set(path: str | Path, progress: bool = True) -> LoadedClips:
     refs, _ = scan_test_set(path)
     key = dict(root=str(Path(path).resolve()), split="official_test", files=len(refs), mtime=_listing_stamp(Path(path)))
-    return _cached(key, lambda: load_clips(refs, desc="official test clips", progress=progress), progress)
+    return _cached(key, lambda path: load_clips(refs, "official test clips", progress, store=path), progress)
 
 
 def _listing_stamp(root: Path) -> float:

@@ -33,7 +33,7 @@ log = logging.getLogger("qat.train")
 class Prepared:
     kind: str
     normalizer: object
-    train_audio: np.ndarray
+    train_audio: object  # qat.data.clips.ClipAudio: int16 (on disk for cached data), read a chunk at a time
     train_labels: np.ndarray
     noises: list
     features: dict  # split -> (x, y)
@@ -41,7 +41,12 @@ class Prepared:
 
 
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Prepared:
+    """Every split's features, normalized with training-set statistics; computed a chunk of clips
+    at a time (qat/data/feature_chunks.py), so memory holds the features, not the audio. The
+    normalizer is fitted on every k-th training clip, at most 20k of them (all clips of a smaller
+    training split, so such runs get the same statistics as the whole-split code)."""
     from qat import features
+    from qat.data import feature_chunks as chunked
     from qat.dataset import background_noises, load_splits
     from qat.models import feature_kind
 
@@ -50,27 +55,40 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Prepared:
     for split, clips in splits.items():
         if len(clips.labels) == 0:
             raise RunConfigError(f"the {split} split is empty: check the dataset's validation/testing lists")
-    raw_train = features.compute(kind, splits["train"].audio)
-    normalizer = features.Normalizer.fit(kind, raw_train)
-    feats = {s: (normalizer(kind, features.compute(kind, c.audio)), c.labels) for s, c in splits.items()}
+    train_x = chunked.clip_features(kind, splits["train"].audio)
+    normalizer = features.Normalizer.fit(kind, chunked.fit_sample(train_x))
+    feats = {s: (chunked.normalize_in_place(kind, normalizer, train_x) if s == "train"
+                 else chunked.clip_features(kind, c.audio, normalizer), c.labels) for s, c in splits.items()}
     return Prepared(kind, normalizer, splits["train"].audio, splits["train"].labels, background_noises(cfg.data),
                     feats, {s: len(c.errors) for s, c in splits.items()})
 
 
 def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str) -> np.ndarray:
-    """Freshly augmented training features; seeded by (seed, phase, epoch) so a resume sees the same data."""
+    """Freshly augmented training features; seeded by (seed, phase, epoch) so a resume sees the same data.
+
+    Computed CHUNK_CLIPS (2,048) clips at a time into one array, one random stream running
+    through the chunks in order (a chunk's waveform augmentation, then its SpecAugment, then the
+    next chunk). A training split of at most one chunk gets exactly the draws of the former
+    whole-split code; a larger one gets other draws than that code gave for the same seed,
+    still fixed by (seed, phase, epoch) and CHUNK_CLIPS."""
     from qat import features
     from qat.data.augment import augment, spec_augment
+    from qat.data.feature_chunks import map_chunks
 
     rng = np.random.default_rng([cfg.train.seed, zlib.crc32(phase.encode()), epoch])
-    audio = augment(prep.train_audio, prep.noises, rng, labels=prep.train_labels, **cfg.data.augment)
-    x = prep.normalizer(prep.kind, features.compute(prep.kind, audio))
     sa = dict(cfg.train.spec_augment or {})
     if sa:
         step = features.frame_samples(prep.kind)  # widths are given in 20 ms frames
         sa["time_width"] = sa.get("time_width", 0) * step
-        spec_augment(features.time_freq_view(prep.kind, x), rng, **sa)
-    return x
+
+    def one_chunk(audio: np.ndarray, where: slice) -> np.ndarray:
+        audio = augment(audio, prep.noises, rng, labels=prep.train_labels[where], **cfg.data.augment)
+        x = prep.normalizer(prep.kind, features.compute(prep.kind, audio))
+        if sa:
+            spec_augment(features.time_freq_view(prep.kind, x), rng, **sa)
+        return x
+
+    return map_chunks(prep.train_audio, one_chunk, features.input_shape(prep.kind))
 
 
 def compile_model(model, lr: float, loss=None, n_classes: int | None = None):
