@@ -89,7 +89,7 @@ def generate(root: str | Path, clips: int, seed: int = 0, progress: bool = True)
         (root / w).mkdir(parents=True)
     count: dict[tuple[int, int], int] = {}
     lists: dict[int, list[str]] = {1: [], 2: []}
-    batch = 1000
+    batch = 100  # small: a forked stage's ru_maxrss starts at this process's peak (see scale_check)
     with tqdm(total=clips, desc="writing clips", unit="clip", disable=not progress, leave=False) as bar:
         for start in range(0, clips, batch):
             idx = np.arange(start, min(start + batch, clips))
@@ -177,8 +177,11 @@ def scale_check(clips: int, out: Path, code_dir: Path | None = None, progress: b
     logs.mkdir(parents=True, exist_ok=True)
     started = time.time()
     archive = generate(out / "archive", clips, progress=progress)
+    # Linux starts a forked child's ru_maxrss at the parent's peak (exec keeps the old mm's
+    # high-water mark), so no stage can report less than this
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report = {"clips_generated": clips, "code_dir": str(code_dir), "archive": str(archive),
-              "generate_seconds": round(time.time() - started, 1), "stages": {}}
+              "generate_seconds": round(time.time() - started, 1), "stage_rss_floor_mib": round(floor), "stages": {}}
     cache = out / "cache"
     shutil.rmtree(cache, ignore_errors=True)  # so `load` measures building the clip cache
     env = {**os.environ, "KWS_CACHE": str(cache), "PYTHONPATH": str(code_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
