@@ -6,7 +6,7 @@ dataset is scored once per seed by a model that never heard its speaker.
 
 A config that starts from a float run (`train.init_from`) gets that run cross-validated first,
 fold by fold and seed by seed (the float config is found in configs/ by its name, and gets the
-same --set overrides and --tag), and the quantized run of each fold starts from the float model
+same --set overrides and --tag, except QAT-only ones such as train.distill), and the quantized run of each fold starts from the float model
 of the same fold and seed. Each
 (config, seed, fold) is an ordinary training run in <build-dir>/<name>[_<tag>]_k<K>_s<seed>_f<fold>/;
 finished runs are skipped, so an interrupted CV resumes. Writes <build-dir>/<name>[_<tag>]_k<K>/:
@@ -33,6 +33,8 @@ from qat.data.labels import CLASSES
 from qat.run_config import RunConfig, RunConfigError, parse_override
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# settings that act only on the quantized phases: overriding them does not change the float run
+QAT_ONLY = ("quant", "scheme", "train.qat_epochs", "train.qat_lr", "train.distill", "train.calib_clips")
 
 
 def find_config(name: str, config_dir: Path = CONFIG_DIR) -> Path:
@@ -57,16 +59,19 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
     base = {**overrides, **({"data.source": "gsc", "data.path": data} if data else {})}
     cfg = RunConfig.load(config, base)
     parent = None
+    # the float run shares the overrides that shape it (a recipe change applies to both phases);
+    # QAT-only ones (e.g. train.distill) leave it alone, so variants of the QAT share one float run
+    float_base = {k: v for k, v in base.items() if not k.startswith(QAT_ONLY)}
+    float_tag = tag if any(not k.startswith(QAT_ONLY) for k in overrides) else None
     if cfg.train.init_from:
-        parent = RunConfig.load(find_config(cfg.train.init_from), base)
+        parent = RunConfig.load(find_config(cfg.train.init_from), float_base)
     stages: list[list[dict]] = [[], []] if parent else [[]]
     for seed in seeds:
         for fold in (only if only is not None else range(folds)):
             fold_set = {"data.folds": folds, "data.fold": fold, "train.seed": seed}
             if parent is not None:
-                # the float run gets the same overrides (and tag): a recipe change applies to both phases
-                pname = run_name(parent.name, tag, folds, seed, fold)
-                pset = {**base, **fold_set, "name": pname}
+                pname = run_name(parent.name, float_tag, folds, seed, fold)
+                pset = {**float_base, **fold_set, "name": pname}
                 stages[0].append(dict(config=str(find_config(parent.name)), overrides=pset, name=pname))
                 fold_set["train.init_from"] = pname
             name = run_name(cfg.name, tag, folds, seed, fold)

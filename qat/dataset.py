@@ -48,7 +48,9 @@ class DataConfig:
     folds: int = 0
     fold: int = 0
     validation_percent: float = 5.0  # of the training folds' clips, whole speakers, when folds > 0
-    augment: dict = field(default_factory=lambda: {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1})
+    # silence_volume: `_silence_` training clips re-cut from the noise every epoch at U(0, 1) volume
+    augment: dict = field(default_factory=lambda: {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1,
+                                                   "silence_volume": 1.0})
 
     def __post_init__(self):
         if self.source not in SOURCES:
