@@ -55,6 +55,7 @@ def test_quantizer_grid_exact_forward_and_straight_through_gradient():
         want = np.clip(np.round(w.numpy()[:, c] / step), -8, 7) * step
         assert np.array_equal(got[:, c], want)
     assert np.array_equal(tape.gradient(loss, w).numpy(), np.full((3, 3), 3.0, np.float32))
+    assert np.array_equal(tf.function(q)(w).numpy(), y.numpy())  # graph mode: no inexact division
     again = channel_po2_bits.from_config(q.get_config())
     assert np.array_equal(again(w).numpy(), y.numpy()) and q.max() == 2.0
 
@@ -78,6 +79,7 @@ def test_exported_kernel_is_one_plain_grid_and_the_model_round_trips(tmp_path):
     assert (report["fc"]["kernel"]["bits"], report["fc"]["kernel"]["integer"]) == (9, 0)  # 4 bits + span 5
     data = np.random.default_rng(0).normal(0, 2, (64, 6)).astype(np.float32)
     assert np.array_equal(model(data).numpy(), plain(data).numpy())
+    assert np.array_equal(model.predict(data, verbose=0), plain.predict(data, verbose=0))
 
 
 # ---------------------------------------------------------------- config
@@ -110,6 +112,7 @@ def test_per_channel_qat_exports_what_was_trained(float_model, tmp_path):
         assert result.extra["weight_memory_layers"][name]["kernel_bits"] == 4
     x = np.concatenate([ctx.prep.features[s][0] for s in ("train", "test")])
     assert np.array_equal(trained(x, training=False).numpy(), result.model(x, training=False).numpy())
+    assert np.array_equal(trained.predict(x, verbose=0), result.model.predict(x, verbose=0))  # graph mode too
     assert result.results["quantized"]["test"]["accuracy"] > 0.5
     assert result.extra["export_max_abs_diff"] == 0.0
     from hw.convert import check_supported

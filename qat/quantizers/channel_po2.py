@@ -17,8 +17,9 @@ already proven for the linear flow), and the hardware generator recovers each co
 from its trailing zero bits (hw/rtl/channel_shift.py) to store `bits`-wide weights and shift the
 sum once per output.
 
-The forward value is exactly q (`q + (w - stop_gradient(w))`, not QKeras's `w + stop_gradient(q - w)`,
-which is off by a float ulp), so the exported model computes bit for bit what was trained.
+The forward value is exactly q, eagerly and in graph mode (`predict`): a custom straight-through
+gradient instead of QKeras's `w + stop_gradient(q - w)`, which can be off by a float ulp, and
+multiplications by powers of two only. So the exported model computes bit for bit what was trained.
 """
 
 from __future__ import annotations
@@ -52,18 +53,25 @@ class channel_po2_bits(BaseQuantizer):  # noqa: N801  (QKeras names quantizers i
         self.axis = int(axis)
         self.built = True
 
-    def _scale(self, rank: int):
-        """2**(s_c + bits - 1) shaped to broadcast against the kernel's channel axis."""
-        s = np.asarray(self.shifts, np.float64) + (self.bits - 1)
+    def _scale(self, rank: int, sign: int = 1):
+        """2**(sign * (s_c + bits - 1)) shaped to broadcast against the kernel's channel axis."""
+        s = sign * (np.asarray(self.shifts, np.float64) + (self.bits - 1))
         shape = [len(self.shifts)] + [1] * (-self.axis - 1)
         return tf.constant(np.exp2(s).reshape(shape) if rank > 1 else np.exp2(s), tf.float32)
 
     def __call__(self, w):
         w = tf.cast(w, tf.float32)
-        scale = self._scale(len(w.shape))
+        # Multiplications by powers of two only: exact. (A division is not: in graph mode it ran
+        # through an approximate reciprocal here, 2**-7 came out as 0.0078124995.)
+        scale, step = self._scale(len(w.shape)), self._scale(len(w.shape), -1)
         n = float(2 ** (self.bits - 1))
-        q = tf.clip_by_value(tf.round(w * scale), -n, n - 1) / scale  # exact: power-of-two scales
-        return q + (w - tf.stop_gradient(w))
+
+        @tf.custom_gradient
+        def quantize(v):
+            q = tf.clip_by_value(tf.round(v * scale), -n, n - 1) * step
+            return q, lambda dy: dy  # straight through
+
+        return quantize(w)
 
     # -- QKeras quantizer protocol --------------------------------------------------------
     def max(self):
