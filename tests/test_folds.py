@@ -70,3 +70,30 @@ def test_fold_count_checked_before_training(gsc_root):
     with pytest.raises((RunConfigError, ValueError), match="speakers in the data"):
         plan(Path("configs/gsc/dscnn_float.yaml"), {}, None, 10_000, [0], str(gsc_root))
 
+
+
+@pytest.mark.gsc
+def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path):
+    """A 2-fold CV of a quantized config (float first, then QAT from the same fold's float model),
+    tiny epochs: the summary pools every clip of the subset exactly once and writes its files."""
+    import json
+
+    from qat.cv import main
+
+    args = ["--config", "configs/gsc/dscnn_linear8.yaml", "--folds", "2", "--seeds", "0", "--data", str(gsc_root),
+            "--build-dir", str(tmp_path), "--no-progress", "--tag", "tiny",
+            "--set", "model_args={width: 8}", "--set", "train.float_epochs=1", "--set", "train.qat_epochs=1"]
+    assert main(args) == 0
+    out = tmp_path / "gsc_dscnn_linear8_tiny_k2"
+    summary = json.loads((out / "cv.json").read_text())
+    from qat.data.speech_commands import SPLITS, scan_raw_archive
+
+    refs, _ = scan_raw_archive(gsc_root)
+    assert summary["clips"] == sum(len(refs[s]) for s in SPLITS)  # every clip of the pool, once
+    assert np.asarray(summary["confusion"]).sum() == summary["clips"]
+    assert (tmp_path / "gsc_dscnn_float_tiny_k2_s0_f1" / "model.h5").exists()  # the float runs it started from
+    assert (out / "cv_report.md").exists() and (out / "cv.png").exists()
+    # a second call trains nothing: every run is finished
+    before = {p: p.stat().st_mtime for p in tmp_path.glob("*/metrics.json")}
+    assert main(args) == 0
+    assert before == {p: p.stat().st_mtime for p in tmp_path.glob("*/metrics.json")}
