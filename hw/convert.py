@@ -62,6 +62,11 @@ def _common_checks(name: str, cfg: dict) -> None:
         raise QuantizerProblem(f"{name}(qnoise_factor={cfg['qnoise_factor']}): set qnoise_factor=1 for inference")
 
 
+# kwsflow's QAT weight quantizers (by class name: hw/ imports nothing of qat/); their exporter turns
+# each into a plain quantized_bits on the grid the trained values lie on (per-channel scales included)
+TRAINING_QUANTIZERS = ("channel_po2_bits", "squashed_bits", "trained_bits")
+
+
 def weight_type(quantizer) -> FixedType:
     """Type of a kernel/bias quantizer's values: quantized_bits(b, i) -> fixed<b, i+1>.
 
@@ -69,6 +74,10 @@ def weight_type(quantizer) -> FixedType:
     writes them.
     """
     name, cfg = _cfg(quantizer)
+    if name in TRAINING_QUANTIZERS:
+        raise QuantizerProblem(
+            f"{name} is a training-time quantizer; export the model to plain QKeras first "
+            "(qat.quantizers.export_fixed_qkeras; a run's saved model.h5 already is)")
     if name != "quantized_bits":
         raise QuantizerProblem(
             f"{name} weights are not supported by the exact flow; use quantized_bits(bits, integer, alpha=1)"

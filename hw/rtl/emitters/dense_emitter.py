@@ -6,8 +6,9 @@ import numpy as np
 
 from hw.fixed import FixedType
 
+from ..channel_shift import ChannelShifts, factor_channel_shifts
 from ..errors import UnsupportedLayerError
-from ..requant import OVF_CODE, RND_CODE, requant_params, verilog_const
+from ..requant import OVF_CODE, RND_CODE, pack, requant_params, verilog_const
 from .base import EmittedLayer, Edge, verilog_ident
 
 MAX_WIDTH = 64  # widest accumulator / element the generator accepts (kws_requant works wider; tests do not)
@@ -96,12 +97,16 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         if t.width > MAX_WIDTH:
             raise UnsupportedLayerError(layer, kind, f"{what} width {t.width} exceeds the generator limit {MAX_WIDTH}")
     ib, ob = schedule(n_in, n_out, rf, layer, kind)
+    # per-channel power-of-two scales (wide graph weights with trailing zeros): narrow ROM + shifts
+    pc = factor_channel_shifts(weights, w_type, edge_in.frac + w_type.frac - acc.frac)
+    if pc is not None:
+        weights, w_type = pc.weights, pc.w_type
     if ib == n_in and ob == n_out and not depthwise and edge_in.beat == n_in and out_beat == n_out:
         return _pipelined(name=name, kind=kind, layer=layer, edge_in=edge_in, weights=weights, w_type=w_type,
-                          bias_word=_bias_word(bias, b_type, acc, n_out), acc=acc, out=out)
+                          bias_word=_bias_word(bias, b_type, acc, n_out), acc=acc, out=out, pc=pc)
     rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
     bias_word = _bias_word(bias, b_type, acc, n_out)
-    arith = _arith_params(edge_in, w_type, acc, out)
+    arith = _arith_params(edge_in, w_type, acc, out, pc)
     head = ("IN_W", "IN_SIGNED", "W_W", "ACC_W")  # parameter order as before: generated text (and its hash) unchanged
     params = {"DW": int(depthwise), "N_IN": frame, "N_OUT": n_out, "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
               **{k: arith[k] for k in head}, "IB": ib, "OB": ob, "AW": aw,
@@ -119,8 +124,13 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         out=Edge(out_beat, out.width, out.signed, out.frac),
         library=("kws_requant.v", "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),
-        notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out},
+        notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
+               **_shift_notes(pc)},
     )
+
+
+def _shift_notes(pc: ChannelShifts | None) -> dict:
+    return {} if pc is None else {"channel_shifts": list(pc.shifts), "stored_weight_bits": pc.w_type.width}
 
 
 def _stream_wrapper(comment: str, name: str, in_w: int, out_w: int, core: str, plist: str, *, ports: str,
@@ -158,17 +168,23 @@ def _bias_word(bias, b_type, acc: FixedType, n_out: int) -> int:
     return word
 
 
-def _arith_params(edge_in: Edge, w_type: FixedType, acc: FixedType, out: FixedType) -> dict:
-    """Widths, product-to-accumulator cast and result cast shared by kws_dense and kws_dense_pipe."""
+def _arith_params(edge_in: Edge, w_type: FixedType, acc: FixedType, out: FixedType,
+                  pc: ChannelShifts | None = None) -> dict:
+    """Widths, product-to-accumulator cast and result cast shared by kws_dense and kws_dense_pipe
+    (+ SH_W/SHIFTS for per-channel shifts; absent otherwise, so other layers' text is unchanged)."""
     outp = requant_params(acc.frac, out)
-    return {"IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "W_W": w_type.width, "ACC_W": acc.width,
-            "PROD_SHIFT": edge_in.frac + w_type.frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding],
-            "ACC_OVF": OVF_CODE[acc.overflow], "OUT_W": out.width, "OUT_SIGNED": int(out.signed),
-            "OUT_SHIFT": outp["SHIFT"], "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
+    params = {"IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "W_W": w_type.width, "ACC_W": acc.width,
+              "PROD_SHIFT": edge_in.frac + w_type.frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding],
+              "ACC_OVF": OVF_CODE[acc.overflow], "OUT_W": out.width, "OUT_SIGNED": int(out.signed),
+              "OUT_SHIFT": outp["SHIFT"], "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
+    if pc is not None:
+        params["SH_W"] = pc.shift_width
+        params["SHIFTS"] = verilog_const(pack(pc.shifts, pc.shift_width), len(pc.shifts) * pc.shift_width)
+    return params
 
 
 def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type: FixedType, bias_word: int,
-               acc: FixedType, out: FixedType) -> EmittedLayer:
+               acc: FixedType, out: FixedType, pc: ChannelShifts | None = None) -> EmittedLayer:
     """Reuse factor 1 with the frame in one beat: kws_dense_pipe, a frame per cycle, weights as constants."""
     n_in, n_out = weights.shape
     mask = (1 << w_type.width) - 1
@@ -176,7 +192,7 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
     for o in range(n_out):
         for j in range(n_in):
             w_word |= (int(weights[j, o]) & mask) << ((o * n_in + j) * w_type.width)
-    params = {"N_IN": n_in, "N_OUT": n_out, **_arith_params(edge_in, w_type, acc, out)}
+    params = {"N_IN": n_in, "N_OUT": n_out, **_arith_params(edge_in, w_type, acc, out, pc)}
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
     text = _stream_wrapper(
         f"// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multipliers, a frame per cycle; "
@@ -187,7 +203,7 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
         layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out.width, out.signed, out.frac),
         library=("kws_requant.v", "kws_dense_pipe.v"), multipliers=n_in * n_out, rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
-               "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width},
+               "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, **_shift_notes(pc)},
     )
 
 

@@ -16,6 +16,11 @@
 // Weights come from a ROM outside this module with a registered read: rom_addr is the address
 // `addr` takes at the next edge, so rom_data always holds the word at `addr`. Biases are
 // constants already converted to the accumulator format by the generator.
+//
+// SH_W > 0 (per-channel power-of-two weight scales, hw/rtl/channel_shift.py): the ROM holds
+// w'[i][o] = w[i][o] >> k[o], the sum starts at 0 and is shifted once per output before the bias:
+// y[o] = requant_out( (sum_i cast_acc(x[i] * w'[i][o])) << k[o] + cast_acc(bias[o]) ), equal to
+// the above modulo 2**ACC_W. k[o] = SHIFTS[o*SH_W +: SH_W] (a constant, like the biases).
 module kws_dense #(
     parameter DW = 0,
     parameter N_IN = 4,
@@ -36,7 +41,9 @@ module kws_dense #(
     parameter OUT_SIGNED = 1,
     parameter OUT_SHIFT = 0,
     parameter OUT_RND = 0,
-    parameter OUT_OVF = 0
+    parameter OUT_OVF = 0,
+    parameter SH_W = 0,
+    parameter SHIFTS = 0
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -168,8 +175,16 @@ module kws_dense #(
                 assign chain[(j+1)*ACC_W +: ACC_W] = chain[j*ACC_W +: ACC_W] + pcast;
             end
             assign sums[o*ACC_W +: ACC_W] = chain[IB*ACC_W +: ACC_W];
+            wire [ACC_W-1:0] total;  // what the output requantizer sees
+            if (SH_W > 0) begin : g_shift
+                localparam [N_OUT*SH_W-1:0] K_ALL = SHIFTS;
+                wire [SH_W-1:0] k = K_ALL[(og*OB + o)*SH_W +: SH_W];
+                assign total = (sums[o*ACC_W +: ACC_W] << k) + bias[(og*OB + o)*ACC_W +: ACC_W];
+            end else begin : g_plain
+                assign total = sums[o*ACC_W +: ACC_W];
+            end
             kws_requant #(.IN_W(ACC_W), .IN_SIGNED(1), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
-                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(sums[o*ACC_W +: ACC_W]), .dout(yres[o*OUT_W +: OUT_W]));
+                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
         end
     endgenerate
 
@@ -187,7 +202,7 @@ module kws_dense #(
                 ic <= {ICW{1'b0}};
                 og <= {OGW{1'b0}};
                 addr <= {AW{1'b0}};
-                acc <= bias[0 +: OB*ACC_W];
+                acc <= (SH_W > 0) ? {OB*ACC_W{1'b0}} : bias[0 +: OB*ACC_W];
             end else if (busy) begin
                 addr <= addr + 1'b1;
                 if (ic == IC_LAST) begin
@@ -199,7 +214,7 @@ module kws_dense #(
                         ydone <= 1'b1;
                     end else begin
                         og <= og_next;
-                        acc <= bias[og_next*OB*ACC_W +: OB*ACC_W];
+                        acc <= (SH_W > 0) ? {OB*ACC_W{1'b0}} : bias[og_next*OB*ACC_W +: OB*ACC_W];
                     end
                 end else begin
                     xreg <= x_step;

@@ -4,7 +4,7 @@
 //
 // y[o] = requant_out( cast_acc(bias[o]) + sum_i cast_acc(x[i] * w[i][o]) )  (accumulator wraps)
 //
-// Same arithmetic as kws_dense with IB = N_IN, OB = N_OUT. The weights arrive as a constant port
+// Same arithmetic as kws_dense with IB = N_IN, OB = N_OUT (SH_W > 0: per-channel shifts, see there). The weights arrive as a constant port
 // rather than from a ROM: Yosys then folds every multiplier into a constant multiplication
 // (shifts and adds), as a fully unrolled hls4ml / da4ml design does.
 module kws_dense_pipe #(
@@ -21,7 +21,9 @@ module kws_dense_pipe #(
     parameter OUT_SIGNED = 1,
     parameter OUT_SHIFT = 0,
     parameter OUT_RND = 0,
-    parameter OUT_OVF = 0
+    parameter OUT_OVF = 0,
+    parameter SH_W = 0,
+    parameter SHIFTS = 0
 ) (
     input  wire                      clk,
     input  wire                      rst_n,
@@ -50,7 +52,7 @@ module kws_dense_pipe #(
     generate
         for (o = 0; o < N_OUT; o = o + 1) begin : g_out
             wire [(N_IN+1)*ACC_W-1:0] chain /* verilator split_var */;  // running sum modulo 2**ACC_W
-            assign chain[ACC_W-1:0] = bias[o*ACC_W +: ACC_W];
+            assign chain[ACC_W-1:0] = (SH_W > 0) ? {ACC_W{1'b0}} : bias[o*ACC_W +: ACC_W];
             for (j = 0; j < N_IN; j = j + 1) begin : g_in
                 wire [IN_W-1:0] xe = xr[j*IN_W +: IN_W];
                 wire in_sign = (IN_SIGNED != 0) ? xe[IN_W-1] : 1'b0;
@@ -62,8 +64,16 @@ module kws_dense_pipe #(
                               .RND(ACC_RND), .OVF(ACC_OVF)) u_cast (.din(prod), .dout(pcast));
                 assign chain[(j+1)*ACC_W +: ACC_W] = chain[j*ACC_W +: ACC_W] + pcast;
             end
+            wire [ACC_W-1:0] total;  // what the output requantizer sees
+            if (SH_W > 0) begin : g_shift
+                localparam [N_OUT*SH_W-1:0] K_ALL = SHIFTS;
+                localparam [SH_W-1:0] K = K_ALL[o*SH_W +: SH_W];
+                assign total = (chain[N_IN*ACC_W +: ACC_W] << K) + bias[o*ACC_W +: ACC_W];
+            end else begin : g_plain
+                assign total = chain[N_IN*ACC_W +: ACC_W];
+            end
             kws_requant #(.IN_W(ACC_W), .IN_SIGNED(1), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
-                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(chain[N_IN*ACC_W +: ACC_W]), .dout(yres[o*OUT_W +: OUT_W]));
+                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
         end
     endgenerate
 
