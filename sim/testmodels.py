@@ -132,3 +132,81 @@ def residual_model(bits: int = 8, seed: int = 0, length: int = 24, channels: int
     z = QActivation(quantized_relu(bits, 2), name="add_relu")(z)
     model = tf.keras.Model(inp, z, name="residual")
     return _randomize(model, np.random.default_rng(seed))
+
+
+PER_CHANNEL_KINDS = ("dense", "conv1d", "conv2d", "depthwise", "dscnn")
+
+
+def per_channel_model(kind: str, bits: int = 4, seed: int = 0, max_shift: int = 5):
+    """A model as the linear scheme's per_channel option trains it (qat.quantizers.channel_po2_bits:
+    output channel c on the grid of quantized_bits(bits, -s_c), s_c random in 0..max_shift, weights
+    spread over each channel's own range), exported to plain QKeras the way training saves it.
+    Returns (exported model, trained-style model). kinds: PER_CHANNEL_KINDS ("dscnn": two DS-CNN
+    blocks of width 8 on 49x10 MFCC, with conv, depthwise, pointwise and dense layers)."""
+    import tensorflow as tf
+
+    from qat.quantizers import channel_po2_bits, export_fixed_qkeras
+
+    if kind not in PER_CHANNEL_KINDS:
+        raise ValueError(f"unknown per-channel model {kind!r}; have {PER_CHANNEL_KINDS}")
+    rng = np.random.default_rng(seed)
+    shapes: dict[str, tuple] = {}
+
+    def kernel_quantizer(name, shape, depthwise=False):
+        n = shape[-2] if depthwise else shape[-1]
+        s = rng.integers(0, max_shift + 1, n)
+        lo, hi = rng.permutation(n)[:2]
+        s[lo], s[hi] = 0, max_shift  # the full spread in every layer
+        shapes[name] = (shape, s, depthwise)
+        return channel_po2_bits(bits, s.tolist(), -2 if depthwise else -1)
+
+    tf.keras.utils.set_random_seed(seed)
+    if kind == "dscnn":
+        model = _per_channel_dscnn(bits, kernel_quantizer)
+    else:
+        model = _per_channel_layer(kind, bits, kernel_quantizer)
+    for name, (shape, s, depthwise) in shapes.items():
+        layer = model.get_layer(name)
+        scale = 2.0 ** -(s.reshape(-1, 1) if depthwise else s)
+        kernel = rng.uniform(-1.1, 1.1, shape) * scale  # a few weights clip at each channel's range
+        bias = rng.uniform(-2, 2, layer.bias.shape)
+        layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    plain, _ = export_fixed_qkeras(model)
+    return plain, model
+
+
+def _per_channel_layer(kind, bits, kernel_quantizer):
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
+
+    bq = dict(bias_quantizer=quantized_bits(8, 2, alpha=1))
+    relu = QActivation(quantized_relu(bits, 2), name="relu")
+    spec = {  # input shape, layer, kernel shape
+        "dense": ((24,), lambda q: QDense(10, kernel_quantizer=q, name="fc", **bq), (24, 10)),
+        "conv1d": ((40, 3), lambda q: QConv1D(5, 7, strides=2, kernel_quantizer=q, name="conv", **bq), (7, 3, 5)),
+        "conv2d": ((13, 7, 2), lambda q: QConv2D(6, (5, 3), strides=2, padding="same", kernel_quantizer=q, name="conv", **bq),
+                   (5, 3, 2, 6)),
+        "depthwise": ((7, 5, 4), lambda q: QDepthwiseConv2D(3, padding="same", depthwise_quantizer=q, name="dw", **bq),
+                      (3, 3, 4, 1)),
+    }
+    shape, make, kshape = spec[kind]
+    inp = tf.keras.Input(shape, name="features")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    name = {"dense": "fc", "depthwise": "dw"}.get(kind, "conv")
+    x = make(kernel_quantizer(name, kshape, depthwise=kind == "depthwise"))(x)
+    x = QActivation(quantized_bits(bits + 8, 6, alpha=1), name="out_q")(x) if kind == "dense" else relu(x)
+    return tf.keras.Model(inp, x, name=f"pc_{kind}")
+
+
+def _per_channel_dscnn(bits, kernel_quantizer):
+    from qat.models import build_model
+    from qat.quant_config import QuantConfig
+    from qat.schemes.common import SchemeQuant
+
+    quant = QuantConfig(weight_bits=bits, act_bits=bits)
+    kw = dict(width=8, blocks_count=2)
+    plain = build_model("dscnn", (49, 10, 1), 12, quant, **kw)  # for the kernel shapes only
+    kernels = {l.name: (tuple(l.weights[0].shape), type(l).__name__ == "QDepthwiseConv2D")
+               for l in plain.layers if type(l).__name__ in ("QConv2D", "QDepthwiseConv2D", "QDense")}
+    return build_model("dscnn", (49, 10, 1), 12,
+                       SchemeQuant(quant, kernel=lambda name: kernel_quantizer(name, *kernels[name])), **kw)
