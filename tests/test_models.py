@@ -102,3 +102,17 @@ def test_activation_format_balances_clipping_and_rounding():
     assert best_relu_integer_bits(small, 4) == 0
     assert best_relu_integer_bits(small, 8) >= 2  # 8 bits can afford the outlier's range
     assert best_relu_integer_bits(np.full(100, 5.0), 8) == 3
+
+
+def test_raw_cnn_average_head():
+    """head="average": the mean over time feeds the classifier (12 x channels weights, not 12 x time x channels)."""
+    shape = shape_of("raw_cnn")
+    flat = build_model("raw_cnn", shape, 12, None, channels=(4, 4, 8, 8))
+    avg = build_model("raw_cnn", shape, 12, None, channels=(4, 4, 8, 8), head="average")
+    assert avg.get_layer("avg_pool").output_shape == (None, 1, 8)
+    assert avg.get_layer("logits").kernel.shape == (8, 12)
+    assert flat.get_layer("logits").kernel.shape == (29 * 8, 12)
+    q = build_model("raw_cnn", shape, 12, QuantConfig(weight_bits=4, act_bits=4), channels=(4, 4, 8, 8), head="average")
+    assert q.get_layer("avg_pool_quant") is not None
+    with pytest.raises(ValueError, match="head='max'"):
+        build_model("raw_cnn", shape, 12, None, head="max")

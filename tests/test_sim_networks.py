@@ -97,7 +97,9 @@ REAL_CLIP_CASES = [
     ("dscnn", "mfcc", 8, 8, {"width": 8}),
     ("streaming_ffn", "logmel", 8, 1960, {"width": 32, "depth": 2}),
     ("raw_cnn", "raw", 4, "64,balance", {"channels": (4, 8, 8, 8)}),  # per-layer RFs from balancing
+    ("raw_cnn", "raw", 8, 64, {"channels": (4, 8, 8, 8), "head": "average"}),  # mean over time, then dense
 ]
+REAL_CLIP_IDS = [c[0] + "".join(f"_{v}" for k, v in c[4].items() if k == "head") for c in REAL_CLIP_CASES]
 
 
 @pytest.fixture(scope="module")
@@ -114,17 +116,20 @@ def real_test_audio():
 
 
 @pytest.mark.gsc
-@pytest.mark.parametrize("name,kind,bits,rf,kw", REAL_CLIP_CASES, ids=[c[0] for c in REAL_CLIP_CASES])
+@pytest.mark.parametrize("name,kind,bits,rf,kw", REAL_CLIP_CASES, ids=REAL_CLIP_IDS)
 def test_real_clips_rtl_equals_golden(real_test_audio, tmp_path, name, kind, bits, rf, kw):
     from qat.features import Normalizer, compute
 
     feats = compute(kind, real_test_audio)
     x = Normalizer.fit(kind, feats)(kind, feats)
-    graph = to_hls(kws_model(name, bits=bits, seed=1, **kw), tmp_path / "prj")
+    model = kws_model(name, bits=bits, seed=1, **kw)
+    graph = to_hls(model, tmp_path / "prj")
+    want = model.predict(x, verbose=0, batch_size=100).reshape(len(x), -1)
+    assert np.array_equal(golden_of(graph).predict(x).reshape(len(x), -1), want)  # QKeras == golden
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
     x_raw = golden_of(graph).quantize_input(x)
     res = compare(design, graph, x_raw, p_valid=90, p_ready=90, seed=1)
-    _record(f"real_clips_{name}_{bits}b_rf{str(rf).replace(',', '_')}", {**res, **lower_bounds(design)})
+    _record(f"real_clips_{name}{kw.get('head', '')}_{bits}b_rf{str(rf).replace(',', '_')}", {**res, **lower_bounds(design)})
     assert res["exact"] == res["n"] == 200, res["first_bad"]
     outputs = golden_of(graph).run_raw(np.asarray(x_raw, np.int64)).reshape(len(x_raw), -1)
     assert len(np.unique(outputs, axis=0)) > 100  # real clips give varied outputs, not one saturated code

@@ -83,6 +83,16 @@ def add(inputs, name: str, quant: QuantConfig | None):
     return relu(layers.Add(name=f"{name}_add")(list(inputs)), name, quant)
 
 
+def global_average(x, quant: QuantConfig | None):
+    """Mean over every position (time, or time x frequency) → `avg_pool`, then flattened. Quantized:
+    the mean is re-quantized (`avg_pool_quant`) so QKeras and fixed-point hardware agree on its format."""
+    pool = layers.AveragePooling2D if len(x.shape) == 4 else layers.AveragePooling1D
+    x = pool(pool_size=tuple(x.shape[1:-1]), name="avg_pool")(x)
+    if quant is not None:
+        x = quant_activation(x, quant.pool_quantizer(), "avg_pool_quant")
+    return layers.Flatten(name="flatten")(x)
+
+
 def dense(x, name, units, quant=None, bn=True):
     return _linear(x, name, quant, layers.Dense, "QDense", bn, units=units)
 

@@ -21,9 +21,5 @@ def build(input_shape=(49, 10, 1), n_classes=12, quant=None, width=64, blocks_co
         x = blocks.conv2d(x, f"pw{i}", width, (1, 1), quant=quant)
         x = blocks.relu(x, f"pw{i}", quant)
     x = layers.Dropout(dropout[1], name="drop2")(x)
-    x = layers.AveragePooling2D(pool_size=x.shape[1:3], name="avg_pool")(x)
-    if quant is not None:
-        # Re-quantize the mean so QKeras and fixed-point hardware agree on its format.
-        x = blocks.quant_activation(x, quant.pool_quantizer(), "avg_pool_quant")
-    x = layers.Flatten(name="flatten")(x)
+    x = blocks.global_average(x, quant)
     return blocks.model(inputs, blocks.logits(x, n_classes, quant), "dscnn")

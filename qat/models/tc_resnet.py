@@ -30,11 +30,7 @@ def build(input_shape=(49, 10, 1), n_classes=12, quant=None, width=1.0, channels
     for i, (c, s) in enumerate(zip(widths[1:], strides), start=1):
         x = residual_block(x, f"block{i}", c, kernel, s, quant)
     x = layers.Dropout(dropout, name="drop")(x)
-    x = layers.AveragePooling1D(pool_size=x.shape[1], name="avg_pool")(x)
-    if quant is not None:
-        # Re-quantize the mean so QKeras and fixed-point hardware agree on its format.
-        x = blocks.quant_activation(x, quant.pool_quantizer(), "avg_pool_quant")
-    x = layers.Flatten(name="flatten")(x)
+    x = blocks.global_average(x, quant)
     return blocks.model(inputs, blocks.logits(x, n_classes, quant), "tc_resnet")
 
 
