@@ -23,7 +23,7 @@ help:
 	@echo "make train-gsc CONFIG=...                     the same on \$$KWS_GSC_DIR"
 	@echo "make evaluate RUN=name [DATA=dir]             evaluate build/<name> on a dataset"
 	@echo "make rtl RUN=name [RF=64]                     Verilog + file list + FuseSoC core in build/<name>/rtl/"
-	@echo "make sim RUN=name [RF=64] [N=200]             Verilator: RTL == golden model, latency/II in cycles"
+	@echo "make sim RUN=name [RF=64] [N=200] [SPLIT=all]     Verilator: RTL == golden model, latency/II in cycles"
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
 	@echo "make synth RUN=name [RF=64] [TARGET=ice40]    Yosys LUT/FF/BRAM of the generated RTL, per layer"
 	@echo "make acc-compare [RF=64]                      paper A: 16- vs 32-bit accumulator DS-CNN in RTL, side by side"
@@ -93,7 +93,7 @@ rtl: setup
 # The generated IP under Verilator on the run's test clips, bit for bit against the golden model.
 # WAVES=1: also the cocotb bench on 2 clips, recorded as build/<run>/rtl/dump.fst.
 sim: setup
-	$(PY) -m sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(WAVES),--cocotb 2 --waves)
+	$(PY) -m sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(SPLIT),--split $(SPLIT)) $(if $(WAVES),--cocotb 2 --waves)
 
 report: setup
 	$(PY) -m sim.flow_report --run $(BUILD)/$(RUN)

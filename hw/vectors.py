@@ -64,6 +64,7 @@ def run_vectors(run_dir, split: str = "all", n: int | None = None, progress: boo
         return _take(x, y, n, f"the test split saved by training ({saved})")
 
     from qat import dataset, features
+    from qat.data.feature_chunks import clip_features
     from qat.models import feature_kind
 
     cfg = run_config(run_dir)
@@ -86,7 +87,7 @@ def run_vectors(run_dir, split: str = "all", n: int | None = None, progress: boo
             audio, labels = audio[:budget], labels[:budget]
             budget -= len(audio)
         if len(audio):
-            xs.append(normalizer(kind, features.compute(kind, audio)))
+            xs.append(clip_features(kind, audio, normalizer))  # a chunk of audio at a time
             ys.append(np.asarray(labels))
         counts.append(f"{name} {len(audio)}")
         if budget is not None and budget <= 0:

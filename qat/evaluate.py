@@ -22,6 +22,7 @@ from qat.data.labels import CLASSES
 
 def evaluate(run_dir: Path, data: str | None = None, split: str = "test", progress: bool = True) -> dict:
     from qat import features
+    from qat.data.feature_chunks import clip_features
     from qat.data.speech_commands import is_test_set_layout
     from qat.dataset import DataConfig, load_splits, load_test_set
     from qat.metrics import confusion, plot_confusion
@@ -38,7 +39,8 @@ def evaluate(run_dir: Path, data: str | None = None, split: str = "test", progre
         data_cfg = DataConfig(**{**cfg.data.to_dict(), **({"source": "gsc", "path": data} if data else {})})
         clips, name = load_splits(data_cfg, progress, splits=(split,))[split], f"{data_cfg.source}_{split}"
     kind = feature_kind(cfg.model)
-    x = features.Normalizer.load(run_dir / "normalizer.npz")(kind, features.compute(kind, clips.audio))
+    # chunk by chunk: the official archive's audio need not fit in memory as float32 (feature_chunks)
+    x = clip_features(kind, clips.audio, features.Normalizer.load(run_dir / "normalizer.npz"))
     model = load_model(run_dir / "model.h5")
     pred = np.argmax(model.predict(x, batch_size=512, verbose=0), axis=-1)
     cm = confusion(clips.labels, pred)

@@ -1,10 +1,11 @@
 """`make sim`: simulate a run's generated RTL on its test vectors and compare with hw.golden.
 
-    python -m sim --run build/<run> [-n N] [--reuse-factor N] [--rtl DIR] [--p-valid 100] [--p-ready 100]
+    python -m sim --run build/<run> [-n N] [--split test|all] [--reuse-factor N] [--rtl DIR] [--p-valid 100] [--p-ready 100]
                   [--cocotb N [--waves]]
 
 Regenerates the RTL exactly as `python -m hw.rtl` does (same function, same options) into DIR
-(default build/<run>/rtl), streams the run's test_vectors.npz (first N clips; all if N is 0)
+(default build/<run>/rtl), streams the run's test_vectors.npz (first N clips; all if N is 0; with
+`--split all` the features of every split of the run's dataset, test first, via hw.vectors)
 through the compiled Verilator harness, and writes DIR/sim_report.{json,md}: "N of N identical",
 latency, II, lower bound, cycles/s, inferences/s, and the accuracy of the RTL's own outputs.
 `--cocotb N` also streams the first N clips through the cocotb testbench (sim/tb_stream.py, random
@@ -28,14 +29,13 @@ def run(args) -> dict:
     from sim.check import compare, lower_bounds, timing
     from sim.reference import expected_raw, golden_of
 
+    from hw.vectors import run_vectors
+
     run_dir = Path(args.run)
-    vec = run_dir / "test_vectors.npz"
-    if not vec.exists():
-        raise FileNotFoundError(f"{vec} not found (written by training)")
-    with np.load(vec) as d:
-        x, y = d["x"], d["y"]
-    if args.n:
-        x, y = x[: args.n], y[: args.n]
+    if args.split == "test" and not (run_dir / "test_vectors.npz").exists():
+        raise FileNotFoundError(f"{run_dir / 'test_vectors.npz'} not found (written by training)")
+    vectors = run_vectors(run_dir, args.split, args.n or None)
+    x, y = vectors.x, vectors.y
     t0 = time.perf_counter()
     design, graph = generate_for_run(run_dir, args.rtl, args.reuse_factor)
     t_gen = time.perf_counter() - t0
@@ -45,7 +45,7 @@ def run(args) -> dict:
     tim = timing(design, x_raw)
     gold = expected_raw(graph, x_raw)
     report = {
-        "run": str(run_dir), "rtl": str(design.out_dir), "vectors": f"{len(x)} clips from {vec}",
+        "run": str(run_dir), "rtl": str(design.out_dir), "vectors": vectors.description,
         "identical": res["exact"], "total": res["n"], "first_differing": res["first_bad"],
         "golden_accuracy": float(np.mean(np.argmax(gold, 1) == y)),
         "latency_cycles": tim["latency_cycles"], "ii_cycles": tim["ii_cycles"], "layer_timing": tim["layer_timing"],
@@ -116,10 +116,14 @@ def markdown(r: dict) -> str:
 def main(argv=None) -> int:
     from hw.rtl.__main__ import DEFAULT_RF, REUSE_HELP
     from hw.rtl.reuse import parse_reuse
+    from hw.vectors import SPLITS
 
     ap = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True)
-    ap.add_argument("-n", type=int, default=0, help="number of test clips (0: all)")
+    ap.add_argument("-n", type=int, default=0, help="number of clips (0: the whole split)")
+    ap.add_argument("--split", choices=SPLITS, default="test",
+                    help="the test split saved by training (default), or every split of the run's dataset "
+                         "(test, validation, train: thousands of real clips)")
     ap.add_argument("--reuse-factor", type=parse_reuse, default=parse_reuse(DEFAULT_RF), help=REUSE_HELP)
     ap.add_argument("--rtl", default=None, help="RTL directory (default build/<run>/rtl)")
     ap.add_argument("--p-valid", type=int, default=100, help="input valid probability, percent")

@@ -107,3 +107,20 @@ def test_checkpoints_of_another_config_are_refused(tmp_path):
     b = RunConfig.from_dict({**a.to_dict(), "model_args": {"width": 32}})
     with pytest.raises(RunConfigError, match="--fresh"):
         check_resumable(b, tmp_path)
+
+
+@pytest.mark.sim
+def test_sim_cli_streams_every_split_of_a_trained_run(synthetic_run, capsys):
+    """`python -m sim --split all`: vectors from test, validation and train (more than the test split
+    holds), every clip identical, and the report names where they came from."""
+    from sim.__main__ import main
+
+    build, _, metrics = synthetic_run
+    n_test = metrics["clips"]["test"]
+    n = n_test + 5
+    out = build / "tiny" / "rtl_all"
+    assert main(["--run", str(build / "tiny"), "--split", "all", "-n", str(n), "--reuse-factor", "64", "--rtl", str(out)]) == 0
+    report = json.loads((out / "sim_report.json").read_text())
+    assert report["identical"] == report["total"] == n
+    assert f"test {n_test}" in report["vectors"] and "validation 5" in report["vectors"]
+    assert f"{n} of {n} identical" in capsys.readouterr().out
