@@ -140,7 +140,9 @@ module kws_dense #(
             assign x_wrap = x_step;
         end
     endgenerate
-    assign start = xfull & ~busy & ~ydone;
+    // A new frame may start in the cycle the emit stage takes yreg (ydone & ~ovalid): yreg is
+    // rewritten at the earliest one cycle later, so nothing is lost and no cycle is spent idle.
+    assign start = xfull & ~busy & (~ydone | ~ovalid);
     assign rom_addr = start ? {AW{1'b0}} : (busy ? addr + 1'b1 : addr);  // next value of addr
 
     wire [OB*ACC_W-1:0] sums;
