@@ -1,9 +1,13 @@
-"""Held-out Speech Commands test clips as normalized features (shared by the residual-net tests)."""
+"""Held-out Speech Commands test clips as normalized features (shared by the residual-net tests),
+and the trained runs (`make train-gsc`, folders build/<run>/) the real-model checks use when present."""
 
 from functools import lru_cache
 
 import numpy as np
 import pytest
+
+REAL_RUNS = ["gsc_dscnn_linear8", "gsc_dscnn_linear4", "gsc_ffn_linear8", "gsc_ffn_linear4",
+             "gsc_rawcnn_linear8", "gsc_rawcnn_linear4", "gsc_tcresnet_linear8", "gsc_tcresnet_linear4"]
 
 
 @lru_cache(maxsize=4)

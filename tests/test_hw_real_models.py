@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from tests.real_clips import REAL_RUNS
 
 pytest.importorskip("qkeras")
 pytest.importorskip("hls4ml")
 
-RUNS = ["gsc_dscnn_linear8", "gsc_dscnn_linear4", "gsc_ffn_linear8", "gsc_ffn_linear4", "gsc_rawcnn_linear8", "gsc_rawcnn_linear4"]
+RUNS = REAL_RUNS
 MIN_VECTORS = 1000
 _CACHE: dict = {}
 

@@ -16,6 +16,7 @@ from sim.check import compare, lower_bounds, timing
 from sim.reference import golden_of, random_raw_inputs
 from sim.runner import REPO_ROOT, verilator_lint
 from sim.testmodels import kws_model, to_hls
+from tests.real_clips import REAL_RUNS
 
 RESULTS = REPO_ROOT / "build" / "sim" / "results"
 pytestmark = pytest.mark.sim
@@ -66,8 +67,6 @@ def test_networks_rtl_equals_golden(tmp_path, name, bits, rf, io, kw):
     assert r["exact"] == r["n"] == 200, r["first_bad"]
 
 
-REAL_RUNS = ["gsc_dscnn_linear8", "gsc_dscnn_linear4", "gsc_ffn_linear8", "gsc_ffn_linear4",
-             "gsc_rawcnn_linear8", "gsc_rawcnn_linear4"]
 
 
 @pytest.mark.gsc
