@@ -13,7 +13,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc cv scale-check evaluate hls rtl sim report synth acc-compare experiments compare test test-all clean help
+.PHONY: setup system-deps demo train train-gsc cv cv-table scale-check evaluate hls rtl sim report synth acc-compare experiments compare test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -28,6 +28,7 @@ help:
 	@echo "make synth RUN=name [RF=64] [TARGET=ice40]    Yosys LUT/FF/BRAM of the generated RTL, per layer"
 	@echo "make acc-compare [RF=64]                      paper A: 16- vs 32-bit accumulator DS-CNN in RTL, side by side"
 	@echo "make cv CONFIG=configs/gsc/x.yaml [FOLDS=5] [SEEDS=\"0 1 2\"] [JOBS=2]  speaker-grouped K-fold CV → build/cv/"
+	@echo "make cv-table                                   every finished CV + testing-list run: build/cv/results.{md,png}"
 	@echo "make scale-check                              data path on a generated 100k-clip archive: peak RSS per stage"
 	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
@@ -72,6 +73,10 @@ SEEDS ?= 0 1 2
 JOBS  ?= 2
 cv: setup
 	$(PY) -m qat.cv --config $(CONFIG) --data $(KWS_GSC_DIR) --folds $(FOLDS) --seeds $(SEEDS) --jobs $(JOBS) --build-dir $(BUILD)/cv
+
+# Every finished CV (and the testing-list run of the same config) in one table + plot.
+cv-table: setup
+	$(PY) -m qat.cv_table --cv-dir $(BUILD)/cv --build-dir $(BUILD)
 
 # The data path at full-archive scale: a generated 100k-clip archive, peak RSS and wall time per stage.
 scale-check: setup
