@@ -9,6 +9,7 @@ kernels is proven by test_hw_golden.py / test_hw_csim.py / test_hw_real_models.p
 
 import itertools
 import os
+import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -36,7 +37,8 @@ def _inputs(rng, mag, shift, n=4000):
 @pytest.mark.parametrize("signed", [True, False])
 @pytest.mark.parametrize("relu", [False, True])
 def test_requant_equals_fixed_requantize(rounding, overflow, signed, relu):
-    rng = np.random.default_rng(hash((rounding, overflow, signed, relu)) % 2**32)
+    # crc32, not hash(): str hashes change with PYTHONHASHSEED, so the inputs would differ per run
+    rng = np.random.default_rng(zlib.crc32(repr((rounding, overflow, signed, relu)).encode()))
     for width, shift, mag in REGIMES:
         t = FixedType(width, width // 2, signed, rounding, overflow)
         from_frac = t.frac + shift
