@@ -120,6 +120,21 @@ def test_qkeras_golden_csim_identical_on_real_clips(bits, tmp_path):
     assert len(np.unique(want, axis=0)) > 100  # varied outputs, not one saturated code
 
 
+def test_io_stream_graph_golden_equals_qkeras(tmp_path):
+    """io_stream re-cuts the MFCC-to-sequence Reshape into a Repack stage: the golden model follows it."""
+    from hw.convert import HlsSettings, convert
+    from hw.golden import GoldenModel
+
+    model = _narrow_random(8, seed=3, width=0.5)
+    golden = GoldenModel(convert(model, tmp_path / "prj", HlsSettings(io_type="io_stream")))
+    assert any(s.layer_class.endswith("Repack") for s in golden.stages)
+    x = np.random.default_rng(3).normal(0, 1.5, (200, *SHAPE)).astype(np.float32)
+    want = model.predict(x, verbose=0).reshape(len(x), -1)
+    got = golden.predict(x).reshape(len(x), -1)
+    assert np.array_equal(got, want), f"{np.all(got == want, axis=1).sum()} of 200 identical"
+    assert len(np.unique(want, axis=0)) > 100
+
+
 def test_identity_shortcut_golden_equals_qkeras(tmp_path):
     """Identity shortcut: the Add mixes an unsigned ReLU output with a signed conv sum."""
     from hw.convert import HlsSettings, convert

@@ -32,6 +32,7 @@ class Stage:
     out_range: Range
     inputs: tuple[str, ...] = ()  # names of the tensors it reads (hls4ml output variables)
     output: str = ""  # name of the tensor it writes
+    more_outputs: tuple[str, ...] = ()  # further tensors it writes (io_stream's Clone: one copy per reader)
     copy_inputs: tuple[bool, ...] = ()  # True: another stage reads that tensor later, pass a copy
 
 
@@ -74,9 +75,11 @@ class GoldenModel:
                 out_range = kernel.plan(*planned[inputs[0]])
             else:
                 out_range = kernel.plan([planned[i][0] for i in inputs], [planned[i][1] for i in inputs])
-            output = layer.outputs[0]
-            planned[output] = (kernel.out_t, out_range)
-            self.stages.append(Stage(layer.name, type(layer).__name__, kernel, kernel.out_t, out_range, inputs, output))
+            output, *more = layer.outputs
+            for name in layer.outputs:
+                planned[name] = (kernel.out_t, out_range)
+            self.stages.append(Stage(layer.name, type(layer).__name__, kernel, kernel.out_t, out_range, inputs, output,
+                                     tuple(more)))
         # Kernels may overwrite their input in place: a tensor read by several stages (a fork) is
         # handed as a copy to all but its last reader. A chain has no such tensor and no copy.
         last_reader = {t: i for i, s in enumerate(self.stages) for t in s.inputs}
@@ -112,6 +115,8 @@ class GoldenModel:
                 else:
                     x = stage.kernel(x)
                 tensors[stage.output] = x
+                for name in stage.more_outputs:  # own arrays: a reader may overwrite its input in place
+                    tensors[name] = np.array(x)
                 if trace:  # kernels may overwrite their input: trace keeps copies
                     record[stage.name] = np.array(x, dtype=np.int64)
             x = tensors[self.stages[-1].output]

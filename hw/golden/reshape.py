@@ -1,8 +1,12 @@
-"""Shape-only layers: Input, Reshape/Flatten (channels-last order = numpy C order), ZeroPadding."""
+"""Shape-only layers: Input, Reshape/Flatten (channels-last order = numpy C order), ZeroPadding, and
+what hls4ml's io_stream inserts: Repack for a Reshape (the same values, re-cut into other stream
+beats) and Clone where a tensor feeds two layers (the same values on each output stream)."""
 
 from __future__ import annotations
 
 import numpy as np
+from hls4ml.backends.fpga.passes.clone import Clone
+from hls4ml.backends.fpga.passes.repack_stream import Repack
 from hls4ml.model.layers import Input, Reshape, ZeroPadding1D, ZeroPadding2D
 
 from hw.golden.arith import Requant
@@ -28,7 +32,7 @@ class InputKernel(_Reshaping):
         return self.requant(x.reshape(x.shape[0], *self.shape))
 
 
-@register(Reshape)
+@register(Reshape, Repack, Clone)
 class ReshapeKernel(_Reshaping):
     def __init__(self, layer):
         self.out_t = result_type(layer)
