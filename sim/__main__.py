@@ -50,7 +50,7 @@ def run(args) -> dict:
         "golden_accuracy": float(np.mean(np.argmax(gold, 1) == y)),
         "latency_cycles": tim["latency_cycles"], "ii_cycles": tim["ii_cycles"], "layer_timing": tim["layer_timing"],
         **lower_bounds(design),
-        "reuse_factor": str(args.reuse_factor), "p_valid": args.p_valid, "p_ready": args.p_ready,
+        "reuse_factor": str(args.reuse_factor), "split": args.split, "p_valid": args.p_valid, "p_ready": args.p_ready,
         "sim_cycles": res["cycles"], "sim_wall_s": res["wall_s"], "cycles_per_s": res["cycles_per_s"],
         "inferences_per_s": res["inferences_per_s"], "harness_build_s": res["build_s"], "generate_s": t_gen,
         "layers": [{k: l.get(k) for k in ("layer", "kind", "reuse_factor", "multipliers", "compute_cycles")}
@@ -107,6 +107,8 @@ def markdown(r: dict) -> str:
         lines.append(f"| {l['layer']} | {l['kind']} | {l.get('reuse_factor') or ''} | {l['multipliers']} "
                      f"| {l['compute_cycles']} | {span} | {t['adds'] if t else ''} |")
     cmd = f"python -m sim --run {r['run']} -n {r['total']} --reuse-factor {r['reuse_factor']} --rtl {r['rtl']}"
+    if r.get("split", "test") != "test":
+        cmd += f" --split {r['split']}"
     if (r["p_valid"], r["p_ready"]) != (100, 100):
         cmd += f" --p-valid {r['p_valid']} --p-ready {r['p_ready']}"
     lines += ["", f"Command: `{cmd}`", ""]

@@ -123,4 +123,5 @@ def test_sim_cli_streams_every_split_of_a_trained_run(synthetic_run, capsys):
     report = json.loads((out / "sim_report.json").read_text())
     assert report["identical"] == report["total"] == n
     assert f"test {n_test}" in report["vectors"] and "validation 5" in report["vectors"]
-    assert f"{n} of {n} identical" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"{n} of {n} identical" in printed and "--split all" in printed
