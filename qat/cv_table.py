@@ -58,7 +58,9 @@ def markdown(rows: list[dict]) -> str:
         delta = "–" if r["precision"] == "float" else f"{100 * (r['cv_mean'] - r['float_mean']):+.1f} pt"
         tl = f"{r['testing_list']:.1%} ({r['testing_clips']})" if r["testing_list"] is not None else "not run"
         seeds = " ".join(map(str, r["seeds"]))
-        lines.append(f"| `{r['config']}` | {r['precision']} | {seeds} | **{r['cv_mean']:.2%} ± {r['cv_std']:.2%}** | {delta} "
+        # one seed has no spread over seeds: say so rather than print ± 0
+        acc = f"**{r['cv_mean']:.2%} ± {r['cv_std']:.2%}**" if len(r["seeds"]) > 1 else f"**{r['cv_mean']:.2%}** (one seed)"
+        lines.append(f"| `{r['config']}` | {r['precision']} | {seeds} | {acc} | {delta} "
                      f"| {r['fold_std']:.1%} | {tl} | {r['params']:,} | {r['macs']:,} | {r['weight_bits']:,} | {r['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
 

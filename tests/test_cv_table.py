@@ -30,6 +30,9 @@ def test_rows_deltas_screens_and_testing_list(tmp_path):
     text = markdown(rows)
     assert "| `gsc_dscnn_linear4` | 4-bit | 0 1 2 | **82.84% ± 0.50%** | -2.5 pt |" in text
     assert "| +0.2 pt |" in text and "78.0% (469)" in text and text.count("not run") == 2
+    one_seed = tmp_path / "one"
+    _cv(one_seed, "gsc_ffn_float_k5", 0.6, 0.6, seeds=(0,))
+    assert "**60.00%** (one seed)" in markdown(collect(one_seed, build))
     assert main(["--cv-dir", str(cv), "--build-dir", str(build)]) == 0
     assert (cv / "results.md").read_text() == text and (cv / "results.png").stat().st_size > 0
 
