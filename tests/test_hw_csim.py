@@ -16,7 +16,7 @@ from tests.test_hw_golden import MODELS, build, inputs_with_ties, qkeras_output
 from hw.convert import HlsSettings, convert
 from hw.golden import GoldenModel
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml C simulation needs g++")
+pytestmark = [pytest.mark.hls, pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml C simulation needs g++")]
 
 REPRESENTATIVE = [
     ("dense_trailing_quant", 8, HlsSettings("Vitis", "io_parallel")),

@@ -61,11 +61,13 @@ needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml C sim
 
 
 @needs_gxx
+@pytest.mark.hls
 def test_csim_dscnn_shaped(tmp_path):
     _three_way("dscnn", tmp_path)
 
 
 @needs_gxx
+@pytest.mark.hls
 @pytest.mark.parametrize("kind", [k for k in PER_CHANNEL_KINDS if k != "dscnn"])
 def test_csim_per_layer_kind(kind, tmp_path):
     _three_way(kind, tmp_path)

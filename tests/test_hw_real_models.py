@@ -75,6 +75,7 @@ def test_real_model_golden_equals_qkeras(run, gsc_root, monkeypatch, tmp_path):
 
 
 @pytest.mark.gsc
+@pytest.mark.hls
 @pytest.mark.slow
 @pytest.mark.parametrize("run,io_type", [(r, "io_parallel") for r in RUNS] + [(r, "io_stream") for r in RUNS if "dscnn" in r])
 def test_real_model_csim_equals_golden_equals_qkeras(run, io_type, gsc_root, monkeypatch, tmp_path):

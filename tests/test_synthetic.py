@@ -8,7 +8,8 @@ import pytest
 from qat.data.speech_commands import scan_raw_archive
 from qat.data.synthetic import SynthesisError, speakers, synthesize
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make setup)")
+pytestmark = [pytest.mark.espeak,
+              pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make setup)")]
 
 
 def test_deterministic_and_speaker_disjoint(tmp_path):
