@@ -77,7 +77,8 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.errorbar([r["weight_bits"] / 8192 for r in mine], [100 * r["cv_mean"] for r in mine],
                     yerr=[100 * r["cv_std"] for r in mine], marker="o", capsize=3, label=model)
         for r in mine:
-            ax.annotate(r["precision"], (r["weight_bits"] / 8192, 100 * r["cv_mean"]), fontsize=7,
+            label = r["config"].split(f"_{model}_", 1)[-1]  # linear4, linear4_pc, float: tells same-size variants apart
+            ax.annotate(label, (r["weight_bits"] / 8192, 100 * r["cv_mean"]), fontsize=7,
                         textcoords="offset points", xytext=(4, -10))
     ax.set(xscale="log", xlabel="weight memory (KiB)", ylabel="CV accuracy (%)",
            title="speaker-grouped cross-validation: accuracy vs weight memory")
