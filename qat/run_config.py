@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from qat import schemes
 from qat.dataset import DataConfig
 from qat.models import MODELS
 from qat.quant_config import QuantConfig
@@ -93,8 +94,6 @@ class RunConfig:
     hls: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        from qat import schemes
-
         try:
             if self.quant is not None:
                 schemes.get(self.scheme).validate(self.scheme_args, self.quant)

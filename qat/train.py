@@ -234,7 +234,11 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
     if cfg.quant is not None:
         if cfg.train.distill is not None and teacher is None:
             teacher = float_model  # distil from this run's own float model
-        ctx = QatContext(cfg, prep, run_dir, float_model, shape, n_classes, progress, teacher)
+        def phase_runner(phase, model, epochs, lr, callbacks=None):
+            return run_phase(phase, model, prep, cfg, run_dir, epochs, lr, progress, callbacks, teacher)
+
+        ctx = QatContext(cfg, prep, run_dir, float_model, shape, n_classes, progress, teacher,
+                         phase_runner=phase_runner, evaluator=lambda model: evaluate_splits(model, prep))
         qat = schemes.get(cfg.scheme).quantize(ctx)
         final_model, quant, extra, hls_precisions = qat.model, qat.quant, qat.extra, qat.hls_precisions
         results.update(qat.results)

@@ -56,7 +56,10 @@ def make_ctx(float_model, tmp_path, scheme, args, quant=None, qat_epochs=1):
         "quant": quant or {"weight_bits": 4, "act_bits": 8, "input_bits": 8}, "scheme": scheme, "scheme_args": args,
         "train": {"qat_epochs": qat_epochs, "calib_clips": 256, "qat_lr": 1e-3}})
     prep = SimpleNamespace(features={"train": toy_data(600, 1), "validation": toy_data(200, 2), "test": toy_data(200, 3)})
-    ctx = ToyContext(cfg, prep, Path(tmp_path), float_model, (DIM,), N_CLASSES, progress=False)
+    from qat.train import evaluate_splits
+
+    ctx = ToyContext(cfg, prep, Path(tmp_path), float_model, (DIM,), N_CLASSES, progress=False,
+                     evaluator=lambda model: evaluate_splits(model, prep))
     ctx.phases = []
     return ctx
 

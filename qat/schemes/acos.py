@@ -20,7 +20,7 @@ import numpy as np
 from qat.acos_regularizer import AbsCosineRegularizer, grid_offsets
 from qat.lambda_ramp import LambdaRamp
 from qat.quantizers import squashed_bits
-from qat.schemes import QatContext, QatResult
+from qat.schemes.base import QatContext, QatResult
 from qat.schemes import common as C
 
 NAME = "acos"

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from qat.quant_config import QuantConfig
-from qat.schemes import QatContext, QatResult, SchemeError
+from qat.schemes.base import QatContext, QatResult, SchemeError
 
 _BASE = object()  # "use the QuantConfig's quantizer"
 

@@ -28,7 +28,7 @@ from qat.acos_regularizer import AbsCosineRegularizer
 from qat.lambda_ramp import LambdaRamp
 from qat.quantizers import FixedFormat, FormatError, calibrate_ranges, choose_format, fixed_point, hls4ml_precisions
 from qat.quantizers.transient_formats import formats_to_json
-from qat.schemes import QatContext, QatResult
+from qat.schemes.base import QatContext, QatResult
 from qat.schemes import common as C
 
 NAME = "fxp_qat"

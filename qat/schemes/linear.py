@@ -12,7 +12,7 @@ scheme_args:
 from __future__ import annotations
 
 from qat.models.fold import calibrate, folded_weights, po2_rescale, set_weights
-from qat.schemes import QatContext, QatResult, SchemeError
+from qat.schemes.base import QatContext, QatResult, SchemeError
 
 DEFAULTS = {"per_channel": False}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from qat.lambda_ramp import LambdaRamp
 from qat.quantizers import BitPenalty, bits_report
 from qat.quantizers import trained_bits as TB
-from qat.schemes import QatContext, QatResult
+from qat.schemes.base import QatContext, QatResult
 from qat.schemes import common as C
 
 NAME = "trained_bits"

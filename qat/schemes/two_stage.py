@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qat.schemes import QatContext, QatResult
+from qat.schemes.base import QatContext, QatResult
 from qat.schemes import common as C
 
 NAME = "two_stage"
