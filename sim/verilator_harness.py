@@ -17,7 +17,9 @@ from pathlib import Path
 
 from hw.rtl.filelist import copy_memory_files
 
-from .runner import DEFAULT_BUILD_ROOT, setup_verilator_env, sources_digest
+from hw.tools.verilator import setup_verilator_env, sources_digest
+
+from .runner import DEFAULT_BUILD_ROOT
 
 _MAIN = r"""
 #include "V{top}.h"

@@ -1,11 +1,11 @@
-"""`make compare` (hw/compare_da4ml.py): our RTL vs da4ml on one MLP, and its translation to da4ml."""
+"""`make compare` (sim/studies/compare_da4ml.py): our RTL vs da4ml on one MLP, and its translation to da4ml."""
 
 import json
 
 import numpy as np
 import pytest
 
-from hw.compare_da4ml import da4ml_plan, kif
+from sim.studies.compare_da4ml import da4ml_plan, kif
 from hw.fixed import FixedType
 from hw.rtl.layer_spec import LayerSpec
 
@@ -52,7 +52,7 @@ def test_plan_refuses_what_it_cannot_translate():
 @pytest.mark.slow
 @pytest.mark.synth
 def test_compare_tiny_mlp(tmp_path):
-    from hw.compare_da4ml import run
+    from sim.studies.compare_da4ml import run
 
     r = run(tmp_path, n_in=8, hidden=(4,), n_out=2, n_vectors=60, targets=("ice40",))
     ours, da = r["flows"]
@@ -70,4 +70,4 @@ def test_compare_tiny_mlp(tmp_path):
     saved = json.loads((tmp_path / "compare.json").read_text())
     assert saved["flows"][0]["identical"] == 60
     md = (tmp_path / "compare.md").read_text()
-    assert f"| {ours['identical']} of 60 |" in md and "python -m hw.compare_da4ml" in md
+    assert f"| {ours['identical']} of 60 |" in md and "python -m sim.studies.compare_da4ml" in md

@@ -2,7 +2,7 @@
 
 import json
 
-from sim.flow_report import main, render
+from sim.studies.flow_report import main, render
 
 
 def test_report_lists_only_measured_stages(tmp_path):

@@ -78,7 +78,7 @@ def _rtl(kind, rf, tmp_path):
     from hw.rtl import generate_rtl
     from sim.check import compare
     from sim.reference import random_raw_inputs
-    from sim.runner import verilator_lint
+    from hw.tools.verilator import verilator_lint
 
     _, _, graph = _graph(kind, tmp_path)
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)

@@ -6,7 +6,7 @@ import pytest
 from hw.rtl import UnsupportedLayerError, generate_rtl
 from hw.rtl.emitters.dense_emitter import schedule, valid_reuse_factors
 from hw.rtl.layer_spec import read_graph
-from sim.runner import verilator_lint
+from hw.tools.verilator import verilator_lint
 from sim.testmodels import small_mlp, to_hls
 
 

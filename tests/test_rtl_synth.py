@@ -5,7 +5,8 @@ import json
 import pytest
 
 from hw.rtl import generate_rtl
-from hw.synth import synthesize, synthesize_design
+from hw.synth import synthesize_design
+from hw.tools.yosys import synthesize
 from sim.runner import REPO_ROOT
 from sim.testmodels import small_mlp, to_hls
 

@@ -14,7 +14,8 @@ import pytest
 from hw.rtl import generate_rtl
 from sim.check import compare, lower_bounds, timing
 from sim.reference import golden_of, random_raw_inputs
-from sim.runner import REPO_ROOT, verilator_lint
+from hw.tools.verilator import verilator_lint
+from sim.runner import REPO_ROOT
 from sim.testmodels import kws_model, to_hls
 from tests.real_clips import REAL_RUNS
 
@@ -81,7 +82,7 @@ def test_real_run_200_clips_identical(run, tmp_path):
     with np.load(run_dir / "test_vectors.npz") as d:
         x, y = d["x"], d["y"]
     assert len(x) >= 200
-    from hw.rtl.__main__ import DEFAULT_RF
+    from hw.rtl.reuse import DEFAULT_RF
 
     design, graph = generate_for_run(run_dir, tmp_path / "rtl", reuse_factor=DEFAULT_RF)
     x_raw = golden_of(graph).quantize_input(x)

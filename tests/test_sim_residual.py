@@ -10,7 +10,8 @@ import pytest
 from hw.rtl import generate_rtl
 from sim.check import compare, lower_bounds, timing
 from sim.reference import golden_of, random_raw_inputs
-from sim.runner import REPO_ROOT, verilator_lint
+from hw.tools.verilator import verilator_lint
+from sim.runner import REPO_ROOT
 from sim.testmodels import kws_model, residual_model, to_hls
 from tests.real_clips import real_features
 

@@ -11,12 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hw.rtl.reuse import parse_reuse
-
-# Fully parallel (RF 1) real models have 10^4-10^5 multipliers: too big to simulate or synthesize here.
-DEFAULT_RF = 64
-REUSE_HELP = (f"N: every layer uses the largest valid RF <= N (default {DEFAULT_RF}); N,layer=R,...: exact RFs for "
-              "named layers; N,balance: then raise each layer's RF while it stays within the slowest layer's cycles")
+from hw.rtl.reuse import DEFAULT_RF, REUSE_HELP, parse_reuse
 
 
 def main(argv=None) -> int:
@@ -41,7 +36,7 @@ def main(argv=None) -> int:
     print(f"{design.out_dir}: {len(design.files)} files, {r['multipliers']} multipliers, ROM {r['rom_bits']} bits, "
           f"expected II ~{r['expected_ii_cycles']} cycles")
     if args.lint:
-        from sim.runner import verilator_lint
+        from hw.tools.verilator import verilator_lint
 
         problems = verilator_lint(design.files, design.top)
         print("lint: clean" if not problems else problems)

@@ -13,6 +13,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+# Fully parallel (RF 1) real models have 10^4-10^5 multipliers: too big to simulate or synthesize here.
+DEFAULT_RF = 64
+REUSE_HELP = (f"N: every layer uses the largest valid RF <= N (default {DEFAULT_RF}); N,layer=R,...: exact RFs for "
+              "named layers; N,balance: then raise each layer's RF while it stays within the slowest layer's cycles")
 
 @dataclass(frozen=True)
 class ReusePlan:

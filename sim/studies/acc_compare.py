@@ -3,7 +3,7 @@ wide (32-bit) accumulators, each taken to RTL at the same reuse factor, side by 
 accuracy, "N of N identical" (QKeras ≡ golden and golden ≡ RTL), latency / II in simulated
 cycles, Yosys LUT / FF per layer and in total.
 
-    python -m hw.acc_compare --runs build/gsc_dscnn_fxp4_acc16 build/gsc_dscnn_fxp4_acc32 \
+    python -m sim.studies.acc_compare --runs build/gsc_dscnn_fxp4_acc16 build/gsc_dscnn_fxp4_acc32 \
         [--reuse-factor 64] [--target ice40] [-n 0] [--out build/acc_compare] [--no-synth]
 
 Each run keeps its trained accumulator formats (width, binary point, rounding) but wraps on
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.rtl.__main__ import REUSE_HELP
+from hw.rtl.reuse import REUSE_HELP
 from hw.rtl.reuse import parse_reuse
 
 
@@ -67,7 +67,7 @@ def compare_run(run_dir, *, reuse_factor: int, target: str, n: int, out_dir: Pat
 def collect(out_dir: Path) -> dict:
     """A run's row from what an earlier (possibly interrupted) invocation left on disk: result.json,
     plus per-layer Yosys results found under yosys/ (a layer missing there stays missing)."""
-    from hw.synth import summarize
+    from hw.tools.yosys import summarize
 
     row = json.loads((out_dir / "result.json").read_text())
     order = [l["layer"] for l in json.loads((out_dir / "rtl" / "report.json").read_text())["layers"]]
@@ -121,7 +121,7 @@ def markdown(rows: list[dict], cmd: str) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hw.acc_compare", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m sim.studies.acc_compare", description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", nargs="+", required=True, help="run directories (e.g. the acc16 and acc32 runs)")
     ap.add_argument("--reuse-factor", type=parse_reuse, default=parse_reuse(64), help=REUSE_HELP)
     ap.add_argument("--target", default="ice40", choices=("ice40", "xilinx", "generic"))
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
     else:
         rows = [compare_run(r, reuse_factor=args.reuse_factor, target=args.target, n=args.n,
                             out_dir=out / Path(r).name, synth=not args.no_synth, jobs=args.jobs) for r in args.runs]
-    cmd = "python -m hw.acc_compare " + " ".join(sys.argv[1:] if argv is None else argv)
+    cmd = "python -m sim.studies.acc_compare " + " ".join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, cmd)
     (out / "acc_compare.md").write_text(text)
     (out / "acc_compare.json").write_text(json.dumps(rows, indent=1))

@@ -1,6 +1,6 @@
 """`make compare`: our RTL generator against da4ml on one small quantized MLP, same Yosys script.
 
-    python -m hw.compare_da4ml [--out build/compare] [--n-in 16 --hidden 8 --n-out 4] [-n 200]
+    python -m sim.studies.compare_da4ml [--out build/compare] [--n-in 16 --hidden 8 --n-out 4] [-n 200]
                                [--targets ice40 xilinx]
 
 Ours: QKeras -> hw.convert (hls4ml graph) -> hw.rtl at reuse factor 1 -> Verilator harness against
@@ -152,7 +152,7 @@ def simulate_da4ml(model, files, top, x_raw, in_frac: int, work: Path, max_laten
     Latency = rising edges from sampling vector 0 to its output; II = 1 if the following vectors
     come out on consecutive cycles. Returns raw outputs (aligned at `out_frac`) and the latency."""
     from hw.rtl.requant import pack, unpack
-    from sim.runner import setup_verilator_env
+    from hw.tools.verilator import setup_verilator_env
 
     pipe = model._pipe
     in_bw, in_f, _ = io_layout(pipe.inp_qint)
@@ -196,7 +196,7 @@ def run(out: Path, *, n_in=16, hidden=(8,), n_out=4, seed=0, n_vectors=200, targ
     """Build, check, time and synthesize both designs into `out`; returns what compare.json holds."""
     from hw.rtl import generate_rtl
     from hw.rtl.layer_spec import read_graph
-    from hw.synth import synthesize
+    from hw.tools.yosys import synthesize
     from sim.check import compare, timing
     from sim.reference import expected_raw, random_raw_inputs
     from sim.testmodels import small_mlp, to_hls
@@ -286,13 +286,13 @@ def _ties(graph, specs, x_raw, bad) -> dict:
 
 def _git_state() -> str:
     """The commit our generator was measured at, plus uncommitted edits to the code it runs."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "hw", "sim"], cwd=root, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown (no git)"
-    paths = [l[3:] for l in dirty.stdout.splitlines() if l[3:] != "hw/compare_da4ml.py"]
+    paths = [l[3:] for l in dirty.stdout.splitlines() if l[3:] != "sim/studies/compare_da4ml.py"]
     return head.stdout.strip() + (f" + uncommitted edits in {', '.join(paths)}" if paths else "")
 
 
@@ -316,7 +316,7 @@ def _formats(specs) -> dict:
 
 
 def _command(n_in, hidden, n_out, seed, n, targets, out) -> str:
-    return (f"python -m hw.compare_da4ml --out {out} --n-in {n_in} --hidden {' '.join(map(str, hidden))} "
+    return (f"python -m sim.studies.compare_da4ml --out {out} --n-in {n_in} --hidden {' '.join(map(str, hidden))} "
             f"--n-out {n_out} --seed {seed} -n {n} --targets {' '.join(targets)}")
 
 
@@ -349,7 +349,7 @@ def markdown(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hw.compare_da4ml", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m sim.studies.compare_da4ml", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="build/compare")
     ap.add_argument("--n-in", type=int, default=16)
     ap.add_argument("--hidden", type=int, nargs="+", default=[8])

@@ -1,6 +1,6 @@
 """One page for a whole run: training → hls4ml/C sim → RTL simulation → synthesis.
 
-    python -m sim.flow_report --run build/demo
+    python -m sim.studies.flow_report --run build/demo
 
 Reads what each stage wrote under build/<run>/ (metrics.json, hls/exactness.json,
 rtl/sim_report.json, synth/*/resources.json) and writes build/<run>/flow_report.md. A stage that has
@@ -69,7 +69,7 @@ def render(run_dir: Path) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.flow_report", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m sim.studies.flow_report", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True)
     args = ap.parse_args(argv)
