@@ -146,7 +146,7 @@ def row(spec: dict, m: dict) -> dict:
 
 def nas_specs(spec: dict, data: dict, runs_dir: Path, fresh: bool) -> list:
     """Search (or reuse the search of) one feature kind, then the runs retraining what it found."""
-    from qat.nas.__main__ import retrain_configs, run_search
+    from qat.nas.pipeline import retrain_configs, run_search
     from qat.nas.search import SearchSettings
     from qat.run_config import RunConfig
 

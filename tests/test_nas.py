@@ -73,7 +73,7 @@ def test_bad_search_settings():
 def test_retrain_configs_are_valid_run_configs():
     import yaml
 
-    from qat.nas.__main__ import retrain_configs
+    from qat.nas.pipeline import retrain_configs
     from qat.run_config import RunConfig
 
     found = {"arch": [{"op": "conv", "kernel": 3, "channels": 4}, {"op": "skip"}], "space": SearchSpace(**TOY).to_dict()}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from qat.models import dscnn, raw_cnn, streaming_ffn, tc_resnet
-from qat.nas import derived as nas_derived
+from qat.models import dscnn, nas_derived, raw_cnn, streaming_ffn, tc_resnet
 
 MODELS = {
     "dscnn": (dscnn.build, "mfcc"),
