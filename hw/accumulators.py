@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 
 
 def _mac_layers(graph):

@@ -29,7 +29,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from hw.convert import HlsSettings, convert, load_run, run_overrides  # noqa: E402
-from hw.fixed import FixedType  # noqa: E402
+from qat.fixed import FixedType  # noqa: E402
 from hw.vectors import SPLITS, Vectors, VectorsError, run_vectors  # noqa: E402
 
 

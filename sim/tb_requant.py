@@ -1,5 +1,5 @@
 """cocotb test of kws_requant.v: a bank of instances (all rounding x overflow modes) driven with
-every input code, compared with hw.fixed.FixedType.requantize (the project's one definition)."""
+every input code, compared with qat.fixed.FixedType.requantize (the project's one definition)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import Timer
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 
 
 @cocotb.test()

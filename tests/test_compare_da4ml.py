@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from sim.studies.compare_da4ml import da4ml_plan, kif
-from hw.fixed import FixedType
+from sim.studies.compare_da4ml import da4ml_plan
+from qat.fixed import FixedType
 from hw.rtl.layer_spec import LayerSpec
 
 
@@ -25,7 +25,7 @@ def _specs():
 
 def test_plan_carries_exact_weights_and_formats():
     plan = da4ml_plan(_specs())
-    assert kif(FixedType(8, 3)) == (1, 2, 5) and kif(FixedType(6, 3, False)) == (0, 3, 3)
+    assert FixedType(8, 3).kif() == (1, 2, 5) and FixedType(6, 3, False).kif() == (0, 3, 3)
     assert plan["input"] == (1, 2, 5) and plan["n_in"] == 2
     dense, relu = plan["steps"]
     # Raw codes times their LSB: exact in binary, so da4ml sees the same integers.

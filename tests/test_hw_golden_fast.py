@@ -1,4 +1,4 @@
-"""The fast golden model: its building blocks equal the one fixed-point definition (hw.fixed), and
+"""The fast golden model: its building blocks equal the one fixed-point definition (qat.fixed), and
 it runs a DS-CNN at >= 1000 inferences/s on one core.
 
 ``Requant`` (planned, float32/float64/int64 representations, skipped when provably identity) is
@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from hw.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from qat.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 from hw.golden.arith import FLOAT32_LIMIT, FLOAT64_LIMIT, Mac, Range, Requant
 
 # (width, from_frac - to_frac, magnitude of the input codes): float32, float64 and int64 regimes

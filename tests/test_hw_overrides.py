@@ -10,7 +10,7 @@ import pytest
 from tests.test_hw_golden import build, inputs_with_ties, qkeras_output
 
 from hw.convert import HlsSettings, convert, normalize_overrides, run_overrides
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 from hw.golden import GoldenModel, UnsupportedLayerError
 
 

@@ -16,7 +16,7 @@ import pytest
 from hw.convert import HlsSettings, UnsupportedModelError, check_supported, convert
 from hw.golden import GoldenModel
 from hw.rtl.channel_shift import factor_channel_shifts, trailing_zeros
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 from sim.testmodels import PER_CHANNEL_KINDS, per_channel_model
 from tests.test_hw_golden import inputs_with_ties
 

@@ -5,17 +5,23 @@ import pytest
 import tensorflow as tf
 from qkeras import QDense, quantized_bits, quantized_relu
 
-from qat.quantizers import FixedFormat, FormatError, calibrate_ranges, choose_format, choose_formats, fixed_point, hls4ml_precisions
-from qat.quantizers.transient_formats import check_formats, formats_from_json, formats_to_json
+from qat.quantizers import (FormatError, calibrate_ranges, check_covers, choose_format, choose_formats, fixed_point,
+                            hls4ml_precisions, qkeras_quantizer, transient_format)
+from qat.quantizers.transient_formats import check_formats, covers, formats_from_json, formats_to_json
+
+
+def fake_quantized(fmt, x):
+    """Reference: the one fixed-point type's own RND_CONV + SAT quantization, back to floats."""
+    return fmt.to_float(fmt.quantize(x))
 
 
 def test_format_arithmetic_and_hls_string():
-    f = FixedFormat(8, 3)
-    assert (f.frac, f.step, f.min_value, f.max_value) == (5, 1 / 32, -4.0, 4 - 1 / 32)
-    assert f.hls_precision() == "fixed<8,3,RND_CONV,SAT>"
-    u = FixedFormat(16, 6, signed=False)
-    assert (u.min_value, u.max_value) == (0.0, 64 - 2 ** -10)
-    assert u.hls_precision() == "ufixed<16,6,RND_CONV,SAT>"
+    f = transient_format(8, 3)
+    assert (f.frac, f.lsb, f.min, f.max) == (5, 1 / 32, -4.0, 4 - 1 / 32)
+    assert f.to_hls() == "fixed<8,3,RND_CONV,SAT>"
+    u = transient_format(16, 6, signed=False)
+    assert (u.min, u.max) == (0.0, 64 - 2 ** -10)
+    assert u.to_hls() == "ufixed<16,6,RND_CONV,SAT>"
 
 
 def test_fake_quant_saturates_and_rounds_half_to_even():
@@ -26,49 +32,49 @@ def test_fake_quant_saturates_and_rounds_half_to_even():
     np.testing.assert_array_equal(y.numpy(), [-4.0, -4.0, 3.96875, 3.96875, 0.0, 0.0625, -0.3125])
     # straight through inside the range, zero where saturated
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0, 0, 0, 0, 1, 1, 1])
-    np.testing.assert_array_equal(y.numpy(), FixedFormat(8, 3).quantize_numpy(x.numpy()))
+    np.testing.assert_array_equal(y.numpy(), fake_quantized(transient_format(8, 3), x.numpy()))
 
 
 def test_fake_quant_equals_the_exported_qkeras_quantizer():
     x = tf.constant(np.random.default_rng(0).uniform(-40, 40, 5000).astype(np.float32))
-    signed = FixedFormat(10, 4)
-    exported = signed.qkeras_quantizer()
+    signed = transient_format(10, 4)
+    exported = qkeras_quantizer(signed)
     assert isinstance(exported, quantized_bits) and (exported.bits, exported.integer) == (10, 3)
     np.testing.assert_array_equal(fixed_point(10, 4)(x).numpy(), exported(x).numpy())
-    unsigned = FixedFormat(8, 2, signed=False)
-    assert isinstance(unsigned.qkeras_quantizer(), quantized_relu)
+    unsigned = transient_format(8, 2, signed=False)
+    assert isinstance(qkeras_quantizer(unsigned), quantized_relu)
     np.testing.assert_array_equal(fixed_point(8, 2, signed=False)(x).numpy(),
-                                  unsigned.qkeras_quantizer()(x).numpy())
+                                  qkeras_quantizer(unsigned)(x).numpy())
     with pytest.raises(FormatError, match="negative integer"):
-        FixedFormat(8, 0).qkeras_quantizer()
+        qkeras_quantizer(transient_format(8, 0))
 
 
 @pytest.mark.parametrize("lo, hi, width, signed, expected", [
-    (-3.2, 5.1, 16, None, FixedFormat(16, 4)),          # needs [-8, 8)
-    (-8.0, 7.9, 16, None, FixedFormat(16, 4)),          # -8 is representable exactly
-    (-8.0, 8.0, 16, None, FixedFormat(16, 5)),          # +8 is not: one more bit
-    (0.0, 0.9, 16, None, FixedFormat(16, 0, signed=False)),
-    (0.0, 1.0, 8, None, FixedFormat(8, 1, signed=False)),
-    (0.0, 1.0 - 2 ** -8, 8, None, FixedFormat(8, 0, signed=False)),  # top value exactly
-    (0.0, 1.0 - 2 ** -9, 8, None, FixedFormat(8, 1, signed=False)),  # just above 1 - step
-    (-0.1, 0.1, 32, True, FixedFormat(32, -2)),         # [-0.125, 0.125)
+    (-3.2, 5.1, 16, None, transient_format(16, 4)),          # needs [-8, 8)
+    (-8.0, 7.9, 16, None, transient_format(16, 4)),          # -8 is representable exactly
+    (-8.0, 8.0, 16, None, transient_format(16, 5)),          # +8 is not: one more bit
+    (0.0, 0.9, 16, None, transient_format(16, 0, signed=False)),
+    (0.0, 1.0, 8, None, transient_format(8, 1, signed=False)),
+    (0.0, 1.0 - 2 ** -8, 8, None, transient_format(8, 0, signed=False)),  # top value exactly
+    (0.0, 1.0 - 2 ** -9, 8, None, transient_format(8, 1, signed=False)),  # just above 1 - step
+    (-0.1, 0.1, 32, True, transient_format(32, -2)),         # [-0.125, 0.125)
 ])
 def test_choose_format_is_the_smallest_that_holds_the_range(lo, hi, width, signed, expected):
     f = choose_format(lo, hi, width, signed=signed)
     assert f == expected
-    assert f.covers(lo, hi)
-    assert not FixedFormat(f.width, f.integer - 1, f.signed).covers(lo, hi)
+    assert covers(f, lo, hi)
+    assert not covers(transient_format(f.width, f.integer - 1, f.signed), lo, hi)
 
 
 def test_too_narrow_formats_are_rejected_with_what_to_do():
     with pytest.raises(FormatError, match="width of at least"):
         choose_format(-1e6, 1e6, 16, what="conv1 accumulator")
     with pytest.raises(FormatError, match="calibrated range"):
-        FixedFormat(16, 4).check_covers(-10.0, 3.0)
+        check_covers(transient_format(16, 4), -10.0, 3.0)
     with pytest.raises(FormatError, match="signed"):
         choose_format(-1.0, 1.0, 8, signed=False)
     with pytest.raises(ValueError, match="width"):
-        FixedFormat(0, 0)
+        transient_format(0, 0)
     with pytest.raises(FormatError, match="non-finite"):
         choose_format(float("nan"), 1.0, 8)
 
@@ -102,10 +108,10 @@ def test_formats_go_into_the_hls4ml_config_under_hls4ml_layer_names():
     f32 = choose_formats(ranges, accum_width=32, result_width=16)
     f16 = choose_formats(ranges, accum_width=16, result_width=16)
     # accumulator: [-16, 16) -> 5 integer bits incl. sign; its width sets the fraction bits
-    assert f32["dense"]["accum"] == FixedFormat(32, 5) and f16["dense"]["accum"] == FixedFormat(16, 5)
-    assert f32["dense"]["result"] == FixedFormat(16, 5)  # hls4ml: Dense result = pre-activation
-    assert f32["dense_relu"] == {"result": FixedFormat(16, 3, signed=False)}  # [0, 8)
-    assert f32["pool"] == {"result": FixedFormat(16, 1)}  # +0.5 needs [-1, 1)
+    assert f32["dense"]["accum"] == transient_format(32, 5) and f16["dense"]["accum"] == transient_format(16, 5)
+    assert f32["dense"]["result"] == transient_format(16, 5)  # hls4ml: Dense result = pre-activation
+    assert f32["dense_relu"] == {"result": transient_format(16, 3, signed=False)}  # [0, 8)
+    assert f32["pool"] == {"result": transient_format(16, 1)}  # +0.5 needs [-1, 1)
     cfg = hls4ml_precisions(f32)["LayerName"]
     assert cfg["dense"]["Precision"] == {"accum": "fixed<32,5,RND_CONV,SAT>", "result": "fixed<16,5,RND_CONV,SAT>"}
     assert cfg["dense_relu"]["Precision"] == {"result": "ufixed<16,3,RND_CONV,SAT>"}
@@ -113,9 +119,9 @@ def test_formats_go_into_the_hls4ml_config_under_hls4ml_layer_names():
     assert formats_from_json(formats_to_json(f32)) == f32
     check_formats(f32, ranges)
     with pytest.raises(FormatError, match="dense accum"):
-        check_formats({"dense": {"accum": FixedFormat(16, 3)}}, ranges)
+        check_formats({"dense": {"accum": transient_format(16, 3)}}, ranges)
     with pytest.raises(FormatError, match="dense_relu result"):
-        check_formats({"dense_relu": {"result": FixedFormat(8, 2, signed=False)}}, ranges)
+        check_formats({"dense_relu": {"result": transient_format(8, 2, signed=False)}}, ranges)
 
 
 def test_calibrated_names_match_the_hls4ml_graph():

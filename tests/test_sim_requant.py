@@ -1,8 +1,8 @@
-"""kws_requant.v equals hw.fixed requantize for every input code, rounding and overflow mode."""
+"""kws_requant.v equals qat.fixed requantize for every input code, rounding and overflow mode."""
 
 import pytest
 
-from hw.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from qat.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 from hw.rtl.generate import LIBRARY_DIR
 from hw.rtl.requant import requant_params
 from sim.runner import run_cocotb

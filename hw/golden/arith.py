@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 from hw.golden.registry import UnsupportedLayerError
 
 # Bounds below which a float type is used: one bit of margin under 2**24 / 2**53, so that the

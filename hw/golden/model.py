@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 from hw.golden import activation, conv, dense, depthwise, merge, pooling, reshape  # noqa: F401  (register kernels)
 from hw.golden.arith import Range, exact_dtype
 from hw.golden.registry import UnsupportedLayerError, kernel_for

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 
 KERNELS: dict[type, type] = {}
 

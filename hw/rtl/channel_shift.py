@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 
 
 @dataclass(frozen=True)

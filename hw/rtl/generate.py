@@ -116,7 +116,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         in_type = first.out_type if first.kind == "Input" else first.in_type
         in_shape = first.out_shape if first.kind == "Input" else first.in_shape
         beat = input_beat or default_input_beat(_streamed_shape(specs, in_shape))
-        in_edge = Edge(beat, in_type.width, in_type.signed, in_type.frac)
+        in_edge = Edge(beat, in_type)
         edge = in_edge
         layers: list[EmittedLayer] = []
         edges: list[Edge] = []

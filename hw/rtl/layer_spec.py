@@ -1,6 +1,6 @@
 """What the emitters need from one hls4ml layer, read once from the ModelGraph.
 
-Emitters never look at Keras: shapes, precisions (as hw.fixed.FixedType) and weights (as raw
+Emitters never look at Keras: shapes, precisions (as qat.fixed.FixedType) and weights (as raw
 integer codes) all come from the hls4ml graph, the single description of the hardware.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 from hw.golden.registry import weight_raw as golden_weight_raw
 
 from .errors import RtlGenerationError, UnsupportedLayerError

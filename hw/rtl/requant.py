@@ -1,10 +1,10 @@
-"""Verilog parameters of kws_requant.v for a conversion between two FixedTypes (from hw/fixed.py)."""
+"""Verilog parameters of kws_requant.v for a conversion between two FixedTypes (from qat/fixed.py)."""
 
 from __future__ import annotations
 
-from hw.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
+from qat.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 
-# The numbering kws_requant.v decodes; order is fixed by the Verilog, not by hw/fixed.py.
+# The numbering kws_requant.v decodes; order is fixed by the Verilog, not by qat/fixed.py.
 RND_CODE = {"TRN": 0, "TRN_ZERO": 1, "RND": 2, "RND_ZERO": 3, "RND_INF": 4, "RND_MIN_INF": 5, "RND_CONV": 6}
 OVF_CODE = {"WRAP": 0, "SAT": 1, "SAT_ZERO": 2, "SAT_SYM": 3}
 assert set(RND_CODE) == set(ROUNDING_MODES) and set(OVF_CODE) == set(OVERFLOW_MODES)

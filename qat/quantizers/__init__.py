@@ -14,7 +14,7 @@ from .export import export_fixed_qkeras
 from .fixed_grid import GridFit, fit_signed_grid
 from .squashed_weights import UniformSquashInitializer, level_entropy, squashed_bits, suggest_gain_log2, theta_from_weights
 from .trained_bitwidth import BitPenalty, bits_report, trained_bits
-from .transient_formats import FixedFormat, FormatError, calibrate_ranges, choose_format, choose_formats, fixed_point, hls4ml_precisions
+from .transient_formats import FormatError, check_covers, qkeras_quantizer, transient_format, calibrate_ranges, choose_format, choose_formats, fixed_point, hls4ml_precisions
 
 
 def custom_objects() -> dict:

@@ -21,7 +21,7 @@ from .channel_po2 import channel_po2_bits
 from .fixed_grid import fit_signed_grid
 from .squashed_weights import squashed_bits
 from .trained_bitwidth import trained_bits
-from .transient_formats import FormatError, fixed_point
+from .transient_formats import FormatError, fixed_point, qkeras_quantizer
 
 WEIGHT_QUANTIZERS = {  # config key -> (live attribute, weight attribute)
     "kernel_quantizer": ("kernel_quantizer_internal", "kernel"),
@@ -41,7 +41,7 @@ def activation_to_qkeras(quantizer):
     """Plain QKeras quantizer with exactly the format of one of our activation quantizers."""
     from qkeras import quantized_bits, quantized_relu
     if isinstance(quantizer, fixed_point):
-        return quantizer.format.qkeras_quantizer()
+        return qkeras_quantizer(quantizer.format)
     if isinstance(quantizer, trained_bits):
         fmt = quantizer.fixed_format()
         if fmt["integer"] < 0:

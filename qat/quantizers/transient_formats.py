@@ -1,8 +1,8 @@
 """Fixed Qm.n formats for transient values (paper A): inputs, accumulators, layer outputs.
 
-A `FixedFormat` is one ap_fixed type in hls4ml's convention: `width` bits in total, `integer`
-bits left of the binary point *including* the sign bit, rounding RND_CONV (half to even, what
-tf.round and QKeras do) and overflow SAT. Formats are chosen from calibration ranges
+A transient format is one `qat.fixed.FixedType` (the project's only fixed-point type): `width` bits
+in total, `integer` bits left of the binary point *including* the sign bit, rounding RND_CONV (half
+to even, what tf.round and QKeras do) and overflow SAT (`transient_format`). Formats are chosen from calibration ranges
 (`choose_format`), fake-quantized during training by the `fixed_point` quantizer (put it in a
 QActivation after the layer), and written into the hls4ml config (`hls4ml_precisions`) so the
 hardware uses exactly the trained formats.
@@ -17,11 +17,11 @@ measures exactly that loss.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import tensorflow as tf
 from qkeras.quantizers import BaseQuantizer
+
+from qat.fixed import MAX_WIDTH, FixedType
 
 from .fixed_grid import check_bits, check_int
 
@@ -33,69 +33,44 @@ class FormatError(ValueError):
     """A fixed-point format that cannot hold what it must hold; raised before training."""
 
 
-@dataclass(frozen=True)
-class FixedFormat:
-    width: int
-    integer: int  # hls4ml / ap_fixed convention: includes the sign bit when signed
-    signed: bool = True
+def transient_format(width: int, integer: int, signed: bool = True) -> FixedType:
+    """The FixedType of a transient value: RND_CONV (= tf.round, half to even) and SAT."""
+    check_bits(width, "format width", minimum=1, maximum=MAX_WIDTH)
+    check_int(integer, "format integer bits")
+    if signed and width < 2:
+        raise FormatError("a signed format needs width >= 2 (sign + one value bit)")
+    return FixedType(width, integer, signed, ROUNDING, OVERFLOW)
 
-    def __post_init__(self):
-        check_bits(self.width, "FixedFormat.width", minimum=1, maximum=64)
-        check_int(self.integer, "FixedFormat.integer")
-        if self.signed and self.width < 2:
-            raise FormatError("a signed format needs width >= 2 (sign + one value bit)")
 
-    @property
-    def frac(self) -> int:
-        return self.width - self.integer
+def covers(fmt: FixedType, lo: float, hi: float) -> bool:
+    return fmt.min <= lo and hi <= fmt.max
 
-    @property
-    def step(self) -> float:
-        return 2.0 ** -self.frac
 
-    @property
-    def max_value(self) -> float:
-        return 2.0 ** (self.integer - (1 if self.signed else 0)) - self.step
+def check_covers(fmt: FixedType, lo: float, hi: float, what: str = "value") -> None:
+    if not covers(fmt, lo, hi):
+        raise FormatError(
+            f"{what}: format {fmt.to_hls()} holds [{fmt.min}, {fmt.max}] "
+            f"but the calibrated range is [{lo}, {hi}]; add integer bits (choose_format picks "
+            f"the smallest that fit) or widen the format")
 
-    @property
-    def min_value(self) -> float:
-        return -(2.0 ** (self.integer - 1)) if self.signed else 0.0
 
-    def hls_precision(self) -> str:
-        kind = "fixed" if self.signed else "ufixed"
-        return f"{kind}<{self.width},{self.integer},{ROUNDING},{OVERFLOW}>"
+def qkeras_quantizer(fmt: FixedType):
+    """The plain QKeras quantizer of a transient format (for exported models and hls4ml)."""
+    from qkeras import quantized_bits, quantized_relu
+    if fmt.signed:
+        if fmt.integer < 1:
+            raise FormatError(f"{fmt.to_hls()}: QKeras quantized_bits cannot take a "
+                              "negative integer part; use integer >= 1 (sign included)")
+        return quantized_bits(fmt.width, fmt.integer - 1, alpha=1)
+    if fmt.integer < 0:
+        raise FormatError(f"{fmt.to_hls()}: QKeras quantized_relu cannot take a "
+                          "negative integer part; use integer >= 0")
+    # quantized_relu also maps negatives to 0: equal to an unsigned SAT format on any input
+    return quantized_relu(fmt.width, fmt.integer)
 
-    def covers(self, lo: float, hi: float) -> bool:
-        return self.min_value <= lo and hi <= self.max_value
 
-    def check_covers(self, lo: float, hi: float, what: str = "value") -> None:
-        if not self.covers(lo, hi):
-            raise FormatError(
-                f"{what}: format {self.hls_precision()} holds [{self.min_value}, {self.max_value}] "
-                f"but the calibrated range is [{lo}, {hi}]; add integer bits (choose_format picks "
-                f"the smallest that fit) or widen the format")
-
-    def quantize_numpy(self, x) -> np.ndarray:
-        """Reference fake-quantization: round half to even, then saturate."""
-        k = np.round(np.asarray(x, np.float64) / self.step)
-        return np.clip(k * self.step, self.min_value, self.max_value)
-
-    def qkeras_quantizer(self):
-        """The plain QKeras quantizer of this format (for exported models and hls4ml)."""
-        from qkeras import quantized_bits, quantized_relu
-        if self.signed:
-            if self.integer < 1:
-                raise FormatError(f"{self.hls_precision()}: QKeras quantized_bits cannot take a "
-                                  "negative integer part; use integer >= 1 (sign included)")
-            return quantized_bits(self.width, self.integer - 1, alpha=1)
-        if self.integer < 0:
-            raise FormatError(f"{self.hls_precision()}: QKeras quantized_relu cannot take a "
-                              "negative integer part; use integer >= 0")
-        # quantized_relu also maps negatives to 0: equal to an unsigned SAT format on any input
-        return quantized_relu(self.width, self.integer)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+def format_to_dict(fmt: FixedType) -> dict:
+    return {"width": fmt.width, "integer": fmt.integer, "signed": fmt.signed}
 
 
 def integer_bits_for_range(lo: float, hi: float, signed: bool) -> int:
@@ -121,18 +96,18 @@ def integer_bits_for_range(lo: float, hi: float, signed: bool) -> int:
 
 
 def choose_format(lo: float, hi: float, width: int, signed: bool | None = None,
-                  margin_bits: int = 0, what: str = "value") -> FixedFormat:
+                  margin_bits: int = 0, what: str = "value") -> FixedType:
     """Smallest-integer-part format of `width` bits that holds the calibrated [lo, hi].
 
     margin_bits adds integer bits for values beyond the calibration set. Raises FormatError
     if the width cannot even hold the integer part.
     """
-    width = check_bits(width, f"{what} width", minimum=1, maximum=64)
+    width = check_bits(width, f"{what} width", minimum=1, maximum=MAX_WIDTH)
     signed = (lo < 0) if signed is None else bool(signed)
     integer = integer_bits_for_range(lo, hi, signed) + int(margin_bits)
     for _ in range(2):  # ceil(hi) may need one more bit once the step is known
-        fmt = FixedFormat(width, integer, signed)
-        if fmt.covers(lo, hi):
+        fmt = transient_format(width, integer, signed)
+        if covers(fmt, lo, hi):
             break
         integer += 1
     if integer > width:
@@ -140,41 +115,41 @@ def choose_format(lo: float, hi: float, width: int, signed: bool | None = None,
             f"{what}: the calibrated range [{lo}, {hi}] needs {integer} integer bits "
             f"({'signed' if signed else 'unsigned'}) but the width is {width}; use a width of "
             f"at least {integer + 1} (a wider accumulator/result) or rescale the layer")
-    fmt = FixedFormat(width, integer, signed)
-    fmt.check_covers(lo, hi, what)
+    fmt = transient_format(width, integer, signed)
+    check_covers(fmt, lo, hi, what)
     return fmt
 
 
 class fixed_point(BaseQuantizer):  # noqa: N801  (QKeras names quantizers in lower case)
-    """Fake-quantizer of a FixedFormat: round half to even, saturate, straight-through inside.
+    """Fake-quantizer of a transient format: round half to even, saturate, straight-through inside.
 
-    Gradient: 1 inside [min_value, max_value], 0 where the value saturates.
+    Gradient: 1 inside [min, max], 0 where the value saturates.
     """
 
     def __init__(self, width: int = 16, integer: int = 6, signed: bool = True):
         super().__init__()
-        self.format = FixedFormat(width, integer, signed)
+        self.format = transient_format(width, integer, signed)
         self.bits = self.format.width
         self.built = True
 
     def __call__(self, x):
         f = self.format
         x = tf.cast(x, tf.float32)
-        clipped = tf.clip_by_value(x, f.min_value, f.max_value)
-        q = tf.clip_by_value(tf.round(clipped / f.step) * f.step, f.min_value, f.max_value)
+        clipped = tf.clip_by_value(x, f.min, f.max)
+        q = tf.clip_by_value(tf.round(clipped / f.lsb) * f.lsb, f.min, f.max)
         return clipped + tf.stop_gradient(q - clipped)
 
     def max(self):
-        return self.format.max_value
+        return self.format.max
 
     def min(self):
-        return self.format.min_value
+        return self.format.min
 
     def __str__(self):
         return f"fixed_point({self.format.width},{self.format.integer},signed={int(self.format.signed)})"
 
     def get_config(self):
-        return self.format.to_dict()
+        return format_to_dict(self.format)
 
     @classmethod
     def from_config(cls, config):
@@ -267,7 +242,7 @@ def choose_formats(ranges: dict, accum_width: int = 32, result_width: int = 16,
 def hls4ml_precisions(formats: dict) -> dict:
     """The 'LayerName' part of an hls4ml config that pins these formats (merge it into the
     config from hls4ml.utils.config_from_keras_model(..., granularity="name"))."""
-    return {"LayerName": {name: {"Precision": {kind: fmt.hls_precision() for kind, fmt in chosen.items()}}
+    return {"LayerName": {name: {"Precision": {kind: fmt.to_hls() for kind, fmt in chosen.items()}}
                           for name, chosen in formats.items()}}
 
 
@@ -285,12 +260,12 @@ def check_formats(formats: dict, ranges: dict) -> None:
             raise FormatError(f"format for unknown layer {name!r}; known: {sorted(needed)}")
         for kind, fmt in chosen.items():
             lo, hi = needed[name][kind]
-            fmt.check_covers(lo, hi, f"{name} {kind}")
+            check_covers(fmt, lo, hi, f"{name} {kind}")
 
 
 def formats_to_json(formats: dict) -> dict:
-    return {name: {k: f.to_dict() for k, f in chosen.items()} for name, chosen in formats.items()}
+    return {name: {k: format_to_dict(f) for k, f in chosen.items()} for name, chosen in formats.items()}
 
 
 def formats_from_json(data: dict) -> dict:
-    return {name: {k: FixedFormat(**f) for k, f in chosen.items()} for name, chosen in data.items()}
+    return {name: {k: transient_format(**f) for k, f in chosen.items()} for name, chosen in data.items()}

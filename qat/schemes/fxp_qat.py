@@ -26,7 +26,9 @@ import re
 
 from qat.acos_regularizer import AbsCosineRegularizer
 from qat.lambda_ramp import LambdaRamp
-from qat.quantizers import FixedFormat, FormatError, calibrate_ranges, choose_format, fixed_point, hls4ml_precisions
+from qat.fixed import FixedType
+from qat.quantizers import (FormatError, calibrate_ranges, check_covers, choose_format, fixed_point, hls4ml_precisions,
+                            qkeras_quantizer, transient_format)
 from qat.quantizers.transient_formats import formats_to_json
 from qat.schemes.base import QatContext, QatResult
 from qat.schemes import common as C
@@ -37,12 +39,12 @@ DEFAULTS = {"accum_width": 32, "margin_bits": 1, "squash": True, "acos_lambda": 
 _FORMAT = re.compile(r"^\s*(u?fixed)\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,[^>]*)?>\s*$")
 
 
-def parse_format(text, what: str) -> FixedFormat:
+def parse_format(text, what: str) -> FixedType:
     """'fixed<16,6>' / 'ufixed<8,3>' (rounding/overflow fields are ignored: always RND_CONV, SAT)."""
     m = _FORMAT.match(str(text))
     if not m:
         raise C.SchemeError(f"scheme {NAME!r}: {what}={text!r} is not a format like 'fixed<16,6>'")
-    return FixedFormat(int(m.group(2)), int(m.group(3)), m.group(1) == "fixed")
+    return transient_format(int(m.group(2)), int(m.group(3)), m.group(1) == "fixed")
 
 
 def validate(args: dict, quant) -> None:
@@ -104,7 +106,7 @@ def check_products_exact(model, acc: dict, kq: dict) -> None:
     for n, fmt in acc.items():
         need = input_frac(model.get_layer(n)) + kernel_frac(kq[n])
         if fmt.frac < need:
-            raise FormatError(f"{n} accumulator: {fmt.hls_precision()} keeps {fmt.frac} fraction bits but the products of "
+            raise FormatError(f"{n} accumulator: {fmt.to_hls()} keeps {fmt.frac} fraction bits but the products of "
                               f"its inputs and weights have {need}; every product would be rounded on its own, which "
                               f"training does not model. Widen accum_width by {need - fmt.frac} bit(s) or use fewer "
                               "activation/weight fraction bits")
@@ -122,7 +124,7 @@ def pool_for_logits(quant, acc: dict, kq: dict):
         return quant
     bits = quant.pool_int + 1 + room
     if room < 0 or bits < 2:
-        raise FormatError(f"logits accumulator {acc['logits'].hls_precision()} cannot hold the products of its "
+        raise FormatError(f"logits accumulator {acc['logits'].to_hls()} cannot hold the products of its "
                           f"{kernel_frac(kq['logits'])}-fraction-bit weights exactly; widen accum_width")
     return type(quant)(**{**quant.to_dict(), "pool_bits": bits})
 
@@ -135,7 +137,7 @@ def kernel_quantizers(quant, weights: dict, gains: dict | None) -> dict:
 
 def accumulator_formats(ranges: dict, names, width: int, margin_bits: int, pinned: dict,
                         min_integer: dict | None = None) -> dict:
-    """{layer: FixedFormat} for every conv/dense accumulator; pinned ones checked against calibration.
+    """{layer: FixedType} for every conv/dense accumulator; pinned ones checked against calibration.
 
     min_integer: a floor on a layer's integer bits (the logits accumulator, not fake-quantized in
     training, must hold whatever the logits quantizer after it can hold, or hardware saturates
@@ -145,7 +147,7 @@ def accumulator_formats(ranges: dict, names, width: int, margin_bits: int, pinne
         lo, hi = ranges[n]["accum"]
         if n in pinned:
             fmt = parse_format(pinned[n]["accum"], f"formats.{n}.accum")
-            fmt.check_covers(lo, hi, f"{n} accumulator (scheme_args.formats)")
+            check_covers(fmt, lo, hi, f"{n} accumulator (scheme_args.formats)")
             out[n] = fmt
         else:
             out[n] = choose_format(lo, hi, width, signed=True, margin_bits=margin_bits, what=f"{n} accumulator")
@@ -154,7 +156,7 @@ def accumulator_formats(ranges: dict, names, width: int, margin_bits: int, pinne
                 if floor > width:
                     raise FormatError(f"{n} accumulator: {width} bits cannot hold the {floor} integer bits "
                                       "of the quantizer after it; widen accum_width")
-                out[n] = FixedFormat(width, floor, True)
+                out[n] = transient_format(width, floor, True)
     return out
 
 
@@ -167,10 +169,10 @@ def transient_formats(quant, acc: dict, model) -> dict:
             formats[f"{n}_accum"] = {"result": fmt}
     layer_names = {l.name for l in model.layers}
     if "input_quant" in layer_names:
-        formats["input_quant"] = {"result": FixedFormat(quant.input_bits, quant.input_int + 1, True)}
+        formats["input_quant"] = {"result": transient_format(quant.input_bits, quant.input_int + 1, True)}
     for n in acc:
         if f"{n}_relu" in layer_names:
-            formats[f"{n}_relu"] = {"result": FixedFormat(quant.act_bits, quant.layer_act_int.get(n, quant.act_int), False)}
+            formats[f"{n}_relu"] = {"result": transient_format(quant.act_bits, quant.layer_act_int.get(n, quant.act_int), False)}
     return formats
 
 
@@ -205,11 +207,11 @@ def quantize(ctx: QatContext) -> QatResult:
         regs = {n: AbsCosineRegularizer.for_quantizer(kq[n], 0.0) for n in names}
     model = ctx.build(C.SchemeQuant(
         quant, kernel=lambda n: kq[n], kernel_regularizer=lambda n: regs.get(n),
-        accum=lambda n: fixed_point(**acc[n].to_dict()) if n != "logits" else None,
+        accum=lambda n: fixed_point(acc[n].width, acc[n].integer, acc[n].signed) if n != "logits" else None,
         # The bias is added inside the accumulator, so it lives on the accumulator's grid: then
         # QKeras (sum + bias, then the accumulator format) and hardware (bias cast to accum_t,
         # then the products) do the same arithmetic, ties included.
-        bias=lambda n: acc[n].qkeras_quantizer() if n in acc else quant.bias_quantizer(n)))
+        bias=lambda n: qkeras_quantizer(acc[n]) if n in acc else quant.bias_quantizer(n)))
     check_products_exact(model, acc, kq)
     C.assign_weights(model, weights, C.to_theta(kq) if a["squash"] else None)
     results = {"ptq": ctx.evaluate(model)}

@@ -36,16 +36,11 @@ OVERFLOW = {"WRAP": "WRAP", "SAT": "SAT", "SAT_SYM": "SAT_SYM"}
 
 
 # ----- the network as da4ml sees it ---------------------------------------------------------------
-def kif(t) -> tuple[int, int, int]:
-    """hw.fixed.FixedType -> da4ml's (keep_negative, integer bits without the sign, fraction bits)."""
-    return int(t.signed), t.integer - int(t.signed), t.frac
-
-
 def quant_step(t) -> dict:
     """One da4ml quantize() to the FixedType `t` (rounding mapped as closely as da4ml allows)."""
     if t.rounding not in ROUNDING or t.overflow not in OVERFLOW:
         raise ValueError(f"{t}: da4ml has no equivalent of {t.rounding}/{t.overflow}")
-    return {"kif": kif(t), "round": ROUNDING[t.rounding], "overflow": OVERFLOW[t.overflow],
+    return {"kif": t.kif(), "round": ROUNDING[t.rounding], "overflow": OVERFLOW[t.overflow],
             "exact": t.rounding == ROUNDING[t.rounding], "hls_round": t.rounding}
 
 
@@ -65,7 +60,7 @@ def da4ml_plan(specs) -> dict:
             steps.append({"op": s.attrs["activation"], "name": s.name, "out": quant_step(s.out_type)})
         else:
             raise ValueError(f"{s.name}: {s.kind} not translated to da4ml (only Dense and relu/linear)")
-    return {"input": kif(specs[0].out_type), "n_in": int(np.prod(specs[0].out_shape)), "steps": steps,
+    return {"input": specs[0].out_type.kif(), "n_in": int(np.prod(specs[0].out_shape)), "steps": steps,
             "approximations": [f"{st['name']}: {st['out']['round']} for {st['out']['hls_round']}"
                                for st in steps if not st["out"]["exact"]]}
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qat.fixed import FixedType
+
 
 @dataclass(frozen=True)
 class Edge:
-    """A stream between two modules: `beat` elements of `width` bits per tdata word."""
+    """A stream between two modules: `beat` elements of one fixed-point `type` per tdata word."""
 
     beat: int
-    width: int
-    signed: bool
-    frac: int
+    type: FixedType
+
+    @property
+    def width(self) -> int:
+        return self.type.width
+
+    @property
+    def signed(self) -> bool:
+        return self.type.signed
+
+    @property
+    def frac(self) -> int:
+        return self.type.frac
 
     @property
     def tdata_width(self) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import UnsupportedLayerError
 from .base import EmittedLayer, Edge, verilog_ident
 from .dense_emitter import dense_core
-from .window import check_pixel_beat, window_of, windowed_wrapper
+from .window import behind_window, check_pixel_beat, window_of
 
 
 def mac_layer(spec, edge_in: Edge, prefix: str, rf: int, win, weights, depthwise: bool) -> EmittedLayer:
@@ -33,14 +33,7 @@ def mac_layer(spec, edge_in: Edge, prefix: str, rf: int, win, weights, depthwise
     core.notes.update({"window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "positions": win.positions,
                        "macs_per_frame": macs * win.positions, "mac_cycles": core.compute_cycles * win.positions})
     core.compute_cycles = win.positions * max(win.taps if not win.trivial else 1, core.compute_cycles + 1)
-    if win.trivial:
-        return core
-    core.extra_files[f"{core_name}.v"] = core.verilog
-    core.verilog = windowed_wrapper(name, spec.name, spec.kind, win, edge_in, core_name, core.out.tdata_width)
-    core.module = name
-    core.library = ("kws_window.v",) + tuple(core.library)
-    core.notes["line_buffer_bits"] = win.fh * win.w * edge_in.tdata_width
-    return core
+    return core if win.trivial else behind_window(core, name, spec, win, edge_in, core_name)
 
 
 def emit_conv(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:

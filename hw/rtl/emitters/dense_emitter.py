@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.fixed import FixedType
+from qat.fixed import FixedType
 
 from ..channel_shift import ChannelShifts, factor_channel_shifts
+from qat.fixed import MAX_WIDTH  # widest accumulator / element: what the golden model computes exactly
+
 from ..errors import UnsupportedLayerError
 from ..requant import OVF_CODE, RND_CODE, pack, requant_params, verilog_const
 from .base import EmittedLayer, Edge, verilog_ident
 
-MAX_WIDTH = 64  # widest accumulator / element the generator accepts (kws_requant works wider; tests do not)
 
 
 def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
@@ -121,7 +122,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
                f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text, f"{name}_rom.hex": rom_hex},
-        out=Edge(out_beat, out.width, out.signed, out.frac),
+        out=Edge(out_beat, out),
         library=("kws_requant.v", "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
@@ -200,7 +201,7 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
         ports=(f"        .weights({verilog_const(w_word, n_in * n_out * w_type.width)}),\n"
                f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
     return EmittedLayer(
-        layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out.width, out.signed, out.frac),
+        layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out),
         library=("kws_requant.v", "kws_dense_pipe.v"), multipliers=n_in * n_out, rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, **_shift_notes(pc)},

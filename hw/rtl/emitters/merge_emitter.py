@@ -67,7 +67,7 @@ def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
     library = ("kws_requant.v", "kws_add.v") + (("kws_fifo.v",) if any(depths) else ())
     # `inputs`: the stitcher connects s0_/s1_ ports; no clock-free shortcut, the FIFOs are registers
     return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog="\n".join(lines),
-                        out=Edge(a.beat, out.width, out.signed, out.frac), library=library,
+                        out=Edge(a.beat, out), library=library,
                         notes={"inputs": 2, "fifo_depths": list(depths), "fifo_bits": fifo_bits, "sum_width": sum_w,
                                **({"fifo_schedule": spec.attrs["kws_fifo_schedule"]}
                                   if "kws_fifo_schedule" in spec.attrs else {})})

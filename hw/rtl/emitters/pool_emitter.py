@@ -9,12 +9,15 @@ A global pool (one window = the whole map) feeds kws_pool straight from the stre
 
 from __future__ import annotations
 
+from qat.fixed import MAX_WIDTH
+
 from ..errors import UnsupportedLayerError
 from ..requant import OVF_CODE, RND_CODE, requant_params
 from .base import EmittedLayer, Edge, verilog_ident
-from .window import check_pixel_beat, window_of, windowed_wrapper
+from .window import behind_window, check_pixel_beat, window_of
 
-MAX_ACC = 62
+# widest pooling accumulator: one bit below the fixed-point type's limit
+MAX_ACC = MAX_WIDTH - 1
 
 
 def division_magic(k: int, n_bits: int) -> tuple[int, int]:
@@ -81,13 +84,8 @@ module {core_name} (
 endmodule
 """
     layer = EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=core,
-                         out=Edge(win.c, out.width, out.signed, out.frac), library=("kws_requant.v", "kws_pool_div.v", "kws_pool.v"),
+                         out=Edge(win.c, out), library=("kws_requant.v", "kws_pool_div.v", "kws_pool.v"),
                          compute_cycles=win.positions * (k + (win.c if serial else 0)),
                          notes={"pool_op": op, "window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "accumulator": str(acc),
                                 "divider": f"x{magic} >> {mshift}" + (", one channel per cycle" if serial else "")})
-    if not win.global_:
-        layer.extra_files[f"{core_name}.v"] = core
-        layer.verilog = windowed_wrapper(name, spec.name, spec.kind, win, edge_in, core_name, out_w)
-        layer.library = ("kws_window.v",) + layer.library
-        layer.notes["line_buffer_bits"] = win.fh * win.w * edge_in.tdata_width
-    return layer
+    return layer if win.global_ else behind_window(layer, name, spec, win, edge_in, core_name)

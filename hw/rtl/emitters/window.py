@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UnsupportedLayerError
-from .base import Edge
+from .base import EmittedLayer, Edge
 
 
 @dataclass(frozen=True)
@@ -112,3 +112,14 @@ module {name} (
     );
 endmodule
 """
+
+
+def behind_window(layer: EmittedLayer, name: str, spec, win: Window, edge_in: Edge, core_module: str) -> EmittedLayer:
+    """Put `layer` (whose verilog is the module `core_module`, one window per input beat) behind a
+    kws_window line buffer: the result is module `name`, the core becomes an extra file."""
+    layer.extra_files[f"{core_module}.v"] = layer.verilog
+    layer.verilog = windowed_wrapper(name, spec.name, spec.kind, win, edge_in, core_module, layer.out.tdata_width)
+    layer.module = name
+    layer.library = ("kws_window.v",) + tuple(layer.library)
+    layer.notes["line_buffer_bits"] = win.fh * win.w * edge_in.tdata_width
+    return layer

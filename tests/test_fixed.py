@@ -1,4 +1,4 @@
-"""hw.fixed: hand-computed cases, then a cross-check against hls4ml's bundled ap_fixed C++ types."""
+"""qat.fixed: hand-computed cases, then a cross-check against hls4ml's bundled ap_fixed C++ types."""
 
 import itertools
 import os
@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from hw.fixed import MAX_WIDTH, FixedRangeError, FixedType
+from qat.fixed import MAX_WIDTH, FixedRangeError, FixedType
 
 
 # ---------------------------------------------------------------- type basics and text forms

@@ -1,8 +1,9 @@
 """The one fixed-point type of the project: exact ``ap_fixed<W, I, Q, O>`` semantics on numpy int64.
 
-Everything on the hardware side (bit-accurate numpy model, Verilog emitters, cocotb testbenches)
-describes numbers with :class:`FixedType` and converts between formats with
+Training (paper A's transient formats), the bit-accurate numpy model, the Verilog emitters and the
+testbenches all describe numbers with :class:`FixedType` and convert between formats with
 :meth:`FixedType.quantize` / :meth:`FixedType.requantize`, so rounding and overflow are defined once.
+It sits on the bottom floor (qat/) so that every floor above can import it.
 
 Conventions (identical to Xilinx/hls4ml ``ap_fixed``):
 
@@ -119,6 +120,10 @@ class FixedType:
 
     def __str__(self) -> str:
         return self.to_hls()
+
+    def kif(self) -> tuple[int, int, int]:
+        """da4ml / HGQ convention: (keep_negative, integer bits without the sign, fraction bits)."""
+        return int(self.signed), self.integer - int(self.signed), self.frac
 
     @classmethod
     def parse(cls, text: str) -> "FixedType":
