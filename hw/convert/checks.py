@@ -1,0 +1,146 @@
+"""``check_supported``: every layer and quantizer is one the exact flow handles; otherwise one
+``UnsupportedModelError`` lists every offending layer and what to use instead."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .keras_graph import consumers, inbound_layers, is_linear_quantizer, producer
+from .quantizer_types import QuantizerProblem, activation_type, weight_type
+
+
+class UnsupportedModelError(ValueError):
+    """Raised before any C++ is written; lists every offending layer and what to use instead."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        lines = [f"  - {layer}: {why}" for layer, why in problems]
+        super().__init__("model cannot be converted bit-exactly:\n" + "\n".join(lines))
+
+
+# Kernel attribute name of each supported weight layer (QKeras class -> quantizer attribute).
+WEIGHT_LAYERS = {"QDense": "kernel", "QConv1D": "kernel", "QConv2D": "kernel", "QDepthwiseConv2D": "depthwise"}
+PASSTHROUGH_LAYERS = {"InputLayer", "Flatten", "Reshape", "Dropout"}
+POOLING_LAYERS = {"AveragePooling1D", "AveragePooling2D", "MaxPooling1D", "MaxPooling2D"}
+# Keras merge layers hls4ml turns into its Merge layer; only Add is exact here (see _merge_problems).
+MERGE_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
+
+# What to use instead of each unsupported Keras/QKeras layer class (full advice, starts with a verb).
+_INSTEAD = {
+    "Dense": "use QDense", "Conv1D": "use QConv1D", "Conv2D": "use QConv2D", "DepthwiseConv2D": "use QDepthwiseConv2D",
+    "BatchNormalization": "fold BatchNorm into the preceding layer before QAT (qat.models.fold)",
+    "QBatchNormalization": "fold BatchNorm into the preceding layer before QAT (qat.models.fold)",
+    "QConv2DBatchnorm": "fold BatchNorm into a plain QConv2D before export",
+    "QDepthwiseConv2DBatchnorm": "fold BatchNorm into a plain QDepthwiseConv2D before export",
+    "QAveragePooling2D": "use AveragePooling2D followed by QActivation(quantized_bits(...))",
+    "GlobalAveragePooling2D": "use AveragePooling2D over the whole map followed by QActivation(quantized_bits(...))",
+    "GlobalAveragePooling1D": "use AveragePooling1D over the whole sequence followed by QActivation(quantized_bits(...))",
+    "QGlobalAveragePooling2D": "use AveragePooling2D followed by QActivation(quantized_bits(...))",
+    "Activation": "use QActivation(quantized_relu(bits, integer)) or QActivation(quantized_bits(...))",
+    "ReLU": "use QActivation(quantized_relu(bits, integer))",
+    "Softmax": "end the model with logits (trailing quantized_bits); take argmax outside the network",
+    "QSeparableConv2D": "use QDepthwiseConv2D followed by a 1x1 QConv2D",
+    "SeparableConv2D": "use QDepthwiseConv2D followed by a 1x1 QConv2D",
+}
+for _rnn in ("LSTM", "GRU", "SimpleRNN", "QLSTM", "QGRU", "QSimpleRNN", "Bidirectional", "TimeDistributed"):
+    _INSTEAD[_rnn] = "recurrent layers have no exact hardware mapping here; use the streaming FFN (QDense stack) or DS-CNN"
+
+
+def _quantizer_problem(fn, quantizer) -> str | None:
+    try:
+        fn(quantizer)
+    except QuantizerProblem as err:
+        return str(err)
+    return None
+
+
+def check_supported(model, strategy: str = "Latency") -> None:
+    """Raise UnsupportedModelError listing every layer the exact flow cannot handle."""
+    problems: list[tuple[str, str]] = []
+    layers = model.layers
+    for layer in layers:
+        cls, cfg, name = type(layer).__name__, layer.get_config(), layer.name
+        if cls in WEIGHT_LAYERS:
+            kq = cfg.get(f"{WEIGHT_LAYERS[cls]}_quantizer")
+            if kq is None:
+                problems.append((name, f"{cls} without {WEIGHT_LAYERS[cls]}_quantizer; use quantized_bits(bits, integer, alpha=1)"))
+            elif (why := _quantizer_problem(weight_type, kq)):
+                problems.append((name, f"{WEIGHT_LAYERS[cls]}_quantizer: {why}"))
+            if cfg.get("use_bias", True):
+                bq = cfg.get("bias_quantizer")
+                if bq is None:
+                    problems.append((name, "unquantized bias gets hls4ml's default fixed<16,6>; add bias_quantizer=quantized_bits(...)"))
+                elif (why := _quantizer_problem(weight_type, bq)):
+                    problems.append((name, f"bias_quantizer: {why}"))
+            elif "bias" in name.lower():
+                problems.append((name, "bias-less layer whose name contains 'bias': hls4ml would load its kernel as the bias; rename it"))
+            act = cfg.get("activation")
+            if act not in (None, "linear") and not (isinstance(act, dict) and act.get("class_name") == "linear"):
+                problems.append((name, f"fused activation {act!r}; use activation=None and a separate QActivation"))
+            if cls == "QDepthwiseConv2D":
+                if cfg.get("depth_multiplier", 1) != 1:
+                    problems.append((name, "depth_multiplier != 1 aborts hls4ml's C simulation; use depth_multiplier=1 (+ a 1x1 QConv2D)"))
+                if strategy.lower() == "resource":
+                    problems.append((name, "Strategy 'Resource' with a depthwise conv aborts hls4ml's C simulation; use Strategy 'Latency'"))
+            if cfg.get("dilation_rate", 1) not in (1, (1,), (1, 1), [1], [1, 1]):
+                problems.append((name, "dilated convolutions are not supported; use dilation_rate=1"))
+        elif cls == "QActivation":
+            if (why := _quantizer_problem(activation_type, cfg.get("activation"))):
+                problems.append((name, why))
+        elif cls in POOLING_LAYERS:
+            if cfg.get("padding", "valid") != "valid":
+                problems.append((name, "pooling with padding='same' is not supported; use padding='valid'"))
+            if cls.startswith("Average"):
+                after = consumers(model, layer)
+                window = int(np.prod(cfg["pool_size"]))
+                quantized_after = len(after) == 1 and is_linear_quantizer(after[0])
+                if not quantized_after and window & (window - 1):
+                    problems.append((name, f"mean over {window} cells has no exact finite type; follow it with QActivation(quantized_bits(...))"))
+                before = producer(layer)
+                while before is not None and type(before).__name__ in PASSTHROUGH_LAYERS - {"InputLayer"}:
+                    before = producer(before)  # Dropout/Flatten keep the type
+                if before is None or type(before).__name__ != "QActivation":
+                    problems.append((name, "average pooling needs a QActivation before it (its input type must be known)"))
+        elif cls in MERGE_LAYERS:
+            problems += _merge_problems(model, layer)
+        elif cls in PASSTHROUGH_LAYERS:
+            pass
+        else:
+            instead = _INSTEAD.get(cls, "use one of " + ", ".join(sorted(set(WEIGHT_LAYERS) | POOLING_LAYERS | {"QActivation", "Flatten", "Add"})))
+            problems.append((name, f"{cls} is not supported; {instead}"))
+    for layer in layers:
+        if layer.name in RESERVED_NAMES:
+            problems.append((layer.name, f"hls4ml reserves the layer name {layer.name!r}; rename the layer (e.g. 'features')"))
+    inputs = [l for l in layers if type(l).__name__ == "InputLayer"]
+    for inp in inputs:
+        after = consumers(model, inp)
+        if not (len(after) == 1 and is_linear_quantizer(after[0])):
+            problems.append((inp.name, "the input must be followed by QActivation(quantized_bits(bits, integer, alpha=1))"))
+    if problems:
+        raise UnsupportedModelError(problems)
+
+
+RESERVED_NAMES = ("input",)  # hls4ml's ModelGraph refuses these layer names
+
+
+def _merge_problems(model, layer) -> list[tuple[str, str]]:
+    """An Add of two tensors of one shape, followed by one QActivation.
+
+    hls4ml's nnet::add sums exactly (ap_fixed + ap_fixed widens) and converts once to the Merge's
+    result type, which its precision inference makes the exact sum type; QKeras adds in float32,
+    exact for our widths. The QActivation after it gives the sum the fixed format the next layers
+    (and the RTL) see; without it the exact sum's width would grow block after block."""
+    cls, name = type(layer).__name__, layer.name
+    if cls != "Add":
+        return [(name, f"{cls} is not supported; of the merge layers only Add (residual sums) is")]
+    inbound = inbound_layers(layer)
+    if len(inbound) != 2:
+        return [(name, f"Add of {len(inbound)} tensors; hls4ml's Merge takes exactly two (chain two-input Adds)")]
+    shapes = {tuple(t.shape[1:]) for t in layer.input}
+    if len(shapes) != 1:
+        return [(name, f"Add of different shapes {sorted(shapes)} (broadcasting) is not supported")]
+    after = consumers(model, layer)
+    if not (len(after) == 1 and type(after[0]).__name__ == "QActivation"):
+        return [(name, "Add must be followed by one QActivation (quantized_relu or quantized_bits) giving the sum "
+                       "its fixed format")]
+    return []
