@@ -24,12 +24,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from hw.convert import UnsupportedModelError
-    from hw.rtl.errors import RtlGenerationError
+    from hw.rtl.errors import RtlGenerationError, UnsupportedLayerError
     from hw.rtl.run import generate_for_run
 
     try:
         design, _ = generate_for_run(args.run, args.out, args.reuse_factor, args.argmax)
-    except (RtlGenerationError, UnsupportedModelError, FileNotFoundError) as err:
+    except (RtlGenerationError, UnsupportedLayerError, UnsupportedModelError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     r = design.report
