@@ -13,7 +13,8 @@ from hw.rtl.filelist import copy_memory_files
 from hw.tools.verilator import setup_verilator_env, sources_digest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BUILD_ROOT = REPO_ROOT / "build" / "sim"
+# Verilator builds, cached by design content; $KWS_SIM_BUILD moves them (the test suite uses a tmp dir)
+DEFAULT_BUILD_ROOT = Path(os.environ.get("KWS_SIM_BUILD") or REPO_ROOT / "build" / "sim")
 
 
 @dataclass

@@ -7,6 +7,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    # Verilator builds and result files of the suite go to a tmp dir, not the repository's build/
+    # (set KWS_SIM_BUILD yourself to keep the build cache between runs).
+    if not os.environ.get("KWS_SIM_BUILD"):
+        import tempfile
+
+        os.environ["KWS_SIM_BUILD"] = tempfile.mkdtemp(prefix="kwsflow-sim-")
+
+
 def gsc_dir() -> Path | None:
     """The shared Speech Commands subset: $KWS_GSC_DIR, else ../shared/data next to the checkout."""
     path = Path(os.environ.get("KWS_GSC_DIR", REPO.parent / "shared" / "data" / "speech_commands_v0.02"))

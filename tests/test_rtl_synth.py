@@ -7,12 +7,12 @@ import pytest
 from hw.rtl import generate_rtl
 from hw.synth import synthesize_design
 from hw.tools.yosys import synthesize
-from sim.runner import REPO_ROOT
+from sim.runner import DEFAULT_BUILD_ROOT
 from sim.testmodels import small_mlp, to_hls
 
 pytestmark = pytest.mark.synth
 
-RESULTS = REPO_ROOT / "build" / "synth"
+RESULTS = DEFAULT_BUILD_ROOT / "synth_results"  # a tmp dir under pytest (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

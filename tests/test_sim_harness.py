@@ -8,14 +8,14 @@ import pytest
 from hw.rtl import generate_rtl
 from hw.rtl.layer_spec import read_graph
 from sim.frames import frames_for
-from sim.runner import REPO_ROOT
+from sim.runner import DEFAULT_BUILD_ROOT
 from sim.reference import expected_raw
 from sim.testmodels import small_mlp, to_hls
 from sim.verilator_harness import run_harness
 
 pytestmark = pytest.mark.sim
 
-RESULTS = REPO_ROOT / "build" / "sim" / "results"
+RESULTS = DEFAULT_BUILD_ROOT / "results"  # a tmp dir under pytest (tests/conftest.py)
 
 
 def _sweep(tmp_path, n_vectors, rf, p_valid, p_ready):

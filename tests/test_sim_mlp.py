@@ -12,14 +12,14 @@ import pytest
 from hw.rtl import generate_rtl
 from hw.rtl.layer_spec import read_graph
 from sim.frames import frames_for
-from sim.runner import REPO_ROOT, run_cocotb
+from sim.runner import DEFAULT_BUILD_ROOT, run_cocotb
 from sim.reference import expected_raw
 from sim.testmodels import small_mlp, to_hls
 
 pytestmark = pytest.mark.sim
 
 N_VECTORS = 200
-RESULTS = REPO_ROOT / "build" / "sim" / "results"
+RESULTS = DEFAULT_BUILD_ROOT / "results"  # a tmp dir under pytest (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from hw.rtl import generate_rtl
 from sim.check import compare, lower_bounds, timing
 from sim.reference import golden_of, random_raw_inputs
 from hw.tools.verilator import verilator_lint
-from sim.runner import REPO_ROOT
+from sim.runner import DEFAULT_BUILD_ROOT, REPO_ROOT
 from sim.testmodels import kws_model, to_hls
 from tests.real_clips import REAL_RUNS
 
-RESULTS = REPO_ROOT / "build" / "sim" / "results"
+RESULTS = DEFAULT_BUILD_ROOT / "results"  # a tmp dir under pytest (tests/conftest.py)
 pytestmark = pytest.mark.sim
 
 
