@@ -55,7 +55,7 @@ def test_unsupported_layer_clear_error_and_no_stale_rtl(mlp_graph, tmp_path, mon
 
 
 def test_accumulator_over_width_limit_names_the_layer(mlp_graph, tmp_path):
-    from hw.fixed import FixedType
+    from qat.fixed import FixedType
 
     specs = read_graph(mlp_graph)
     fc1 = next(s for s in specs if s.name == "fc1")
@@ -86,12 +86,12 @@ def test_depthwise_multiplier_refused_with_layer_name(tmp_path):
     from hw.rtl.emitters.base import Edge
     from hw.rtl.emitters.conv_emitter import emit_depthwise
     from hw.rtl.layer_spec import LayerSpec
-    from hw.fixed import FixedType
+    from qat.fixed import FixedType
 
     spec = LayerSpec("dw7", "DepthwiseConv2D", FixedType(8, 2), FixedType(8, 2), (5, 5, 2), (5, 5, 4),
                      attrs={"depth_multiplier": 2})
     with pytest.raises(UnsupportedLayerError, match="layer 'dw7'.*depth_multiplier"):
-        emit_depthwise(spec, Edge(2, 8, True, 6), "kws_top", 1)
+        emit_depthwise(spec, Edge(2, FixedType(8, 2)), "kws_top", 1)
 
 
 @pytest.mark.parametrize("text,expected", [("64", "64"), ("64,dw1=128", "64,dw1=128"), ("64, balance", "64,balance"),
@@ -134,3 +134,22 @@ def test_balance_keeps_the_ii_with_fewer_multipliers(tmp_path):
     assert all(l["compute_cycles"] <= slowest for l in bal["layers"])
     fixed = generate_rtl(graph, tmp_path / "fixed", reuse_factor="16,conv4=16,balance").report
     assert {l["layer"]: l.get("reuse_factor") for l in fixed["layers"]}["conv4"] == 16  # named layers stay put
+
+
+def test_requant_codes_agree_by_value_with_kws_requant_v():
+    """The mode codes of hw/rtl/requant.py are the ones kws_requant.v documents and decodes (its
+    header table and the `RND == k` / `OVF == k` branches); a swapped pair fails here, the exhaustive
+    per-mode simulation (tests/test_sim_requant.py) shows what the swap would do."""
+    import re
+
+    from hw.rtl.generate import LIBRARY_DIR
+    from hw.rtl.requant import OVF_CODE, RND_CODE
+
+    text = (LIBRARY_DIR / "kws_requant.v").read_text()
+    header = " ".join(line.lstrip("/ ") for line in text.splitlines()[:8])
+    rnd_doc = dict((name, int(code)) for code, name in re.findall(r"(\d) (RND\w*|TRN\w*)", header.split("OVF")[0]))
+    ovf_doc = dict((name, int(code)) for code, name in re.findall(r"(\d) (WRAP|SAT\w*)", header.split("OVF")[1]))
+    assert rnd_doc == RND_CODE and ovf_doc == OVF_CODE
+    # the rounding decoder tests codes 0-5 one by one; the last, default branch is RND_CONV's
+    assert {int(c) for c in re.findall(r"\(RND == (\d)\)", text)} == set(RND_CODE.values()) - {RND_CODE["RND_CONV"]}
+    assert RND_CODE["RND_CONV"] == max(RND_CODE.values())
