@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
+from qat.models.scale_graph import inbound_layers
+
 from .quantizer_types import quantizer_config
 
-
-def inbound_layers(layer) -> list:
-    nodes = layer._inbound_nodes
-    if not nodes:
-        return []
-    inbound = nodes[0].inbound_layers
-    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+__all__ = ["consumers", "inbound_layers", "is_linear_quantizer", "producer"]
 
 
 def producer(layer):

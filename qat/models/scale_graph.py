@@ -39,7 +39,8 @@ class ScaleGraph:
     merges: set[str] = field(default_factory=set)
 
 
-def _inbound(layer) -> list:
+def inbound_layers(layer) -> list:
+    """The layers feeding `layer` in a functional Keras graph (first call node)."""
     nodes = layer._inbound_nodes
     if not nodes:
         return []
@@ -66,7 +67,7 @@ def _source(layer) -> str | None:
         if not _transparent(layer):
             raise ScaleGraphError(f"layer {layer.name!r} ({type(layer).__name__}): power-of-two rescaling cannot "
                                   "look through it")
-        inbound = _inbound(layer)
+        inbound = inbound_layers(layer)
         if len(inbound) != 1:
             raise ScaleGraphError(f"layer {layer.name!r} has {len(inbound)} inputs but is not a merge")
         layer = inbound[0]
@@ -75,7 +76,7 @@ def _source(layer) -> str | None:
 def _sink(model, layer) -> str:
     """'merge', 'output' or 'other': where `layer`'s output goes, looking through transparent layers."""
     while True:
-        consumers = [l for l in model.layers if any(p is layer for p in _inbound(l))]
+        consumers = [l for l in model.layers if any(p is layer for p in inbound_layers(l))]
         if not consumers:
             return "output"
         if len(consumers) != 1:
@@ -95,7 +96,7 @@ def scale_graph(model) -> ScaleGraph | None:
     for layer in model.layers:
         if isinstance(layer, LINEAR + MERGE):
             g.order.append(layer.name)
-            g.reads[layer.name] = tuple(_source(p) for p in _inbound(layer))
+            g.reads[layer.name] = tuple(_source(p) for p in inbound_layers(layer))
             if isinstance(layer, MERGE):
                 g.merges.add(layer.name)
                 continue
