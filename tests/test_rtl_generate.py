@@ -41,10 +41,13 @@ def test_generated_mlp_is_verilator_lint_clean(mlp_graph, tmp_path, rf):
 
 
 def test_unsupported_layer_clear_error_and_no_stale_rtl(mlp_graph, tmp_path, monkeypatch):
-    """A layer class missing from the emitter table (here: Activation removed from it)."""
-    from hw.rtl import registry
+    """A layer class without an RTL emitter in the layer table (here: Activation's taken away)."""
+    import dataclasses
 
-    monkeypatch.delitem(registry.EMITTERS, "Activation")
+    from hw import layers
+
+    entry = layers.by_hls4ml("Activation")
+    monkeypatch.setitem(layers._BY_HLS4ML, "Activation", dataclasses.replace(entry, rtl=None))
     out = tmp_path / "rtl"
     out.mkdir()
     (out / "kws_top.v").write_text("module kws_top; endmodule\n")  # an older design that must not survive

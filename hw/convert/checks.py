@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw.layers import LAYERS, keras_names
+
 from .keras_graph import consumers, inbound_layers, is_linear_quantizer, producer
 from .quantizer_types import QuantizerProblem, activation_type, weight_type
 
@@ -18,12 +20,14 @@ class UnsupportedModelError(ValueError):
         super().__init__("model cannot be converted bit-exactly:\n" + "\n".join(lines))
 
 
-# Kernel attribute name of each supported weight layer (QKeras class -> quantizer attribute).
-WEIGHT_LAYERS = {"QDense": "kernel", "QConv1D": "kernel", "QConv2D": "kernel", "QDepthwiseConv2D": "depthwise"}
-PASSTHROUGH_LAYERS = {"InputLayer", "Flatten", "Reshape", "Dropout"}
-POOLING_LAYERS = {"AveragePooling1D", "AveragePooling2D", "MaxPooling1D", "MaxPooling2D"}
-# Keras merge layers hls4ml turns into its Merge layer; only Add is exact here (see _merge_problems).
-MERGE_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
+# The supported Keras classes come from the one layer table (hw/layers.py).
+WEIGHT_LAYERS = {cls: e.weight_attr for e in LAYERS if e.check == "weights" for cls in e.keras}
+ACTIVATION_LAYERS = set(keras_names("activation"))
+PASSTHROUGH_LAYERS = set(keras_names("passthrough"))
+POOLING_LAYERS = set(keras_names("pooling"))
+MERGE_LAYERS = set(keras_names("merge"))  # Add: exact here (see _merge_problems)
+# the other Keras merge layers hls4ml turns into its Merge layer, refused with this advice
+OTHER_MERGES = {"Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"} - MERGE_LAYERS
 
 # What to use instead of each unsupported Keras/QKeras layer class (full advice, starts with a verb).
 _INSTEAD = {
@@ -84,7 +88,7 @@ def check_supported(model, strategy: str = "Latency") -> None:
                     problems.append((name, "Strategy 'Resource' with a depthwise conv aborts hls4ml's C simulation; use Strategy 'Latency'"))
             if cfg.get("dilation_rate", 1) not in (1, (1,), (1, 1), [1], [1, 1]):
                 problems.append((name, "dilated convolutions are not supported; use dilation_rate=1"))
-        elif cls == "QActivation":
+        elif cls in ACTIVATION_LAYERS:
             if (why := _quantizer_problem(activation_type, cfg.get("activation"))):
                 problems.append((name, why))
         elif cls in POOLING_LAYERS:
@@ -103,10 +107,13 @@ def check_supported(model, strategy: str = "Latency") -> None:
                     problems.append((name, "average pooling needs a QActivation before it (its input type must be known)"))
         elif cls in MERGE_LAYERS:
             problems += _merge_problems(model, layer)
+        elif cls in OTHER_MERGES:
+            problems.append((name, f"{cls} is not supported; of the merge layers only Add (residual sums) is"))
         elif cls in PASSTHROUGH_LAYERS:
             pass
         else:
-            instead = _INSTEAD.get(cls, "use one of " + ", ".join(sorted(set(WEIGHT_LAYERS) | POOLING_LAYERS | {"QActivation", "Flatten", "Add"})))
+            supported = set(WEIGHT_LAYERS) | POOLING_LAYERS | ACTIVATION_LAYERS | MERGE_LAYERS | {"Flatten"}
+            instead = _INSTEAD.get(cls, "use one of " + ", ".join(sorted(supported)))
             problems.append((name, f"{cls} is not supported; {instead}"))
     for layer in layers:
         if layer.name in RESERVED_NAMES:
@@ -130,9 +137,7 @@ def _merge_problems(model, layer) -> list[tuple[str, str]]:
     result type, which its precision inference makes the exact sum type; QKeras adds in float32,
     exact for our widths. The QActivation after it gives the sum the fixed format the next layers
     (and the RTL) see; without it the exact sum's width would grow block after block."""
-    cls, name = type(layer).__name__, layer.name
-    if cls != "Add":
-        return [(name, f"{cls} is not supported; of the merge layers only Add (residual sums) is")]
+    name = layer.name
     inbound = inbound_layers(layer)
     if len(inbound) != 2:
         return [(name, f"Add of {len(inbound)} tensors; hls4ml's Merge takes exactly two (chain two-input Adds)")]

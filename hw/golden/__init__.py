@@ -1,7 +1,7 @@
-"""Bit-accurate numpy model of an hls4ml ModelGraph: one kernel module per layer type, registered
-in a table keyed by hls4ml layer class (``registry.KERNELS``)."""
+"""Bit-accurate numpy model of an hls4ml ModelGraph: one kernel module per layer type, found
+through the one layer table (hw/layers.py)."""
 
 from hw.golden.model import GoldenModel
-from hw.golden.registry import KERNELS, UnsupportedLayerError
+from hw.golden.registry import UnsupportedLayerError
 
-__all__ = ["GoldenModel", "KERNELS", "UnsupportedLayerError"]
+__all__ = ["GoldenModel", "UnsupportedLayerError"]

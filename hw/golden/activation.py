@@ -3,13 +3,11 @@ of the result type), after zeroing negatives for ReLU. One planned requantize pa
 
 from __future__ import annotations
 
-from hls4ml.model.layers import Activation
 
 from hw.golden.arith import Requant
-from hw.golden.registry import UnsupportedLayerError, register, result_type
+from hw.golden.registry import UnsupportedLayerError, result_type
 
 
-@register(Activation)
 class ActivationKernel:
     def __init__(self, layer):
         self.fn = layer.get_attr("activation")

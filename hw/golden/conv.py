@@ -8,10 +8,10 @@ one-channel MFCC input); a 1x1, stride-1, unpadded conv needs no windows at all.
 from __future__ import annotations
 
 import numpy as np
-from hls4ml.model.layers import Conv1D, Conv2D
+from hls4ml.model.layers import Conv2D
 
 from hw.golden.arith import Mac
-from hw.golden.registry import layer_type, register, result_type, weight_raw
+from hw.golden.registry import layer_type, result_type, weight_raw
 
 
 def im2col_index(in_hw, n_chan, filt, stride, pads, out_hw) -> tuple[np.ndarray, tuple]:
@@ -68,11 +68,9 @@ class _ConvBase:
         return out.reshape(shape)
 
 
-@register(Conv2D)
 class Conv2DKernel(_ConvBase):
     pass
 
 
-@register(Conv1D)
 class Conv1DKernel(_ConvBase):
     pass

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from hls4ml.model.layers import Dense
 
 from hw.golden.arith import Mac
-from hw.golden.registry import layer_type, register, result_type, weight_raw
+from hw.golden.registry import layer_type, result_type, weight_raw
 
 
-@register(Dense)
 class DenseKernel:
     def __init__(self, layer):
         self.name = layer.name

@@ -8,13 +8,11 @@ is a plain 2-D slice multiplied by the tap's weights tiled over the width: the f
 from __future__ import annotations
 
 import numpy as np
-from hls4ml.model.layers import DepthwiseConv2D
 
 from hw.golden.arith import Mac
-from hw.golden.registry import UnsupportedLayerError, layer_type, register, result_type, weight_raw
+from hw.golden.registry import UnsupportedLayerError, layer_type, result_type, weight_raw
 
 
-@register(DepthwiseConv2D)
 class DepthwiseConv2DKernel:
     def __init__(self, layer):
         self.layer, self.name = layer, layer.name

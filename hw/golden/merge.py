@@ -8,13 +8,11 @@ Inputs are aligned to the finer of their two fraction counts before adding.
 from __future__ import annotations
 
 import numpy as np
-from hls4ml.model.layers import Merge
 
 from hw.golden.arith import Range, Requant, exact_dtype
-from hw.golden.registry import UnsupportedLayerError, register, result_type
+from hw.golden.registry import UnsupportedLayerError, result_type
 
 
-@register(Merge)
 class AddKernel:
     n_inputs = 2
 

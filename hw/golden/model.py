@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from qat.fixed import FixedType
-from hw.golden import activation, conv, dense, depthwise, merge, pooling, reshape  # noqa: F401  (register kernels)
 from hw.golden.arith import Range, exact_dtype
 from hw.golden.registry import UnsupportedLayerError, kernel_for
 

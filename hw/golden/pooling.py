@@ -9,10 +9,9 @@ with a narrower one it is what hls4ml computes either way.
 from __future__ import annotations
 
 import numpy as np
-from hls4ml.model.layers import Pooling1D, Pooling2D
 
 from hw.golden.arith import Range, Requant, exact_dtype
-from hw.golden.registry import UnsupportedLayerError, layer_type, register, result_type
+from hw.golden.registry import UnsupportedLayerError, layer_type, result_type
 
 
 def _trunc_div(a: int, n: int) -> int:
@@ -70,7 +69,6 @@ class _PoolBase:
         return self.result(mean)
 
 
-@register(Pooling2D)
 class Pooling2DKernel(_PoolBase):
     @property
     def window(self):
@@ -88,7 +86,6 @@ class Pooling2DKernel(_PoolBase):
         return self._reduce(win, (-2, -1))
 
 
-@register(Pooling1D)
 class Pooling1DKernel(_PoolBase):
     @property
     def window(self):

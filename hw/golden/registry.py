@@ -9,32 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw.layers import LAYERS, for_hls4ml_layer, resolve
 from qat.fixed import FixedType
-
-KERNELS: dict[type, type] = {}
-
 
 class UnsupportedLayerError(ValueError):
     """The golden model has no kernel for a layer (or for one of its settings)."""
 
 
-def register(*layer_classes):
-    """Class decorator: ``@register(hls4ml.model.layers.Dense)``."""
-
-    def wrap(kernel_cls):
-        for cls in layer_classes:
-            KERNELS[cls] = kernel_cls
-        return kernel_cls
-
-    return wrap
-
-
 def kernel_for(layer):
-    for cls in type(layer).__mro__:
-        if cls in KERNELS:
-            return KERNELS[cls](layer)
-    known = ", ".join(sorted(c.__name__ for c in KERNELS))
-    raise UnsupportedLayerError(f"layer {layer.name!r} ({type(layer).__name__}) has no golden kernel; known: {known}")
+    """The golden kernel of an hls4ml layer, from the one layer table (hw/layers.py)."""
+    entry = for_hls4ml_layer(layer)
+    if entry is None or entry.golden is None:
+        known = ", ".join(sorted(c for e in LAYERS if e.golden for c in e.hls4ml))
+        raise UnsupportedLayerError(f"layer {layer.name!r} ({type(layer).__name__}) has no golden kernel; known: {known}")
+    return resolve(entry.golden, "hw.golden")(layer)
 
 
 def result_type(layer) -> FixedType:

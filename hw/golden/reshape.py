@@ -5,12 +5,10 @@ beats) and Clone where a tensor feeds two layers (the same values on each output
 from __future__ import annotations
 
 import numpy as np
-from hls4ml.backends.fpga.passes.clone import Clone
-from hls4ml.backends.fpga.passes.repack_stream import Repack
-from hls4ml.model.layers import Input, Reshape, ZeroPadding1D, ZeroPadding2D
+from hls4ml.model.layers import ZeroPadding2D
 
 from hw.golden.arith import Requant
-from hw.golden.registry import register, result_type
+from hw.golden.registry import result_type
 
 
 class _Reshaping:
@@ -20,7 +18,6 @@ class _Reshaping:
         return self.requant.out_range
 
 
-@register(Input)
 class InputKernel(_Reshaping):
     """Raw codes in; the model converts float inputs with this type (see GoldenModel.quantize_input)."""
 
@@ -32,7 +29,6 @@ class InputKernel(_Reshaping):
         return self.requant(x.reshape(x.shape[0], *self.shape))
 
 
-@register(Reshape, Repack, Clone)
 class ReshapeKernel(_Reshaping):
     def __init__(self, layer):
         self.out_t = result_type(layer)
@@ -42,7 +38,6 @@ class ReshapeKernel(_Reshaping):
         return self.requant(x.reshape(x.shape[0], *self.shape))
 
 
-@register(ZeroPadding1D, ZeroPadding2D)
 class ZeroPaddingKernel(_Reshaping):
     def __init__(self, layer):
         self.out_t = result_type(layer)

@@ -11,6 +11,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hw.layers import by_hls4ml
+
 from .emitters.argmax_emitter import emit_argmax
 from .emitters.base import Edge, EmittedLayer
 from .errors import RtlGenerationError
@@ -86,16 +88,11 @@ def balance_layers(specs, layers: list[EmittedLayer], edges: list[Edge], top: st
 def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
     """(inputs, outputs) of the multiply-accumulate per output frame/pixel, the pair hls4ml's
     ReuseFactor divides (depthwise: (taps, channels)); None for layers without weights."""
-    if "weight" not in spec.weights:
+    entry = by_hls4ml(spec.kind)
+    if "weight" not in spec.weights or entry is None or entry.outputs_attr is None:
         return None
-    size = spec.weights["weight"][0].size
-    if spec.kind == "Dense":
-        n_out = int(spec.attrs.get("n_out"))
-    elif spec.kind.startswith("Depthwise"):
-        n_out = int(spec.attrs.get("n_chan"))
-    else:
-        n_out = int(spec.attrs.get("n_filt"))
-    return size // n_out, n_out
+    n_out = int(spec.attrs.get(entry.outputs_attr))
+    return spec.weights["weight"][0].size // n_out, n_out
 
 
 def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 
+from hw.layers import hls4ml_names
+
 from .emitters.window import window_of
 from .errors import UnsupportedLayerError
 
 SLACK_BEATS = 2
-WINDOW_KINDS = ("Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv2D", "Pooling1D", "Pooling2D")
-ELEMENTWISE_KINDS = ("Input", "Activation", "Reshape", "Flatten", "Merge")
+WINDOW_KINDS = hls4ml_names("window")  # the one layer table's roles (hw/layers.py)
+ELEMENTWISE_KINDS = hls4ml_names("elementwise")
 
 
 def _beats(shape, beat: int) -> int:
