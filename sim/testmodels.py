@@ -1,4 +1,4 @@
-"""Small hand-built QKeras models for RTL tests, converted by hw/convert.py.
+"""Small QKeras models for the exactness tests (golden model, C simulation, RTL), converted by hw.convert.
 
 Expected outputs come from hw.golden through sim/reference.py (the bit-accurate model of the
 same graph), not from hls4ml's C simulation.
@@ -210,3 +210,110 @@ def _per_channel_dscnn(bits, kernel_quantizer):
                for l in plain.layers if type(l).__name__ in ("QConv2D", "QDepthwiseConv2D", "QDense")}
     return build_model("dscnn", (49, 10, 1), 12,
                        SchemeQuant(quant, kernel=lambda name: kernel_quantizer(name, *kernels[name])), **kw)
+
+
+# ---------------------------------------------------------------- the exactness matrix cases
+EXACTNESS_CASES = ("dense_relu", "dense_trailing_quant", "dense_nobias", "conv1d_stride_relu", "conv1d_same_trailing",
+                   "conv2d_same_stride", "conv2d_pointwise", "depthwise_same", "avgpool2d_non_pow2",
+                   "avgpool2d_pow2_flatten_dense", "avgpool1d", "maxpool2d", "symmetric_and_unsigned_quantizers")
+
+
+def _wq(bits, integer=0):
+    from qkeras import quantized_bits
+
+    return quantized_bits(bits, integer, alpha=1)
+
+
+def _conv_kw(bits, bias=True):
+    kw = dict(kernel_quantizer=_wq(bits, 0), bias_quantizer=_wq(bits, 2) if bias else None, use_bias=bias)
+    return kw
+
+
+def _relu(bits, name):
+    from qkeras import QActivation, quantized_relu
+
+    return QActivation(quantized_relu(bits, 2 if bits <= 4 else 3), name=name)
+
+
+def _tail(bits, name="out_q"):
+    from qkeras import QActivation, quantized_bits
+
+    return QActivation(quantized_bits(bits + 4, 4, alpha=1), name=name)
+
+
+def input_bits(bits):
+    return (bits, 2)  # quantized_bits(bits, 2): LSB 2**-(bits-3)
+
+
+def exactness_case(name: str, bits: int, seed: int = 0):
+    """One supported layer/quantizer combination after an input quantizer, random weights within the
+    quantizer ranges (biases over a few LSBs and integers): the golden/C-sim exactness matrix."""
+    from qkeras import QActivation, quantized_bits
+    from tensorflow import keras
+
+    shape, layers = _exactness_layers(name, bits)
+    inp = keras.Input(shape, name="inp")
+    x = QActivation(quantized_bits(*input_bits(bits), alpha=1), name="in_q")(inp)
+    for layer in layers:
+        x = layer(x)
+    model = keras.Model(inp, x, name=name)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:  # kernel within the quantizer range, biases spread over a few LSBs and integers
+            layer.set_weights([rng.uniform(-1, 1, w.shape) * (1.0 if i == 0 else 3.0) for i, w in enumerate(weights)])
+    return model
+
+
+def inputs_with_ties(model, n: int, bits: int, seed: int = 1) -> np.ndarray:
+    """Random inputs on a grid 1 bit finer than the input quantizer (half are ties), some out of range."""
+    bits_, integer = input_bits(bits)
+    frac = bits_ - 1 - integer
+    rng = np.random.default_rng(seed)
+    lim = 2 ** (integer + frac + 2)  # reaches beyond the input range -> saturation is exercised
+    raw = rng.integers(-lim, lim, size=(n, *model.input_shape[1:]))
+    return (raw * 2.0 ** -(frac + 1)).astype(np.float32)
+
+
+def qkeras_output(model, x):
+    """QKeras's outputs, one row per vector."""
+    return model.predict(x, verbose=0, batch_size=256).reshape(len(x), -1)
+
+
+def _exactness_layers(name: str, b: int):
+    """(input shape, layers after the input quantizer) of one exactness case."""
+    from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits
+    from tensorflow import keras
+
+    cases = {
+        "dense_relu": lambda b: ((24,), [QDense(10, name="fc", **_conv_kw(b)), _relu(b, "relu")]),
+        "dense_trailing_quant": lambda b: ((24,), [QDense(10, name="fc", **_conv_kw(b)), _tail(b)]),
+        "dense_nobias": lambda b: ((16,), [QDense(6, name="fc", **_conv_kw(b, bias=False)), _tail(b)]),
+        "conv1d_stride_relu": lambda b: ((40, 3), [QConv1D(5, 7, strides=2, name="c1", **_conv_kw(b)), _relu(b, "relu")]),
+        "conv1d_same_trailing": lambda b: ((20, 2), [QConv1D(4, 3, padding="same", name="c1", **_conv_kw(b)), _tail(b)]),
+        "conv2d_same_stride": lambda b: ((13, 7, 1), [QConv2D(6, (5, 3), strides=2, padding="same", name="c2", **_conv_kw(b)), _relu(b, "relu")]),
+        "conv2d_pointwise": lambda b: ((5, 4, 8), [QConv2D(6, 1, name="pw", **_conv_kw(b)), _tail(b)]),
+        "depthwise_same": lambda b: (
+            (7, 5, 4),
+            [QDepthwiseConv2D(3, padding="same", depthwise_quantizer=_wq(b, 0), bias_quantizer=_wq(b, 2), name="dw"), _relu(b, "relu")],
+        ),
+        "avgpool2d_non_pow2": lambda b: (
+            (10, 6, 3),
+            [_relu(b, "relu_in"), keras.layers.AveragePooling2D((5, 3), name="pool"), QActivation(quantized_bits(16, 3, alpha=1), name="pool_q")],
+        ),
+        "avgpool2d_pow2_flatten_dense": lambda b: (
+            (4, 4, 2),
+            [_relu(b, "relu_in"), keras.layers.AveragePooling2D((2, 2), name="pool"), keras.layers.Flatten(name="flat"),
+             QDense(5, name="fc", **_conv_kw(b)), _tail(b)],
+        ),
+        "avgpool1d": lambda b: ((12, 3), [_relu(b, "relu_in"), keras.layers.AveragePooling1D(3, name="pool"), QActivation(quantized_bits(12, 3, alpha=1), name="pool_q")]),
+        "maxpool2d": lambda b: ((6, 6, 2), [keras.layers.MaxPooling2D((2, 3), name="pool"), keras.layers.Flatten(name="flat")]),
+        "symmetric_and_unsigned_quantizers": lambda b: (
+            (12,),
+            [QDense(8, name="fc", **_conv_kw(b)), QActivation(quantized_bits(b, 1, symmetric=1, alpha=1), name="sym_q"),
+             QDense(4, name="fc2", **_conv_kw(b)), QActivation(quantized_bits(b, 2, keep_negative=False, alpha=1), name="uq")],
+        ),
+    }
+
+
+    return cases[name](b)

@@ -11,7 +11,9 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.test_hw_golden import MODELS, build, inputs_with_ties, qkeras_output
+from sim.testmodels import EXACTNESS_CASES as MODELS
+from sim.testmodels import exactness_case as build
+from sim.testmodels import inputs_with_ties, qkeras_output
 
 from hw.convert import HlsSettings, convert
 from hw.golden import GoldenModel

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_hw_golden import build, inputs_with_ties, qkeras_output
+from sim.testmodels import exactness_case as build
+from sim.testmodels import inputs_with_ties, qkeras_output
 
 from hw.convert import HlsSettings, convert, normalize_overrides, run_overrides
 from qat.fixed import FixedType

@@ -18,7 +18,7 @@ from hw.golden import GoldenModel
 from hw.rtl.channel_shift import factor_channel_shifts, trailing_zeros
 from qat.fixed import FixedType
 from sim.testmodels import PER_CHANNEL_KINDS, per_channel_model
-from tests.test_hw_golden import inputs_with_ties
+from sim.testmodels import inputs_with_ties
 
 N = 300
 IO = {"dscnn": "io_stream"}  # as the KWS runs are converted; single layers in io_parallel
