@@ -16,8 +16,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
+from hw.golden import loops
 from qat.fixed import OVERFLOW_MODES, ROUNDING_MODES, FixedType
 from hw.golden.arith import FLOAT32_LIMIT, FLOAT64_LIMIT, Mac, Range, Requant
+
+# the compiled loops (numba) and the numpy form must both equal the reference
+FORMS = [pytest.param(True, id="compiled"), pytest.param(False, id="numpy")] if loops.AVAILABLE else [
+    pytest.param(False, id="numpy")]
 
 # (width, from_frac - to_frac, magnitude of the input codes): float32, float64 and int64 regimes
 REGIMES = [(8, 5, 2**12), (12, -3, 2**8), (16, 9, 2**30), (20, 0, 2**40), (40, 12, 2**60), (6, 2, 2**5)]
@@ -36,7 +41,9 @@ def _inputs(rng, mag, shift, n=4000):
 @pytest.mark.parametrize("rounding,overflow", list(itertools.product(ROUNDING_MODES, OVERFLOW_MODES)))
 @pytest.mark.parametrize("signed", [True, False])
 @pytest.mark.parametrize("relu", [False, True])
-def test_requant_equals_fixed_requantize(rounding, overflow, signed, relu):
+@pytest.mark.parametrize("compiled", FORMS)
+def test_requant_equals_fixed_requantize(rounding, overflow, signed, relu, compiled, monkeypatch):
+    monkeypatch.setattr(loops, "AVAILABLE", compiled)
     # crc32, not hash(): str hashes change with PYTHONHASHSEED, so the inputs would differ per run
     rng = np.random.default_rng(zlib.crc32(repr((rounding, overflow, signed, relu)).encode()))
     for width, shift, mag in REGIMES:
@@ -83,6 +90,86 @@ def test_mac_equals_int64_reference(w_bits, x_bits, n_terms):
     want = out_t.requantize(acc, acc_t.frac)
     assert np.array_equal(got, want)
     assert mac.dtype is {8: np.float32, 16: np.float64, 24: np.int64}[w_bits]
+
+
+@pytest.mark.skipif(not loops.AVAILABLE, reason="numba not installed: the numpy form is all there is")
+@pytest.mark.parametrize("dtype,limit", [(np.float32, FLOAT32_LIMIT), (np.float64, FLOAT64_LIMIT), (np.int64, 2**62)])
+def test_depthwise_loop_equals_int64_reference(dtype, limit):
+    """Compiled depthwise taps on random geometries, codes sized so that sum |w| * max |x| sits just
+    under the representation's exactness bound (the bound Mac uses to pick the dtype)."""
+    rng = np.random.default_rng(zlib.crc32(np.dtype(dtype).name.encode()))
+    for fh, fw, sh, sw, c in [(3, 3, 1, 1, 64), (5, 3, 2, 1, 3), (1, 4, 1, 2, 1), (2, 2, 2, 2, 5)]:
+        oh, ow = 6, 4
+        hp, wp = (oh - 1) * sh + fh, (ow - 1) * sw + fw
+        w_max = 2**12 - 1
+        x_max = (limit - 1) // (fh * fw * w_max)  # every partial sum stays below the limit
+        xp = rng.integers(-x_max, x_max + 1, size=(3, hp, wp, c))
+        xp[0] = x_max  # extremes: the largest sums that are allowed
+        w = rng.integers(-w_max, w_max + 1, size=(fh * fw, c))
+        w[:, 0] = w_max
+        want = sum(xp[:, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw] * w[i * fw + j]
+                   for i in range(fh) for j in range(fw))
+        out = np.empty((3, oh, ow, c), dtype=dtype)
+        got = loops.depthwise_taps(xp.astype(dtype), w.astype(dtype), fh, fw, sh, sw, oh, ow, out)
+        assert np.array_equal(got.astype(np.int64), want), (fh, fw, sh, sw, c, dtype)
+        assert np.abs(want).max() > limit // 4  # the bound was approached, not avoided
+
+
+@pytest.mark.parametrize("w_bits,x_bits,n_terms,dtype", [(8, 8, 64, np.float32), (8, 8, 500, np.float32),
+                                                          (16, 16, 300, np.float64)])
+@pytest.mark.parametrize("compiled", FORMS)
+def test_mac_fused_activation_equals_int64_reference(w_bits, x_bits, n_terms, dtype, compiled, monkeypatch):
+    """Mac with the next layer's ReLU requantization fused into its output pass == int64
+    reference; 500 terms of 8 x 8 bits put the largest sum within 2x of float32's bound."""
+    monkeypatch.setattr(loops, "AVAILABLE", compiled)
+    rng = np.random.default_rng(w_bits * 1000 + n_terms)
+    x_t, w_t, b_t = FixedType(x_bits, 3), FixedType(w_bits, 1), FixedType(w_bits + 4, 4)
+    acc_w = min(62, x_bits + w_bits + 12)
+    acc_t = FixedType(acc_w, acc_w - x_t.frac - w_t.frac)  # product fraction bits, cannot wrap: identity result
+    out_t = acc_t
+    relu_t = FixedType(8, 3, False, "RND_CONV", "SAT")
+    w = rng.integers(w_t.min_raw, w_t.max_raw + 1, size=(n_terms, 7))
+    b = rng.integers(b_t.min_raw, b_t.max_raw + 1, size=7)
+    x = rng.integers(x_t.min_raw, x_t.max_raw + 1, size=(40, n_terms))
+    x[0] = np.where(w[:, 0] > 0, x_t.max_raw, x_t.min_raw)  # the largest sum of column 0
+    mac = Mac(x_t, Range.of_type(x_t), w, w_t, b, b_t, acc_t, out_t, "fc")
+    relu = Requant(relu_t, out_t.frac, mac.out_range, relu=True)
+    assert mac.acc_dtype is dtype and mac.fuse(relu) == compiled
+    mac.fused = True
+    got = np.asarray(relu(mac(x.astype(mac.dtype), np.matmul)) if not compiled else mac(x.astype(mac.dtype), np.matmul))
+    acc = acc_t.requantize((x @ w) + acc_t.requantize(b, b_t.frac), acc_t.frac)
+    want = relu_t.requantize(np.maximum(out_t.requantize(acc, acc_t.frac), 0), out_t.frac)
+    assert np.array_equal(got.astype(np.int64), want)
+    assert len(np.unique(want)) > 20
+
+
+@pytest.mark.skipif(not loops.AVAILABLE, reason="numba not installed: the numpy form is all there is")
+@pytest.mark.parametrize("which", ["dscnn8", "dscnn4", "residual", "tc_resnet"])
+def test_compiled_fused_model_equals_numpy_form(which, tmp_path, monkeypatch):
+    """Whole models: compiled loops + fused activations == the numpy-only form (fusion off), bit for
+    bit, on inputs over the whole input range (saturating) and on traces."""
+    from hw.convert import HlsSettings, convert
+    from hw.golden import GoldenModel
+    from sim.testmodels import kws_model, residual_model
+
+    model = {"dscnn8": lambda: dscnn_random(8), "dscnn4": lambda: dscnn_random(4), "residual": residual_model,
+             "tc_resnet": lambda: kws_model("tc_resnet", bits=8)}[which]()
+    graph = convert(model, tmp_path / "prj", HlsSettings())
+    fast = GoldenModel(graph)
+    monkeypatch.setattr(loops, "AVAILABLE", False)
+    plain = GoldenModel(graph)
+    assert fast._fused_stages and not plain._fused_stages  # the fast path is really taken
+    rng = np.random.default_rng(5)
+    shape = tuple(int(d) for d in graph.get_input_variables()[0].shape)
+    raw = rng.integers(fast.input_t.min_raw, fast.input_t.max_raw + 1, size=(150, *shape))
+    raw = np.concatenate([raw, fast.quantize_input(rng.normal(0, 1.2, size=(150, *shape))).reshape(150, *shape)])
+    want, want_trace = plain.run_raw(raw, trace=True)
+    monkeypatch.setattr(loops, "AVAILABLE", True)
+    assert np.array_equal(fast.run_raw(raw), want)
+    _, got_trace = fast.run_raw(raw, trace=True)
+    for name, (codes, _) in want_trace.items():
+        assert np.array_equal(got_trace[name][0], codes), name
+    assert len(np.unique(want)) > 20
 
 
 # ---------------------------------------------------------------- DS-CNN: correctness + speed

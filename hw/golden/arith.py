@@ -21,6 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from hw.golden import loops
 from qat.fixed import FixedType
 from hw.golden.registry import UnsupportedLayerError
 
@@ -106,6 +107,17 @@ class Requant:
         wrap_room = (1 << t.width) if self.overflows and t.overflow == "WRAP" else 0
         width = t.width + (not t.signed)
         self.dtype = exact_dtype(max(in_range.absmax, scaled) + wrap_room) if width <= 53 else np.int64
+        self.rows_loop = False
+        if self.dtype is not np.int64:  # arguments of the compiled pass (same constants as the numpy steps)
+            f = self.dtype
+            self._loop_args = (f(2.0**-self.shift), loops.ROUNDING.index(t.rounding) if self.shift > 0 else -1,
+                               loops.OVERFLOW.index(t.overflow) if self.overflows else -1, self.relu,
+                               f(t.min_raw), f(t.max_raw), f(1 << t.width), f(0.5))
+            self.rows_loop = loops.AVAILABLE and loops.common_modes(*self._loop_args[1:3])
+
+    def rows(self, x2d, b, out2d):
+        """Compiled ``self(x2d + b)`` into ``out2d`` (only when ``self.rows_loop``)."""
+        return loops.requant_rows(x2d, b, out2d, *self._loop_args)
 
     def __call__(self, x: np.ndarray, inplace: bool = True) -> np.ndarray:
         """Convert ``x`` (any integer-valued array within the planned range); may overwrite ``x``
@@ -118,6 +130,14 @@ class Requant:
             if self.relu:
                 raw = np.maximum(raw, 0)
             return t.requantize(raw, self.from_frac)
+        if loops.AVAILABLE and x.ndim:  # the same steps, one compiled pass
+            out = x if inplace and x.dtype == self.dtype and x.flags.c_contiguous else np.empty(x.shape, self.dtype)
+            x = np.ascontiguousarray(x)
+            if self.rows_loop:
+                n = x.shape[-1]
+                self.rows(x.reshape(-1, n), np.zeros(n, x.dtype), out.reshape(-1, n))
+                return out
+            return loops.requant_float(x, out, *self._loop_args)
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         elif not inplace:
@@ -243,7 +263,20 @@ class Mac:
         self.result = Requant(out_t, acc_t.frac, self.wrap.out_range)
         self.out_range = self.result.out_range
         self.has_bias = b_raw is not None and bool(np.any(b_acc))
-        self.b = np.asarray(b_acc).astype(self.acc_dtype)
+        self.b = np.ascontiguousarray(np.asarray(b_acc).astype(self.acc_dtype))
+        self.then, self.fused = None, False  # see fuse()
+
+    def fuse(self, then: Requant) -> bool:
+        """Plan the Requant ``then`` (the next layer's, e.g. a ReLU activation reading only this
+        output) into this Mac's output pass: bias + ``then`` in one compiled pass over the sums.
+        Only where that is the same arithmetic: no per-product rounding, no alignment shift, an
+        accumulator that provably cannot wrap and a result conversion that is the identity, so
+        the unfused path would hand ``then`` exactly ``sums + bias`` in ``then``'s dtype. The
+        model switches it on per run (``self.fused``); a trace runs unfused (it records both)."""
+        ok = (loops.AVAILABLE and not self.drop and not self.up and self.wrap.identity and self.result.identity
+              and self.acc_dtype is not np.int64 and then.dtype is self.acc_dtype and then.rows_loop)
+        self.then = then if ok else None
+        return ok
 
     def _sum_rounded_products(self, x, contract):
         """sum_v contract(accum_t(x * v), [w == v]): each product converted to accum_t on its own."""
@@ -265,6 +298,11 @@ class Mac:
             s = contract(x, self.w)
         if s.dtype != self.acc_dtype:
             s = s.astype(self.acc_dtype)
+        if self.fused and self.then is not None:
+            s = np.ascontiguousarray(s)
+            flat = s.reshape(-1, self.b.shape[0])
+            self.then.rows(flat, self.b, flat)  # in place: contract returned a fresh array
+            return s
         if self.up:
             if self.acc_dtype is np.int64:
                 s <<= self.up

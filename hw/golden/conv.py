@@ -1,7 +1,7 @@
 """Conv1D / Conv2D (incl. hls4ml's PointwiseConv 1x1 variants): im2col + one BLAS matmul.
 
 Keras kernel layout (fh, fw, C_in, C_out) flattened matches the (fh, fw, C) window order. The
-im2col gather uses flat indices precomputed once (fast for any channel count, including the
+im2col gather (compiled, or numpy's take) uses flat indices precomputed once (fast for any channel count, including the
 one-channel MFCC input); a 1x1, stride-1, unpadded conv needs no windows at all.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.layers import Conv2D
 
+from hw.golden import loops
 from hw.golden.arith import Mac
 from hw.golden.registry import layer_type, result_type, weight_raw
 
@@ -62,7 +63,12 @@ class _ConvBase:
             pt, pb, pl, pr = self.pads
             if any(self.pads):
                 x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-            cols = np.take(x.reshape(b, -1), self.index, axis=1).reshape(-1, self.index.shape[1])
+            flat = np.ascontiguousarray(x.reshape(b, -1))
+            if loops.AVAILABLE:
+                cols = loops.gather_columns(flat, self.index, np.empty((b, *self.index.shape), flat.dtype))
+            else:
+                cols = np.take(flat, self.index, axis=1)
+            cols = cols.reshape(-1, self.index.shape[1])
         out = self.mac(cols, np.matmul)
         shape = (b, *self.out_hw, self.n_filt) if isinstance(self, Conv2DKernel) else (b, self.out_hw[1], self.n_filt)
         return out.reshape(shape)

@@ -1,14 +1,17 @@
-"""DepthwiseConv2D (depth_multiplier=1): per-channel MAC over zero-padded windows, one in-place
-multiply-add per filter tap over the whole map (no window copies).
+"""DepthwiseConv2D (depth_multiplier=1): per-channel MAC over zero-padded windows.
 
-For stride 1 along the width, each map row (width x channels) is one contiguous vector, so a tap
-is a plain 2-D slice multiplied by the tap's weights tiled over the width: the fastest numpy form.
+Compiled (``hw.golden.loops``, numba): one pass over the map, every tap of a window summed in
+registers, channels in SIMD lanes. numpy form (no numba): one in-place multiply-add per filter tap
+over the whole map (no window copies); for stride 1 along the width each map row (width x channels)
+is one contiguous vector, so a tap is a plain 2-D slice times the tap's weights tiled over the
+width. Both give the same integers (tests/test_hw_golden_fast.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from hw.golden import loops
 from hw.golden.arith import Mac
 from hw.golden.registry import UnsupportedLayerError, layer_type, result_type, weight_raw
 
@@ -51,6 +54,12 @@ class DepthwiseConv2DKernel:
         fh, fw, sh, sw, oh, ow, c = (g[k] for k in ("filt_height", "filt_width", "stride_height", "stride_width",
                                                     "out_height", "out_width", "n_chan"))
         xp = self._padded(x)
+        if loops.AVAILABLE:
+            def taps(xp, w):
+                out = np.empty((xp.shape[0], oh, ow, c), dtype=xp.dtype)  # fresh: the Mac may keep it
+                return loops.depthwise_taps(xp, np.ascontiguousarray(w, dtype=xp.dtype), fh, fw, sh, sw, oh, ow, out)
+
+            return self.mac(xp, taps)
 
         def taps(xp, w):
             # the Mac passes its own weights, or one 0/1 mask per weight value (narrow accumulators)

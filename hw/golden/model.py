@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.golden.activation import ActivationKernel
 from qat.fixed import FixedType
 from hw.golden.arith import Range, exact_dtype
 from hw.golden.registry import UnsupportedLayerError, kernel_for
@@ -84,6 +85,16 @@ class GoldenModel:
         last_reader = {t: i for i, s in enumerate(self.stages) for t in s.inputs}
         for i, s in enumerate(self.stages):
             s.copy_inputs = tuple(last_reader[t] != i for t in s.inputs)
+        # Fusion: a MAC layer whose only reader is the next stage, an activation, converts its
+        # sums straight into the activation's type in its output pass (Mac.fuse: only where that
+        # is the same arithmetic). The activation stage is then skipped, except in a trace.
+        self._fused_stages: dict[int, object] = {}  # index of the skipped activation -> its Mac
+        for i, (s, nxt) in enumerate(zip(self.stages, self.stages[1:])):
+            mac = getattr(s.kernel, "mac", None)
+            readers = [j for j, o in enumerate(self.stages) if s.output in o.inputs]
+            if (mac is not None and isinstance(nxt.kernel, ActivationKernel) and nxt.inputs == (s.output,)
+                    and readers == [i + 1] and not s.more_outputs and mac.fuse(nxt.kernel.requant)):
+                self._fused_stages[i + 1] = mac
         self.input_t = self.stages[0].out_t
         self.input_dtype = exact_dtype(Range.of_type(self.input_t).absmax)
         self.output_t = self.stages[-1].out_t
@@ -101,11 +112,15 @@ class GoldenModel:
         if not self.input_t.fits(x_raw):
             raise ValueError(f"input codes outside {self.input_t}; use quantize_input for float inputs")
         outs, records = [], []
+        for mac in self._fused_stages.values():
+            mac.fused = not trace
         for start in range(0, max(len(x_raw), 1), self.chunk):
             x = x_raw[start : start + self.chunk].astype(self.input_dtype)
             record, tensors = {}, {}
-            for stage in self.stages:
-                if stage.inputs:
+            for index, stage in enumerate(self.stages):
+                if not trace and index in self._fused_stages:  # its Mac already converted the tensor
+                    x = tensors[stage.output] = tensors.pop(stage.inputs[0])
+                elif stage.inputs:
                     args = [np.array(tensors[t]) if copy else tensors[t] for t, copy in zip(stage.inputs, stage.copy_inputs)]
                     for t, copy in zip(stage.inputs, stage.copy_inputs):
                         if not copy:

@@ -80,7 +80,8 @@ class Pooling2DKernel(_PoolBase):
         ph, pw, sh, sw = g("pool_height"), g("pool_width"), g("stride_height"), g("stride_width")
         oh, ow = g("out_height"), g("out_width")
         if (ph, pw) == (g("in_height"), g("in_width")) and oh == ow == 1:
-            return self._reduce(x[:, None, None], (3, 4))  # global pool: no window view needed
+            # global pool: no window view needed; one axis of H*W rows sums contiguous channel vectors
+            return self._reduce(x.reshape(x.shape[0], 1, 1, -1, x.shape[-1]).transpose(0, 1, 2, 4, 3), (4,))
         win = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(1, 2))  # B, H', W', C, ph, pw
         win = win[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
         return self._reduce(win, (-2, -1))
