@@ -4,6 +4,7 @@
 class UnsupportedLayerError(ValueError):
     """A layer class, attribute or width a stage does not implement; names the layer."""
 
-    def __init__(self, layer_name: str, layer_class: str, reason: str):
+    def __init__(self, layer_name: str, layer_class: str | None, reason: str):
         self.layer_name, self.layer_class, self.reason = layer_name, layer_class, reason
-        super().__init__(f"layer '{layer_name}' ({layer_class}): {reason}")
+        where = f"layer '{layer_name}'" + (f" ({layer_class})" if layer_class else "")
+        super().__init__(f"{where}: {reason}")

@@ -4,15 +4,16 @@ of the result type), after zeroing negatives for ReLU. One planned requantize pa
 from __future__ import annotations
 
 
+from hw.errors import UnsupportedLayerError
 from hw.golden.arith import Requant
-from hw.golden.registry import UnsupportedLayerError, result_type
+from hw.golden.registry import result_type
 
 
 class ActivationKernel:
     def __init__(self, layer):
         self.fn = layer.get_attr("activation")
         if type(layer).__name__.endswith(("Softmax", "HardActivation", "TernaryTanh", "PReLU")) or self.fn not in ("relu", "linear"):
-            raise UnsupportedLayerError(f"{layer.name}: activation {self.fn!r} ({type(layer).__name__}) is not modelled")
+            raise UnsupportedLayerError(layer.name, type(layer).__name__, f"activation {self.fn!r} is not modelled")
         self.out_t = result_type(layer)
 
     def plan(self, in_t, in_range):

@@ -21,9 +21,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from hw.errors import UnsupportedLayerError
 from hw.golden import loops
-from qat.fixed import FixedType
-from hw.golden.registry import UnsupportedLayerError
+from qat.fixed import FixedRangeError, FixedType
 
 # Bounds below which a float type is used: one bit of margin under 2**24 / 2**53, so that the
 # "+ 0.5" of half-up rounding and the WRAP reduction stay exact too.
@@ -69,7 +69,7 @@ def _round_exact(values: list[int], shift: int, mode: str) -> list[int]:
     if shift <= 0:
         return [v << -shift for v in values]
     if any(abs(v) >= 2**62 for v in values):
-        raise UnsupportedLayerError(f"raw values up to {max(map(abs, values))} exceed int64 arithmetic")
+        raise FixedRangeError(f"raw values up to {max(map(abs, values))} exceed int64 arithmetic")
     t = FixedType(63, 63, True, mode, "WRAP")  # frac 0: only its rounding acts on these bounds
     return [int(r) for r in t.requantize(np.asarray(values, dtype=np.int64), shift)]
 
@@ -227,7 +227,7 @@ class Mac:
         partial_prod = max(((int(p) - int(n)) * xr.absmax for p, n in zip(pos, neg)), default=0)
         partial = math.ceil(partial_prod * scale) + slack
         if partial_prod >= 2**62:
-            raise UnsupportedLayerError(f"{layer_name}: sum of products of {x_t} and {w_t} may exceed int64")
+            raise UnsupportedLayerError(layer_name, None, f"sum of products of {x_t} and {w_t} may exceed int64")
         if b_raw is not None:
             b_acc = acc_t.requantize(np.asarray(b_raw, dtype=np.int64), b_t.frac).reshape(-1)
             b_acc = np.broadcast_to(b_acc, (len(s_lo),)) if b_acc.size == 1 else b_acc
@@ -235,14 +235,14 @@ class Mac:
             b_acc = np.zeros(len(s_lo), dtype=np.int64)
         pre = Range(min(lo + int(b) for lo, b in zip(s_lo, b_acc)), max(hi + int(b) for hi, b in zip(s_hi, b_acc)))
         if max(partial, pre.absmax) >= 2**62:
-            raise UnsupportedLayerError(f"{layer_name}: accumulator values of {acc_t} may exceed int64")
+            raise UnsupportedLayerError(layer_name, None, f"accumulator values of {acc_t} may exceed int64")
         if acc_t.overflow != "WRAP":
             # A saturating accumulator saturates per addition, so the result depends on hls4ml's
             # summation order, unless no partial sum (bias first, any order) can reach its limits.
             bias_max = int(np.abs(b_acc).max()) if len(b_acc) else 0
             if partial + bias_max > min(-acc_t.min_raw, acc_t.max_raw):
                 raise UnsupportedLayerError(
-                    f"{layer_name}: accumulator {acc_t} saturates per addition and partial sums may reach its limits "
+                    layer_name, None, f"accumulator {acc_t} saturates per addition and partial sums may reach its limits "
                     "(order-dependent); use a WRAP accumulator or more integer bits")
         self.acc_dtype = exact_dtype(max(partial, pre.absmax))  # contraction, scaling, bias
         if self.drop:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw.errors import UnsupportedLayerError
 from hw.golden import loops
 from hw.golden.arith import Mac
-from hw.golden.registry import UnsupportedLayerError, layer_type, result_type, weight_raw
+from hw.golden.registry import layer_type, result_type, weight_raw
 
 
 class DepthwiseConv2DKernel:
     def __init__(self, layer):
         self.layer, self.name = layer, layer.name
         if int(layer.get_attr("depth_multiplier", 1) or 1) != 1:
-            raise UnsupportedLayerError(f"{layer.name}: depth_multiplier != 1")
+            raise UnsupportedLayerError(layer.name, type(layer).__name__, "depth_multiplier != 1")
         g = layer.get_attr
         self.w, self.w_t = weight_raw(layer, "weight")
         self.w = self.w.reshape(g("filt_height") * g("filt_width"), g("n_chan"))

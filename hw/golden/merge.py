@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw.errors import UnsupportedLayerError
 from hw.golden.arith import Range, Requant, exact_dtype
-from hw.golden.registry import UnsupportedLayerError, result_type
+from hw.golden.registry import result_type
 
 
 class AddKernel:
@@ -20,10 +21,10 @@ class AddKernel:
         self.name = layer.name
         op = str(layer.get_attr("op", "")).lower()
         if type(layer).__name__.endswith(("Concatenate", "Dot")) or op != "add":
-            raise UnsupportedLayerError(f"{layer.name}: merge {op or type(layer).__name__!r} is not modelled (only add)")
+            raise UnsupportedLayerError(layer.name, type(layer).__name__, f"merge {op!r} is not modelled (only add)")
         shapes = [tuple(layer.get_input_variable(i).shape) for i in layer.inputs]
         if len(shapes) != 2 or shapes[0] != shapes[1]:
-            raise UnsupportedLayerError(f"{layer.name}: add of shapes {shapes}: only two inputs of one shape are modelled")
+            raise UnsupportedLayerError(layer.name, type(layer).__name__, f"add of shapes {shapes}: only two inputs of one shape are modelled")
         self.out_t = result_type(layer)
 
     def plan(self, in_ts, in_ranges):

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.errors import UnsupportedLayerError
 from hw.golden.activation import ActivationKernel
-from qat.fixed import FixedType
 from hw.golden.arith import Range, exact_dtype
-from hw.golden.registry import UnsupportedLayerError, kernel_for
+from hw.golden.registry import kernel_for
+from qat.fixed import FixedType
 
 
 @dataclass
@@ -63,12 +64,11 @@ class GoldenModel:
             inputs = tuple(i for i in layer.inputs if i) if self.stages else ()
             missing = [i for i in inputs if i not in planned]
             if missing:
-                raise UnsupportedLayerError(f"layer {layer.name!r}: reads {missing}, which no earlier layer writes")
+                raise UnsupportedLayerError(layer.name, type(layer).__name__, f"reads {missing}, which no earlier layer writes")
             kernel = kernel_for(layer)
             n_in = getattr(kernel, "n_inputs", 1)
             if self.stages and len(inputs) != n_in:
-                raise UnsupportedLayerError(f"layer {layer.name!r} ({type(layer).__name__}): {len(inputs)} inputs, "
-                                            f"its kernel takes {n_in}")
+                raise UnsupportedLayerError(layer.name, type(layer).__name__, f"{len(inputs)} inputs, its kernel takes {n_in}")
             if not self.stages:  # the input layer: its codes are whatever quantize_input produced
                 out_range = kernel.plan(kernel.out_t, Range.of_type(kernel.out_t))
             elif n_in == 1:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw.errors import UnsupportedLayerError
 from hw.golden.arith import Range, Requant, exact_dtype
-from hw.golden.registry import UnsupportedLayerError, layer_type, result_type
+from hw.golden.registry import layer_type, result_type
 
 
 def _trunc_div(a: int, n: int) -> int:
@@ -26,13 +27,13 @@ class _PoolBase:
         self.acc_t = layer_type(layer, "accum_t")
         self.out_t = result_type(layer)
         if any(int(layer.get_attr(p, 0) or 0) for p in ("pad_top", "pad_bottom", "pad_left", "pad_right")):
-            raise UnsupportedLayerError(f"{layer.name}: padded pooling is not modelled")
+            raise UnsupportedLayerError(layer.name, type(layer).__name__, "padded pooling is not modelled")
         if self.op != "Max" and self.acc_t.overflow != "WRAP":
-            raise UnsupportedLayerError(f"{layer.name}: saturating average-pool accumulator {self.acc_t} is order-dependent")
+            raise UnsupportedLayerError(layer.name, type(layer).__name__, f"saturating average-pool accumulator {self.acc_t} is order-dependent")
 
     def plan(self, in_t, in_range):
         if self.acc_t.frac < in_t.frac:
-            raise UnsupportedLayerError(f"{self.layer.name}: accumulator {self.acc_t} drops input fraction bits ({in_t})")
+            raise UnsupportedLayerError(self.layer.name, type(self.layer).__name__, f"accumulator {self.acc_t} drops input fraction bits ({in_t})")
         self.to_acc = Requant(self.acc_t, in_t.frac, in_range)  # each input assigned to accum_t
         r = self.to_acc.out_range
         if self.op == "Max":

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw.errors import UnsupportedLayerError
 from hw.layers import LAYERS, for_hls4ml_layer, resolve
 from qat.fixed import FixedType
-
-class UnsupportedLayerError(ValueError):
-    """The golden model has no kernel for a layer (or for one of its settings)."""
-
 
 def kernel_for(layer):
     """The golden kernel of an hls4ml layer, from the one layer table (hw/layers.py)."""
     entry = for_hls4ml_layer(layer)
     if entry is None or entry.golden is None:
         known = ", ".join(sorted(c for e in LAYERS if e.golden for c in e.hls4ml))
-        raise UnsupportedLayerError(f"layer {layer.name!r} ({type(layer).__name__}) has no golden kernel; known: {known}")
+        raise UnsupportedLayerError(layer.name, type(layer).__name__, f"no golden kernel; known: {known}")
     return resolve(entry.golden, "hw.golden")(layer)
 
 
