@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw.rtl.filelist import copy_memory_files
-from hw.tools.verilator import setup_verilator_env, sources_digest
+from hw.tools.verilator import COCOTB_ARGS, setup_verilator_env, sources_digest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Verilator builds, cached by design content; $KWS_SIM_BUILD moves them (the test suite uses a tmp dir)
@@ -49,7 +49,7 @@ def run_cocotb(
     from cocotb_tools.runner import get_results, get_runner
 
     sources = [Path(s).resolve() for s in sources]
-    args = ["-Wno-fatal", "-O2", *build_args]  # lint is checked separately with -Wall
+    args = [*COCOTB_ARGS, *build_args]
     digest = sources_digest(sources, f"{toplevel}|{waves}|{args}")
     build_dir = Path(build_root) / f"{toplevel}_{digest}"
     runner = get_runner("verilator")

@@ -31,14 +31,9 @@ from pathlib import Path
 
 from hw.rtl.filelist import copy_memory_files
 
-from hw.tools.verilator import setup_verilator_env, sources_digest
+from hw.tools.verilator import HARNESS_ARGS, HARNESS_MAKE_VARS, setup_verilator_env, sources_digest
 
 from .runner import DEFAULT_BUILD_ROOT
-
-# Verilator options (-O3: its own optimizer) and the make variables of the C++ build. Both go into
-# the cache key. No -march=native: a cached model must run on any machine that reads build/.
-VERILATOR_ARGS = ("-O3", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
-MAKE_VARS = ("OPT_FAST=-O2",)
 
 _MAIN = r"""
 #include "V{top}.h"
@@ -189,7 +184,7 @@ def _runtime_key(mdir: Path, prefix: str, names: list[str]) -> str:
     """Everything the run-time objects depend on: their exact compile commands (compiler, flags,
     defines), the compiler's version and the text of Verilator's include directory."""
     env_root = Path(os.environ["VERILATOR_ROOT"]) / "include"
-    dry = _run(["make", "-n", "-B", "-C", str(mdir), "-f", f"{prefix}.mk", *MAKE_VARS, *(f"{n}.o" for n in names)],
+    dry = _run(["make", "-n", "-B", "-C", str(mdir), "-f", f"{prefix}.mk", *HARNESS_MAKE_VARS, *(f"{n}.o" for n in names)],
                "make -n (run-time library)").stdout
     cmds = sorted(line for line in dry.splitlines() if " -c " in line)
     cxx = cmds[0].split()[0] if cmds else "c++"
@@ -211,7 +206,7 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
                         set_in=_assign_in(in_w), get_out=_read_out(out_w), n_edges=n_edges,
                         probe_valid=", ".join(sig(i, "valid") for i in range(n_edges)),
                         probe_ready=", ".join(sig(i, "ready") for i in range(n_edges)))
-    digest = sources_digest(design.files, main + repr((VERILATOR_ARGS, MAKE_VARS)))
+    digest = sources_digest(design.files, main + repr((HARNESS_ARGS, HARNESS_MAKE_VARS)))
     mdir = Path(build_root) / f"harness_{design.top}_{digest}"
     exe = mdir / "harness"
     if exe.exists():
@@ -220,7 +215,7 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
     (mdir / "main.cpp").write_text(main)
     prefix = f"V{design.top}"
     # 1. Verilator writes the C++ model and its makefile (no --build: the run-time objects go in first)
-    _run([str(exe_env), "--cc", "--exe", *VERILATOR_ARGS, "--top-module", design.top, "-Mdir", str(mdir),
+    _run([str(exe_env), "--cc", "--exe", *HARNESS_ARGS, "--top-module", design.top, "-Mdir", str(mdir),
           "-o", "harness", *map(str, design.files), str(mdir / "main.cpp")], "harness build (verilator)")
     # 2. the run-time library: copied from an earlier build with the same compile commands. The
     # copies are newer than the makefile just written (the objects' only make prerequisite besides
@@ -232,7 +227,7 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
         for n in names:
             shutil.copy(cache / f"{n}.o", mdir / f"{n}.o")
     # 3. g++ of the model, main.cpp and (first time only) the run-time library, then the link
-    _run(["make", "-C", str(mdir), "-f", f"{prefix}.mk", "-j", "2", *MAKE_VARS], "harness build (make)")
+    _run(["make", "-C", str(mdir), "-f", f"{prefix}.mk", "-j", "2", *HARNESS_MAKE_VARS], "harness build (make)")
     if not exe.exists():
         raise RuntimeError(f"harness build produced no executable in {mdir}")
     if names and not cached:  # publish atomically: concurrent builds may race, either copy is right

