@@ -1,10 +1,12 @@
-"""nextpnr place and route (hw/tools/nextpnr.py): a verdict with numbers for each outcome - fits
-and meets the clock, misses it, does not fit - on a hand-written counter (seconds per run)."""
+"""nextpnr place and route (hw/tools/nextpnr.py, `make pnr` = hw/pnr.py): a verdict with numbers
+for each outcome - fits and meets the clock, misses it, does not fit - on designs small enough to
+take seconds: a hand-written counter and an 8-4-2 QKeras MLP run folder."""
 
 import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hw.tools.nextpnr import (BELS, DOES_NOT_FIT, PARTS, TIMING_MET, TIMING_MISSED, UnknownPartError,
@@ -61,19 +63,25 @@ def test_impossible_clock_is_reported_as_missed(counter):
     assert r.utilization["logic_cells"]["used"] > 0  # routed: the numbers are there
 
 
-def test_unknown_part_fails_before_any_tool_runs(counter, tmp_path, monkeypatch):
+def test_unknown_part_fails_before_any_tool_runs(counter, tmp_path, monkeypatch, capsys):
+    import hw.rtl.run
     import hw.tools.nextpnr
     import hw.tools.yosys
+    from hw.pnr import main
 
     def no_tool(*a, **k):
         raise AssertionError("a tool ran before the part was checked")
 
     monkeypatch.setattr(hw.tools.yosys.subprocess, "run", no_tool)
     monkeypatch.setattr(hw.tools.nextpnr.subprocess, "run", no_tool)
+    monkeypatch.setattr(hw.rtl.run, "generate_for_run", no_tool)
     with pytest.raises(UnknownPartError) as err:
         place_and_route(counter[0], "counter", "ice40-up5k-sg49", tmp_path / "work")
     assert "'ice40-up5k-sg49'" in str(err.value) and all(name in str(err.value) for name in PARTS)
     assert not (tmp_path / "work").exists()
+    assert main(["--run", str(tmp_path), "--part", "xc7a35t"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith("error: unknown part 'xc7a35t'") and UP5K in out.err
 
 
 def test_more_pins_than_the_package_does_not_fit(counter):
@@ -98,3 +106,40 @@ def test_design_larger_than_a_made_up_part_does_not_fit(counter):
     r = place_and_route(files, "counter", dataclasses.replace(up5k, name="tiny10", logic_cells=10), work)
     assert r.verdict == DOES_NOT_FIT and r.reason.startswith("placed: ")
     assert r.utilization["logic_cells"]["used"] > 10 == r.utilization["logic_cells"]["available"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from sim.testmodels import small_mlp
+
+    run = tmp_path_factory.mktemp("build") / "tiny_mlp"
+    run.mkdir()
+    small_mlp(8, (4,), 2, seed=0).save(run / "model.h5", include_optimizer=False)
+    np.savez(run / "test_vectors.npz", x=np.zeros((2, 8), np.float32), y=np.zeros(2, np.int64))
+    return run
+
+
+def test_make_pnr_on_a_tiny_run(tiny_run, capsys):
+    """`make pnr` generates the run's RTL, wraps it in the I/O shell (64 + 30 stream bits would
+    not fit the 39 pins), maps its 5 multipliers on SB_MAC16s, and keeps one report per clock."""
+    from hw.pnr import main
+    from sim.studies.flow_report import pnr_section
+
+    assert main(["--run", str(tiny_run), "--part", UP5K, "--reuse-factor", "8"]) == 0
+    line = capsys.readouterr().out.strip()
+    rep = json.loads((tiny_run / "pnr" / "pnr_report_ice40-up5k-sg48_rf8_12mhz.json").read_text())
+    assert rep["verdict"] == TIMING_MET and rep["met"] is True and rep["top"] == "kws_top_pnr_shell"
+    u = rep["utilization"]
+    assert u["dsp"]["used"] == rep["design"]["multipliers"] == 5
+    assert u["io"]["used"] == 9 and u["ff"]["used"] >= 64 + 1  # the shell's shift register and parity bit
+    assert 0 < u["logic_cells"]["used"] <= 5280
+    assert "\n" not in line and f"LC {u['logic_cells']['used']}/5280" in line and rep["markdown"] in line
+    md = Path(rep["markdown"]).read_text()
+    assert "**timing met**" in md and f"| {u['logic_cells']['used']} | 5280 |" in md
+
+    assert main(["--run", str(tiny_run), "--part", UP5K, "--reuse-factor", "8", "--clock-mhz", "2000"]) == 0
+    fast = json.loads((tiny_run / "pnr" / "pnr_report_ice40-up5k-sg48_rf8_2000mhz.json").read_text())
+    assert fast["verdict"] == TIMING_MISSED and fast["synth_cached"]
+    assert (tiny_run / "pnr" / "pnr_report_ice40-up5k-sg48_rf8_12mhz.md").exists()  # the first report is kept
+    text = "\n".join(pnr_section(tiny_run))
+    assert "| ice40-up5k-sg48 | 8 | 12 | timing met |" in text and "| ice40-up5k-sg48 | 8 | 2000 | timing missed |" in text
