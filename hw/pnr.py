@@ -12,6 +12,7 @@ shell, Yosys netlist - shared by every clock of a family - and one nextpnr folde
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def main(argv=None) -> int:
                    + (f" CLOCK_MHZ={clock}" if clock else "") + f"` ({cmd})")
         rep = pnr_run(args.run, part, reuse_factor=args.reuse_factor, clock_mhz=args.clock_mhz, io=args.io,
                       seed=args.seed, command=cmd)
-    except (ValueError, RuntimeError) as e:
+    except (ValueError, RuntimeError, subprocess.TimeoutExpired) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     used = ", ".join(f"{SHORT[k]} {u['used']}/{u['available']}" for k, u in rep["utilization"].items()

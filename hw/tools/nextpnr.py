@@ -4,7 +4,9 @@ One module owns the tool: the table of parts it can target, the Yosys netlist sc
 (through hw/tools/yosys.py), the nextpnr flags, and the reading of its log. A result is a verdict
 with numbers, never a crash, for the three expected outcomes: the design does not fit the part
 (after synthesis already, or nextpnr stops placing), it fits and misses the requested clock, or it
-fits and meets it. Only an unknown part is an exception, raised before any tool runs.
+fits and meets it. An unknown part or a missing nextpnr is an exception raised before any tool runs;
+a failing Yosys run raises as in hw/tools/yosys.py; anything else nextpnr stops on is the verdict
+"failed" with its ERROR line.
 
 Notes on the tools (nextpnr 0.11.1 as yowasp 0.11.1.0.post826):
 - `--timing-allow-fail`: without it nextpnr exits 1 when the clock is missed and the run's numbers
