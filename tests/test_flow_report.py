@@ -13,7 +13,7 @@ def test_report_lists_only_measured_stages(tmp_path):
         "model": "dscnn", "data": "synthetic", "accuracy": {"float": {"test": 0.5}, "quantized": {"test": 0.25}},
         "params": 10, "macs": 20, "weight_memory_bits": 80, "epoch_seconds": {"float": 1.0}}))
     text = render(run)
-    assert "| quantized | 25.00% |" in text and text.count("Not run") == 3
+    assert "| quantized | 25.00% |" in text and text.count("Not run") == 4
     (run / "rtl").mkdir()
     (run / "rtl" / "sim_report.json").write_text(json.dumps({
         "identical": 7, "total": 9, "vectors": "9 clips", "reuse_factor": 4, "latency_cycles": 100,
@@ -26,6 +26,16 @@ def test_report_lists_only_measured_stages(tmp_path):
         "layers": {"fc1": {"summary": summary}, "fc2": {"summary": None, "error": "timeout"}},
         "total": {"summary": summary, "missing": ["fc2"]}}))
     text = render(run)
-    assert "| rf4_ice40 | 900 | 80 | 7 | 1 | 1 of 2 (failed: fc2) |" in text and text.count("Not run") == 1
+    assert "| rf4_ice40 | 900 | 80 | 7 | 1 | 1 of 2 (failed: fc2) |" in text and text.count("Not run") == 2
+    assert "Not run (`make pnr RUN=r PART=...`)" in text
+    (run / "pnr").mkdir()
+    util = {"logic_cells": {"used": 794, "available": 5280}, "ff": {"used": 503, "available": 5280},
+            "bram": {"used": 3, "available": 30}, "dsp": {"used": 5, "available": 8}, "io": {"used": 9, "available": 39}}
+    (run / "pnr" / "pnr_report_ice40-up5k-sg48_rf4_12mhz.json").write_text(json.dumps({
+        "part": "ice40-up5k-sg48", "reuse_factor": "4", "clock_mhz": 12.0, "verdict": "timing met",
+        "fmax_mhz": {"clk": 39.61, "clk2": 80.0}, "utilization": util}))
+    text = render(run)
+    assert "| ice40-up5k-sg48 | 4 | 12 | timing met | 39.6 | 794 / 5280 | 503 / 5280 | 3 / 30 | 5 / 8 | 9 / 39 |" in text
+    assert text.count("Not run") == 1
     assert main(["--run", str(run)]) == 0 and (run / "flow_report.md").read_text() == text
     assert main(["--run", str(tmp_path / "missing")]) == 2

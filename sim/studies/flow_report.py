@@ -1,9 +1,9 @@
-"""One page for a whole run: training → hls4ml/C sim → RTL simulation → synthesis.
+"""One page for a whole run: training → hls4ml/C sim → RTL simulation → synthesis → place and route.
 
     python -m sim.studies.flow_report --run build/demo
 
 Reads what each stage wrote under build/<run>/ (metrics.json, hls/exactness.json,
-rtl/sim_report.json, synth/*/resources.json) and writes build/<run>/flow_report.md. A stage that has
+rtl/sim_report.json, synth/*/resources.json, pnr/pnr_report_*.json) and writes build/<run>/flow_report.md. A stage that has
 not run is listed as such: nothing is filled in that was not measured.
 """
 
@@ -65,7 +65,28 @@ def render(run_dir: Path) -> str:
                 (f" (failed: {', '.join(missing)})" if missing else "")
             lines.append(f"| {synth.parent.name} | {t['lut']} | {t['ff']} | {t['carry']} | {t['bram']} | {done} |")
         lines += ["", "Totals are sums over the layers, each synthesized as its own top (`python -m hw.synth`).", ""]
+    lines += pnr_section(run_dir)
     return "\n".join(lines) + "\n"
+
+
+def pnr_section(run_dir: Path) -> list[str]:
+    """One row per hw.pnr report (part, reuse factor, clock): verdict, fmax, what was used of the part."""
+    lines = ["## Place and route (nextpnr)", ""]
+    reports = sorted((run_dir / "pnr").glob("pnr_report_*.json"))
+    if not reports:
+        return lines + [f"Not run (`make pnr RUN={run_dir.name} PART=...`).", ""]
+    lines += ["| part | RF | clock (MHz) | verdict | fmax (MHz) | LC | FF | BRAM | DSP | I/O |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in reports:
+        r = _load(path)
+        u = r["utilization"]
+        cell = lambda k: f"{u[k]['used']} / {u[k]['available']}" if k in u else "-"  # noqa: E731
+        fmax = f"{min(r['fmax_mhz'].values()):.1f}" if r["fmax_mhz"] else "-"
+        lines.append(f"| {r['part']} | {r['reuse_factor']} | {r['clock_mhz']:g} | {r['verdict']} | {fmax} | "
+                     + " | ".join(cell(k) for k in ("logic_cells", "ff", "bram", "dsp", "io")) + " |")
+    lines += ["", "Whole top in one Yosys run, then nextpnr (`python -m hw.pnr`); used / available of the part; "
+              "fmax: the slowest clock after routing.", ""]
+    return lines
 
 
 def main(argv=None) -> int:
