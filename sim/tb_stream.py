@@ -56,7 +56,7 @@ class StreamBench:
         self.cycle = 0
         self.first_accept = {}  # frame -> cycle its first input beat was accepted
         self.last_output = {}  # frame -> cycle its last output beat was accepted
-        self.received = []  # list of (frame, beat index, value)
+        self.received = []  # list of (frame, beat index, value, cycle it was accepted)
         self.errors = []
 
     async def reset(self, cycles=3):
@@ -109,7 +109,7 @@ class StreamBench:
                     self.errors.append(f"frame {f} beat {b}: got {value:#x}, want {want:#x}")
                 if last != (b == len(self.frames_out[f]) - 1):
                     self.errors.append(f"frame {f} beat {b}: tlast={last} wrong")
-                self.received.append((f, b, value))
+                self.received.append((f, b, value, self.cycle))
                 if b == len(self.frames_out[f]) - 1:
                     self.last_output[f] = self.cycle
                 n_out += 1
@@ -142,6 +142,7 @@ async def stream_exact(dut):
     _write_report("stream_exact", {
         "frames": len(cfg["frames_in"]), "frames_done": done, "frames_exact": exact,
         "errors": bench.errors[:20], "cycles": bench.cycle, "wall_s": wall,
+        "beats": bench.received,  # [frame, beat, value, cycle]: two simulators must agree on every one
         "cycles_per_s": bench.cycle / wall, "inferences_per_s": done / wall,
     })
     assert not bench.errors, f"{len(bench.errors)} mismatching beats, first: {bench.errors[:5]}"
