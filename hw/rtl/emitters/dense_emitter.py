@@ -123,7 +123,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text, f"{name}_rom.hex": rom_hex},
         out=Edge(out_beat, out),
-        library=("kws_requant.v", "kws_dense.v"),
+        library=("kws_requant.v", "kws_mac_chain.v", "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                **_shift_notes(pc)},
@@ -202,7 +202,7 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
                f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out),
-        library=("kws_requant.v", "kws_dense_pipe.v"), multipliers=n_in * n_out, rom_bits=0, compute_cycles=1,
+        library=("kws_requant.v", "kws_mac_chain.v", "kws_dense_pipe.v"), multipliers=n_in * n_out, rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, **_shift_notes(pc)},
     )

@@ -61,7 +61,6 @@ module kws_dense #(
     localparam integer N_OG = N_OUT / OB;         // output groups
     localparam integer N_INB = N_IN / IN_BEAT;    // input beats per frame
     localparam integer N_OUTB = N_OUT / OUT_BEAT; // output beats per frame
-    localparam PW = IN_W + 1 + W_W;               // exact product width (input made signed)
     // Counters only as wide as their range: a register index into a wide vector becomes a
     // shifter over every bit of that index, so 32-bit counters made synthesis blow up.
     localparam ICW = (N_IC > 1) ? $clog2(N_IC) : 1;
@@ -158,25 +157,18 @@ module kws_dense #(
     genvar o, j;
     generate
         for (o = 0; o < OB; o = o + 1) begin : g_out
-            wire [(IB+1)*ACC_W-1:0] chain /* verilator split_var */;  // running sum, modulo 2**ACC_W like a wrapping ap_fixed
-            assign chain[ACC_W-1:0] = acc[o*ACC_W +: ACC_W];
-            for (j = 0; j < IB; j = j + 1) begin : g_in
-                wire [IN_W-1:0] xe;
-                if (DW != 0) begin : g_dw
-                    assign xe = xreg[(j*N_OUT + o)*IN_W +: IN_W];
-                end else begin : g_fc
-                    assign xe = xreg[j*IN_W +: IN_W];
+            wire [IB*IN_W-1:0] xo;  // the IB inputs output o multiplies this cycle
+            if (DW != 0) begin : g_dw
+                for (j = 0; j < IB; j = j + 1) begin : g_in
+                    assign xo[j*IN_W +: IN_W] = xreg[(j*N_OUT + o)*IN_W +: IN_W];
                 end
-                wire in_sign = (IN_SIGNED != 0) ? xe[IN_W-1] : 1'b0;
-                wire signed [IN_W:0] xa = {in_sign, xe};
-                wire signed [W_W-1:0] wv = rom_data[(o*IB+j)*W_W +: W_W];
-                wire signed [PW-1:0] prod = xa * wv;
-                wire [ACC_W-1:0] pcast;
-                kws_requant #(.IN_W(PW), .IN_SIGNED(1), .SHIFT(PROD_SHIFT), .OUT_W(ACC_W), .OUT_SIGNED(1),
-                              .RND(ACC_RND), .OVF(ACC_OVF)) u_cast (.din(prod), .dout(pcast));
-                assign chain[(j+1)*ACC_W +: ACC_W] = chain[j*ACC_W +: ACC_W] + pcast;
+            end else begin : g_fc
+                assign xo = xreg[IB*IN_W-1:0];
             end
-            assign sums[o*ACC_W +: ACC_W] = chain[IB*ACC_W +: ACC_W];
+            kws_mac_chain #(.N(IB), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .W_W(W_W), .ACC_W(ACC_W),
+                            .PROD_SHIFT(PROD_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
+                u_mac (.acc_in(acc[o*ACC_W +: ACC_W]), .x(xo), .w(rom_data[o*IB*W_W +: IB*W_W]),
+                       .sum(sums[o*ACC_W +: ACC_W]));
             wire [ACC_W-1:0] total;  // what the output requantizer sees
             if (SH_W > 0) begin : g_shift
                 localparam [N_OUT*SH_W-1:0] K_ALL = SHIFTS;

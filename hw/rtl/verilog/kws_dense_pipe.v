@@ -4,9 +4,10 @@
 //
 // y[o] = requant_out( cast_acc(bias[o]) + sum_i cast_acc(x[i] * w[i][o]) )  (accumulator wraps)
 //
-// Same arithmetic as kws_dense with IB = N_IN, OB = N_OUT (SH_W > 0: per-channel shifts, see there). The weights arrive as a constant port
-// rather than from a ROM: Yosys then folds every multiplier into a constant multiplication
-// (shifts and adds), as a fully unrolled hls4ml / da4ml design does.
+// Same arithmetic as kws_dense with IB = N_IN, OB = N_OUT: one kws_mac_chain per output (SH_W > 0:
+// per-channel shifts, see there). The weights arrive as a constant port rather than from a ROM:
+// Yosys then folds every multiplier into a constant multiplication (shifts and adds), as a fully
+// unrolled hls4ml / da4ml design does.
 module kws_dense_pipe #(
     parameter N_IN = 4,
     parameter N_OUT = 2,
@@ -36,8 +37,6 @@ module kws_dense_pipe #(
     input  wire [N_OUT*N_IN*W_W-1:0] weights,   // w[i][o] at slot o*N_IN + i
     input  wire [N_OUT*ACC_W-1:0]    bias
 );
-    localparam PW = IN_W + 1 + W_W;  // exact product width (input made signed)
-
     reg xvalid, ovalid;
     reg [N_IN*IN_W-1:0] xr;
     reg [N_OUT*OUT_W-1:0] obuf;
@@ -48,29 +47,21 @@ module kws_dense_pipe #(
     wire in_hs = s_axis_tvalid & s_axis_tready;
 
     wire [N_OUT*OUT_W-1:0] yres;
-    genvar o, j;
+    genvar o;
     generate
         for (o = 0; o < N_OUT; o = o + 1) begin : g_out
-            wire [(N_IN+1)*ACC_W-1:0] chain /* verilator split_var */;  // running sum modulo 2**ACC_W
-            assign chain[ACC_W-1:0] = (SH_W > 0) ? {ACC_W{1'b0}} : bias[o*ACC_W +: ACC_W];
-            for (j = 0; j < N_IN; j = j + 1) begin : g_in
-                wire [IN_W-1:0] xe = xr[j*IN_W +: IN_W];
-                wire in_sign = (IN_SIGNED != 0) ? xe[IN_W-1] : 1'b0;
-                wire signed [IN_W:0] xa = {in_sign, xe};
-                wire signed [W_W-1:0] wv = weights[(o*N_IN+j)*W_W +: W_W];
-                wire signed [PW-1:0] prod = xa * wv;
-                wire [ACC_W-1:0] pcast;
-                kws_requant #(.IN_W(PW), .IN_SIGNED(1), .SHIFT(PROD_SHIFT), .OUT_W(ACC_W), .OUT_SIGNED(1),
-                              .RND(ACC_RND), .OVF(ACC_OVF)) u_cast (.din(prod), .dout(pcast));
-                assign chain[(j+1)*ACC_W +: ACC_W] = chain[j*ACC_W +: ACC_W] + pcast;
-            end
+            wire [ACC_W-1:0] sum;
+            kws_mac_chain #(.N(N_IN), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .W_W(W_W), .ACC_W(ACC_W),
+                            .PROD_SHIFT(PROD_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
+                u_mac (.acc_in((SH_W > 0) ? {ACC_W{1'b0}} : bias[o*ACC_W +: ACC_W]), .x(xr),
+                       .w(weights[o*N_IN*W_W +: N_IN*W_W]), .sum(sum));
             wire [ACC_W-1:0] total;  // what the output requantizer sees
             if (SH_W > 0) begin : g_shift
                 localparam [N_OUT*SH_W-1:0] K_ALL = SHIFTS;
                 localparam [SH_W-1:0] K = K_ALL[o*SH_W +: SH_W];
-                assign total = (chain[N_IN*ACC_W +: ACC_W] << K) + bias[o*ACC_W +: ACC_W];
+                assign total = (sum << K) + bias[o*ACC_W +: ACC_W];
             end else begin : g_plain
-                assign total = chain[N_IN*ACC_W +: ACC_W];
+                assign total = sum;
             end
             kws_requant #(.IN_W(ACC_W), .IN_SIGNED(1), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
                           .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));

@@ -52,6 +52,10 @@ module kws_pool #(
     assign m_axis_tdata = obuf;
     wire in_hs = s_axis_tvalid & s_axis_tready;
     wire last = (k == KLAST);
+    always @(posedge clk) begin  // one window counter for both branches below (serial / parallel division)
+        if (!rst_n) k <= {KW{1'b0}};
+        else if (in_hs) k <= last ? {KW{1'b0}} : k + 1'b1;
+    end
 
     genvar c;
     generate
@@ -91,17 +95,12 @@ module kws_pool #(
             assign s_axis_tready = ~busy;
             always @(posedge clk) begin
                 if (!rst_n) begin
-                    k <= 0; ovalid <= 1'b0; busy <= 1'b0; ch <= 0;
+                    ovalid <= 1'b0; busy <= 1'b0; ch <= 0;
                 end else begin
                     if (ovalid && m_axis_tready) ovalid <= 1'b0;
                     if (in_hs) begin
                         acc <= acc_next;
-                        if (last) begin
-                            k <= 0;
-                            busy <= 1'b1;
-                        end else begin
-                            k <= k + 1'b1;
-                        end
+                        if (last) busy <= 1'b1;
                     end
                     if (step) begin
                         acc <= acc >> ACC_W;
@@ -132,18 +131,14 @@ module kws_pool #(
             assign s_axis_tready = ~ovalid | m_axis_tready;
             always @(posedge clk) begin
                 if (!rst_n) begin
-                    k <= 0;
                     ovalid <= 1'b0;
                 end else begin
                     if (ovalid && m_axis_tready) ovalid <= 1'b0;
                     if (in_hs) begin
                         acc <= acc_next;
                         if (last) begin
-                            k <= 0;
                             obuf <= res;
                             ovalid <= 1'b1;
-                        end else begin
-                            k <= k + 1'b1;
                         end
                     end
                 end
