@@ -40,19 +40,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from sim.fuzz_models import generate, make_inputs, supported  # noqa: E402
 from sim.fuzz_shrink import shrink, size  # noqa: E402,F401  (shrink: part of this module's API)
+from sim.runner import DEFAULT_BUILD_ROOT  # noqa: E402  (where sim.check's harness builds)
 
 STAGES = ("golden", "csim", "rtl")
 PAIRS = {"golden": "qkeras~golden", "csim": "golden~csim", "rtl": "golden~rtl"}
 REGRESSIONS = Path(__file__).resolve().parents[1] / "tests" / "fuzz_regressions"
-HARNESS_ROOT = Path(__file__).resolve().parents[1] / "build" / "sim"  # where sim.check's harness builds
 
 # Graphs check_supported accepts but hw/rtl refuses with a clear UnsupportedLayerError (found by
 # this fuzzer; see the report of issue 15): the RTL stage is skipped for them and says why. Any
 # other refusal is a finding (``rtl:error``).
 KNOWN_RTL_GAPS = {
-    "Clone": "io_stream fork (residual): hls4ml's Clone has two outputs, hw.rtl.layer_spec.read_graph "
-             "registers only the first",
-    "Repack": "io_stream Flatten/Reshape: hls4ml's Repack layer has no RTL emitter",
     "Regroup": "a Reshape after the first layer that changes the elements per pixel: the passthrough "
                "emitter keeps the stream's beat, the next windowed layer refuses it",
 }
@@ -78,8 +75,6 @@ def known_rtl_gap(graph) -> str | None:
     layers = list(graph.get_layers())
     for i, layer in enumerate(layers):
         cls = layer.class_name
-        if cls in ("Clone", "Repack"):
-            return KNOWN_RTL_GAPS[cls]
         if cls == "Reshape" and i > 1:
             before = tuple(layer.get_input_variable().shape)
             after = tuple(layer.get_output_variable().shape)
@@ -87,50 +82,6 @@ def known_rtl_gap(graph) -> str | None:
             if len(after) > 1 and after[-1] != before[-1] and windowed:
                 return KNOWN_RTL_GAPS["Regroup"]
     return None
-
-
-# Verilator's run-time library (verilated.cpp, verilated_threads.cpp, verilated_dpi.cpp) is the
-# same object code for every design, yet sim.verilator_harness compiles it in every harness
-# build: ~70 % of a tiny design's build. The fuzzer hands make an OBJCACHE wrapper (make's own
-# hook, meant for ccache) that reuses those three objects; same compiler, flags and source, so
-# the same bits. Set only around the fuzzer's own builds; other builds are untouched.
-OBJCACHE_DIR = HARNESS_ROOT / "fuzz_objcache"
-_OBJCACHE_SH = r"""#!/bin/sh
-# OBJCACHE for Verilator's run-time library (written by sim/fuzz.py). Other compiles run as given.
-last=""; out=""; prev=""
-for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; last="$a"; done
-case "$last" in
-  */include/verilated*.cpp) ;;
-  *) exec "$@" ;;
-esac
-dir=$(dirname "$0")
-key=$( { for a in "$@"; do [ "$a" = "$out" ] || printf '%s
-' "$a"; done; cat "$last"; } | sha256sum | cut -c1-40)
-if [ -f "$dir/$key.o" ]; then cp "$dir/$key.o" "$out"; exit 0; fi
-"$@" || exit $?
-cp "$out" "$dir/$key.o.$$" && mv "$dir/$key.o.$$" "$dir/$key.o"
-"""
-
-
-@contextlib.contextmanager
-def _runtime_objcache():
-    from sim.runner import setup_verilator_env
-
-    setup_verilator_env()  # its MAKEFLAGS first, so ours are added to them
-    OBJCACHE_DIR.mkdir(parents=True, exist_ok=True)
-    script = OBJCACHE_DIR / "objcache.sh"
-    if not script.exists() or script.read_text() != _OBJCACHE_SH:
-        script.write_text(_OBJCACHE_SH)
-        script.chmod(0o755)
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = f"{old or ''} OBJCACHE={script}".strip()
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old
 
 
 # ============================================================================ one model
@@ -155,7 +106,7 @@ def check(spec: dict, stages=STAGES, keep: Path | None = None, known_gaps: bool 
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-            for d in HARNESS_ROOT.glob(f"harness_{top}_*"):
+            for d in DEFAULT_BUILD_ROOT.glob(f"harness_{top}_*"):
                 shutil.rmtree(d, ignore_errors=True)
 
 
@@ -256,9 +207,8 @@ def _rtl_check(spec, graph, x, work, top):
     r = spec["rtl"]
     design = generate_rtl(graph, work / "rtl", top=top, reuse_factor=r["reuse_factor"], argmax=r["argmax"])
     x_raw = golden_of(graph).quantize_input(x)
-    with _runtime_objcache():
-        return compare(design, graph, x_raw, argmax=r["argmax"], p_valid=r["p_valid"], p_ready=r["p_ready"],
-                       seed=spec["seed"] % 1000 + 1)
+    return compare(design, graph, x_raw, argmax=r["argmax"], p_valid=r["p_valid"], p_ready=r["p_ready"],
+                   seed=spec["seed"] % 1000 + 1)
 
 
 def _differs(res, stage, x, a, b) -> bool:

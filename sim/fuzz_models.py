@@ -45,8 +45,9 @@ def generate(seed: int) -> dict:
                       "keep_negative": bool(rng.random() > 0.15)},
             "layers": [], "hls": {}, "accum": None, "rtl": {}, "inputs": {"random": 40}}
     layers, cur, last = spec["layers"], list(shape), "qbits"
+    io_type = str(rng.choice(["io_parallel", "io_stream"], p=[0.65, 0.35]))
     for _ in range(int(rng.integers(1, 5))):
-        block, cur = _gen_block(rng, names, cur, last)
+        block, cur = _gen_block(rng, names, cur, last, io_type)
         layers += block
         last = layers[-1]["op"]
     if len(cur) > 1 and rng.random() < 0.5:  # a classifier head
@@ -58,12 +59,10 @@ def generate(seed: int) -> dict:
         layers += _weight_and_act(rng, names, "dense", cur, end=True)[0]
     has_dw = any(l["op"] == "depthwise" for l in _walk(layers))
     spec["hls"] = {"backend": str(rng.choice(["Vitis", "Vivado"])),
-                   "io_type": str(rng.choice(["io_parallel", "io_stream"], p=[0.65, 0.35])),
+                   "io_type": io_type,
                    "strategy": "Resource" if (rng.random() < 0.2 and not has_dw) else "Latency",
                    "reuse_factor": int(rng.choice([1, 1, 2, 4]))}
-    fork_stream = spec["hls"]["io_type"] == "io_stream" and any(l["op"] == "residual" for l in layers)
-    if rng.random() < 0.15 and not fork_stream:  # narrow wrapping accumulators (paper A's); not with
-        # io_stream forks: hw.accumulators reads the graph with hw.rtl's reader (known gap, sim.fuzz)
+    if rng.random() < 0.15:  # narrow wrapping accumulators (paper A's)
         spec["accum"] = {"width": int(rng.integers(10, 21)), "drop": int(rng.integers(0, 4))}
     rf = int(rng.choice([1, 2, 3, 4, 8, 16, 64]))
     spec["rtl"] = {"reuse_factor": f"{rf},balance" if rng.random() < 0.15 else rf,
@@ -72,7 +71,7 @@ def generate(seed: int) -> dict:
     return spec
 
 
-def _gen_block(rng, names, cur, last):
+def _gen_block(rng, names, cur, last, io_type):
     """One block for the current shape: weight layer (+ activation), pooling, or residual."""
     rank = len(cur)
     options = {1: ["dense"], 2: ["conv", "conv", "pool", "residual", "flatten"],
@@ -85,7 +84,7 @@ def _gen_block(rng, names, cur, last):
     if op == "to_seq":
         return [{"op": "to_seq", "name": next(names)}], [cur[0], cur[1] * cur[2]]
     if op == "pool":
-        return _pool(rng, names, cur, last)
+        return _pool(rng, names, cur, last, io_type)
     if op == "residual":
         return _residual(rng, names, cur)
     return _weight_and_act(rng, names, op, cur)
@@ -148,7 +147,7 @@ def _can_pool(cur):
     return min(cur[:-1]) >= 2
 
 
-def _pool(rng, names, cur, last):
+def _pool(rng, names, cur, last, io_type):
     kind = "avg" if rng.random() < 0.6 else "max"
     block = []
     if kind == "avg" and last not in ACT_OPS:  # check_supported: its input type must be a QActivation's
@@ -157,7 +156,8 @@ def _pool(rng, names, cur, last):
     if all(s == 1 for s in size):
         size[int(rng.integers(len(size)))] = 2
     size = [min(s, d) for s, d in zip(size, cur[:-1])]
-    strides = list(size) if rng.random() < 0.7 else [int(rng.integers(1, s + 1)) for s in size]
+    # io_stream pooling: strides == pool_size (hw.convert.check_supported, after hls4ml's own assert)
+    strides = list(size) if rng.random() < 0.7 or io_type == "io_stream" else [int(rng.integers(1, s + 1)) for s in size]
     pool = {"op": "pool", "name": next(names), "kind": kind, "dims": len(cur) - 1, "size": size, "strides": strides}
     block.append(pool)
     window = int(np.prod(size))
@@ -289,7 +289,7 @@ def supported(spec: dict):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras warns about serialising QKeras quantizers
             model = build_model(spec)
-        check_supported(model, spec["hls"].get("strategy", "Latency"))
+        check_supported(model, spec["hls"].get("strategy", "Latency"), spec["hls"].get("io_type", "io_parallel"))
     except Exception as err:  # noqa: BLE001 - Keras reports bad shapes as ValueError, TypeError, ...
         return None, str(err).splitlines()[0]
     return model, None

@@ -168,6 +168,19 @@ def test_each_error_path_names_the_layer_and_the_fix(case, tmp_path):
     assert not out.exists()
 
 
+def test_io_stream_pooling_with_overlapping_windows_is_refused_before_hls4ml(tmp_path):
+    """hls4ml 1.3's io_stream pooling asserts pool == stride inside the C simulation (which aborts
+    the Python process; found by sim/fuzz.py); io_parallel computes it exactly."""
+    model = seq((6, 6, 2), L.MaxPooling2D(3, strides=2, name="pool"), L.Flatten(name="f"))
+    check_supported(model, "Latency", "io_parallel")
+    with pytest.raises(UnsupportedModelError) as info:
+        check_supported(model, "Latency", "io_stream")
+    _assert_lists(info.value, [("pool", ["strides == pool_size", "io_parallel"])])
+    with pytest.raises(UnsupportedModelError):
+        convert(model, tmp_path / "prj", HlsSettings(io_type="io_stream"))
+    assert not (tmp_path / "prj").exists()
+
+
 def test_all_problems_reported_at_once(tmp_path):
     """A model with many problems gets one error listing all of them, in layer order."""
     model = seq(
