@@ -57,6 +57,8 @@ def generate(seed: int) -> dict:
         cur = [int(np.prod(cur))]
     if len(cur) == 1 and (rng.random() < 0.6 or not any(l["op"] in WEIGHT_OPS for l in layers)):
         layers += _weight_and_act(rng, names, "dense", cur, end=True)[0]
+    if all(l["op"] in ("flatten", "to_seq") for l in layers):  # a model must compute (check_supported)
+        layers += _weight_and_act(rng, names, "conv", cur, end=True)[0]
     has_dw = any(l["op"] == "depthwise" for l in _walk(layers))
     spec["hls"] = {"backend": str(rng.choice(["Vitis", "Vivado"])),
                    "io_type": io_type,

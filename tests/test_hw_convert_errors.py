@@ -181,6 +181,15 @@ def test_io_stream_pooling_with_overlapping_windows_is_refused_before_hls4ml(tmp
     assert not (tmp_path / "prj").exists()
 
 
+def test_a_model_that_computes_nothing_is_refused():
+    """Input quantizer + reshape only: hls4ml 1.3 writes C++ that does not compile (found by sim/fuzz.py)."""
+    model = seq((6, 8, 2), L.Reshape((6, 16), name="r"))
+    with pytest.raises(UnsupportedModelError) as info:
+        check_supported(model)
+    assert "computes nothing" in str(info.value)
+    check_supported(seq((6, 8, 2), L.Reshape((6, 16), name="r"), relu("act")))
+
+
 def test_all_problems_reported_at_once(tmp_path):
     """A model with many problems gets one error listing all of them, in layer order."""
     model = seq(

@@ -127,6 +127,11 @@ def check_supported(model, strategy: str = "Latency", io_type: str = "io_paralle
         after = consumers(model, inp)
         if not (len(after) == 1 and is_linear_quantizer(after[0])):
             problems.append((inp.name, "the input must be followed by QActivation(quantized_bits(bits, integer, alpha=1))"))
+    input_quantizers = {id(c) for inp in inputs for c in consumers(model, inp)}
+    if layers and all(type(l).__name__ in PASSTHROUGH_LAYERS or id(l) in input_quantizers for l in layers):
+        # hls4ml 1.3 then writes C++ whose output variable is its input ("redefinition of 'features'")
+        problems.append((model.name, "the model computes nothing (only the input quantizer and reshapes): "
+                                     "add a layer with weights, a pooling or an activation"))
     if problems:
         raise UnsupportedModelError(problems)
 
