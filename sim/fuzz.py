@@ -113,13 +113,13 @@ def check(spec: dict, stages=STAGES, keep: Path | None = None, known_gaps: bool 
 def _check(spec, model, stages, work, top, res, t0, known_gaps):
     x = make_inputs(spec)
     try:
-        graph = _convert(spec, model, work)
+        graph = _convert(spec, model, work, res)
         golden = _golden_outputs(graph, x)
     except Exception as err:  # noqa: BLE001 - a crash on a supported model is a finding
         return _fail(res, "convert:error", detail=f"{type(err).__name__}: {err}")
     res["seconds"]["convert"] = time.perf_counter() - t0
     if "golden" in stages:
-        if spec.get("accum"):
+        if spec.get("accum") and "narrow accumulators" not in res["counts"]:  # (not refused)
             res["counts"][PAIRS["golden"]] = "skipped: narrow accumulators have no QKeras counterpart"
         elif _differs(res, "golden", x, _qkeras_outputs(model, x), golden):
             return res
@@ -154,6 +154,8 @@ def _check(spec, model, stages, work, top, res, t0, known_gaps):
             try:
                 csim.result()
                 y_c = _csim_outputs(graph, x)
+            except CsimAbort as err:
+                return _fail(res, "csim:abort", detail=str(err))
             except Exception as err:  # noqa: BLE001
                 return _fail(res, "csim:error", detail=f"{type(err).__name__}: {err}")
             res["seconds"]["csim_wait"] = time.perf_counter() - t
@@ -166,15 +168,19 @@ def _check(spec, model, stages, work, top, res, t0, known_gaps):
     return res
 
 
-def _convert(spec, model, work):
-    from hw.accumulators import narrow_accumulators
+def _convert(spec, model, work, res):
+    from hw.accumulators import AccumulatorRangeError, narrow_accumulators
     from hw.convert import HlsSettings, convert
 
     settings = HlsSettings(**spec["hls"])
     with _quiet():
         graph = convert(model, work / "prj", settings)
         if spec.get("accum"):
-            over = narrow_accumulators(graph, spec["accum"]["width"], spec["accum"]["drop"])
+            try:
+                over = narrow_accumulators(graph, spec["accum"]["width"], spec["accum"]["drop"])
+            except AccumulatorRangeError as err:  # refused with a clear error: the model runs with its own accumulators
+                res["counts"]["narrow accumulators"] = f"skipped: refused: {err}"
+                return graph
             graph = convert(model, work / "prj", settings, overrides=over)
     return graph
 
@@ -194,9 +200,43 @@ def _compile(graph):
         graph._compile()  # written above in the main thread; this is only g++ + dlopen
 
 
-def _csim_outputs(graph, x):
+class CsimAbort(RuntimeError):
+    """hls4ml's C simulation killed its process (an assert inside ap_types or nnet_utils)."""
+
+
+def _csim_outputs(graph, x, timeout: float = 600.0):
+    """hls4ml's C simulation of x, run in a forked child: an assert inside the compiled library
+    aborts the process that calls it, and the fuzzer must report that as a finding, not die of it
+    (hls4ml 1.3 asserts e.g. in io_stream pooling with stride != pool and on some narrow
+    accumulators). The child only calls the ctypes library and numpy, which is safe after fork."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    err = tempfile.NamedTemporaryFile(prefix="kws_csim_", suffix=".err", delete=False)
+    child = ctx.Process(target=_csim_child, args=(graph, np.ascontiguousarray(x, dtype=np.float64), send, err.name))
+    child.start()
+    send.close()
+    try:
+        y = recv.recv() if recv.poll(timeout) else None
+    except EOFError:  # the child died before sending
+        y = None
+    child.join(5)
+    if child.is_alive():
+        child.kill()
+    why = Path(err.name).read_text(errors="replace").strip().splitlines()
+    os.unlink(err.name)
+    if y is None:
+        raise CsimAbort(f"C simulation process ended with exit code {child.exitcode}: {why[-1] if why else 'no message'}")
+    return np.asarray(y).reshape(len(x), -1)
+
+
+def _csim_child(graph, x, send, err_path):
+    fd = os.open(err_path, os.O_WRONLY)
+    os.dup2(fd, 2)  # the assert's message, for the report
     with _quiet_fd():
-        return np.asarray(graph.predict(np.ascontiguousarray(x, dtype=np.float64))).reshape(len(x), -1)
+        send.send(np.asarray(graph.predict(x)))
+    send.close()
 
 
 def _rtl_check(spec, graph, x, work, top):
