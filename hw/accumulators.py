@@ -30,11 +30,23 @@ def wrapping_accumulators(graph) -> dict:
     return {spec.name: {"accum": replace(spec.accum, overflow="WRAP").to_hls()} for spec, _ in _mac_layers(graph)}
 
 
+class AccumulatorRangeError(ValueError):
+    """An accumulator whose every bit lies below the binary point (integer bits < 0)."""
+
+
 def narrow_accumulators(graph, width: int, drop_bits: int = 0) -> dict:
     """{layer: {"accum": ...}}: `width`-bit wrapping accumulators whose LSB is the products' LSB
-    times 2**drop_bits (drop_bits > 0: each product rounded half to even into the accumulator)."""
+    times 2**drop_bits (drop_bits > 0: each product rounded half to even into the accumulator).
+
+    Refused (AccumulatorRangeError) when a layer's products have more fraction bits than `width`
+    + `drop_bits`: the accumulator would have negative integer bits, on which hls4ml 1.3's C
+    simulation aborts its process (ap_private::get_bit, "read bit beyond MSB"; found by sim/fuzz.py)."""
     out = {}
     for spec, prod_frac in _mac_layers(graph):
         frac = prod_frac - drop_bits
+        if frac > width:
+            raise AccumulatorRangeError(
+                f"layer {spec.name!r}: a {width}-bit accumulator with LSB 2^-{frac} has {width - frac} integer bits; "
+                f"use width >= {frac} or drop_bits >= {prod_frac - width}")
         out[spec.name] = {"accum": FixedType(width, width - frac, True, "RND_CONV" if drop_bits else "TRN", "WRAP").to_hls()}
     return out

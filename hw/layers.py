@@ -39,11 +39,13 @@ class LayerType:
 
 LAYERS = (
     LayerType("input", ("InputLayer",), ("Input",), "reshape:InputKernel", "reshape_emitter:emit_passthrough", "elementwise", "passthrough"),
-    LayerType("reshape", ("Flatten", "Reshape"), ("Reshape", "Flatten"), "reshape:ReshapeKernel",
+    # Repack: io_stream's Reshape (re-cut into other beats; on our wires, the same order)
+    LayerType("reshape", ("Flatten", "Reshape"), ("Reshape", "Flatten", "Repack"), "reshape:ReshapeKernel",
               "reshape_emitter:emit_passthrough", "elementwise", "passthrough"),
     LayerType("dropout", ("Dropout",), (), None, None, "shape", "passthrough"),  # hls4ml drops it
-    # what hls4ml's io_stream inserts: a Reshape re-cut into other beats, a tensor feeding two layers
-    LayerType("stream_copy", (), ("Repack", "Clone"), "reshape:ReshapeKernel", None, "shape", "inserted"),
+    # io_stream's copy of a tensor that feeds two layers. No emitter: hw.rtl.layer_spec.read_graph
+    # reads its outputs as its input, and the stitcher forks that stream as in io_parallel graphs.
+    LayerType("clone", (), ("Clone",), "reshape:ReshapeKernel", None, "shape", "inserted"),
     LayerType("zeropad", (), ("ZeroPadding1D", "ZeroPadding2D"), "reshape:ZeroPaddingKernel",
               "zeropad_emitter:emit_zeropad", "zeropad", "inserted"),  # io_stream's 'same' padding
     LayerType("dense", ("QDense",), ("Dense",), "dense:DenseKernel", "dense_emitter:emit_dense", "dense",

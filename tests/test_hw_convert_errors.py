@@ -136,6 +136,10 @@ CASES = {
                          [("act", ["relu_upper_bound", "remove it"])]),
     "unknown_layer_class": (lambda: seq((8,), L.Lambda(lambda t: 2 * t, name="double"), qdense(2, "fc"), out_q()), "Latency",
                             [("double", ["Lambda is not supported", "use one of", "QDense"])]),
+    "act_integer_beyond_bits": (lambda: seq((8,), qdense(4, "fc"), QActivation(q(2, 3), name="act")), "Latency",
+                                [("act", ["more integer bits than bits", "use integer <= 1"])]),
+    "relu_integer_beyond_bits": (lambda: seq((8,), qdense(4, "fc"), QActivation(quantized_relu(3, 4), name="act")), "Latency",
+                                 [("act", ["more integer bits than bits", "use integer <= 3"])]),
     "dilated_conv": (lambda: seq((9, 9, 1), QConv2D(2, 3, dilation_rate=2, kernel_quantizer=q(), bias_quantizer=q(8, 2), name="c"),
                                  relu("act")), "Latency",
                      [("c", ["dilated", "use dilation_rate=1"])]),
@@ -166,6 +170,28 @@ def test_each_error_path_names_the_layer_and_the_fix(case, tmp_path):
     with pytest.raises(UnsupportedModelError):
         convert(model, out, HlsSettings(strategy=strategy))
     assert not out.exists()
+
+
+def test_io_stream_pooling_with_overlapping_windows_is_refused_before_hls4ml(tmp_path):
+    """hls4ml 1.3's io_stream pooling asserts pool == stride inside the C simulation (which aborts
+    the Python process; found by sim/fuzz.py); io_parallel computes it exactly."""
+    model = seq((6, 6, 2), L.MaxPooling2D(3, strides=2, name="pool"), L.Flatten(name="f"))
+    check_supported(model, "Latency", "io_parallel")
+    with pytest.raises(UnsupportedModelError) as info:
+        check_supported(model, "Latency", "io_stream")
+    _assert_lists(info.value, [("pool", ["strides == pool_size", "io_parallel"])])
+    with pytest.raises(UnsupportedModelError):
+        convert(model, tmp_path / "prj", HlsSettings(io_type="io_stream"))
+    assert not (tmp_path / "prj").exists()
+
+
+def test_a_model_that_computes_nothing_is_refused():
+    """Input quantizer + reshape only: hls4ml 1.3 writes C++ that does not compile (found by sim/fuzz.py)."""
+    model = seq((6, 8, 2), L.Reshape((6, 16), name="r"))
+    with pytest.raises(UnsupportedModelError) as info:
+        check_supported(model)
+    assert "computes nothing" in str(info.value)
+    check_supported(seq((6, 8, 2), L.Reshape((6, 16), name="r"), relu("act")))
 
 
 def test_all_problems_reported_at_once(tmp_path):
@@ -211,3 +237,16 @@ def test_bad_hls_settings(bad, words):
         HlsSettings(**bad)
     with pytest.raises(ValueError, match="unknown hls setting"):
         HlsSettings.from_dict({"io": "io_parallel"})
+
+
+def test_narrow_accumulator_without_integer_bits_is_refused(tmp_path):
+    """Products with 14 fraction bits into an 11-bit accumulator: its integer bits would be -3, on
+    which hls4ml 1.3's C simulation aborts (found by sim/fuzz.py, seed 1007); the error says what fits."""
+    from hw.accumulators import AccumulatorRangeError, narrow_accumulators
+
+    model = seq((6,), qdense(3, "fc", kernel_quantizer=q(8, 0)), out_q())  # input 8b/5 frac x weight 7 frac
+    graph = convert(model, tmp_path / "prj")
+    assert narrow_accumulators(graph, 12)["fc"]["accum"].startswith("fixed<12,0")
+    with pytest.raises(AccumulatorRangeError, match=r"'fc'.*-1 integer bits; use width >= 12 or drop_bits >= 1"):
+        narrow_accumulators(graph, 11)
+    assert narrow_accumulators(graph, 11, 1)["fc"]["accum"].startswith("fixed<11,0")

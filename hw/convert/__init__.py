@@ -96,7 +96,8 @@ def convert(
     import hls4ml
 
     settings = settings or HlsSettings()
-    cfg = build_hls_config(model, settings.backend, settings.strategy, settings.reuse_factor, overrides, trace)
+    cfg = build_hls_config(model, settings.backend, settings.strategy, settings.reuse_factor, overrides, trace,
+                           settings.io_type)
     kwargs = dict(
         hls_config=cfg,
         output_dir=str(output_dir),

@@ -58,7 +58,7 @@ def _quantizer_problem(fn, quantizer) -> str | None:
     return None
 
 
-def check_supported(model, strategy: str = "Latency") -> None:
+def check_supported(model, strategy: str = "Latency", io_type: str = "io_parallel") -> None:
     """Raise UnsupportedModelError listing every layer the exact flow cannot handle."""
     problems: list[tuple[str, str]] = []
     layers = model.layers
@@ -94,6 +94,10 @@ def check_supported(model, strategy: str = "Latency") -> None:
         elif cls in POOLING_LAYERS:
             if cfg.get("padding", "valid") != "valid":
                 problems.append((name, "pooling with padding='same' is not supported; use padding='valid'"))
+            if io_type == "io_stream" and tuple(cfg["strides"]) != tuple(cfg["pool_size"]):
+                # hls4ml 1.3's nnet_pooling_stream.h asserts it (the C simulation aborts the process)
+                problems.append((name, f"io_stream pooling needs strides == pool_size (has {tuple(cfg['strides'])} vs "
+                                       f"{tuple(cfg['pool_size'])}); use strides=pool_size or io_type io_parallel"))
             if cls.startswith("Average"):
                 after = consumers(model, layer)
                 window = int(np.prod(cfg["pool_size"]))
@@ -123,6 +127,11 @@ def check_supported(model, strategy: str = "Latency") -> None:
         after = consumers(model, inp)
         if not (len(after) == 1 and is_linear_quantizer(after[0])):
             problems.append((inp.name, "the input must be followed by QActivation(quantized_bits(bits, integer, alpha=1))"))
+    input_quantizers = {id(c) for inp in inputs for c in consumers(model, inp)}
+    if layers and all(type(l).__name__ in PASSTHROUGH_LAYERS or id(l) in input_quantizers for l in layers):
+        # hls4ml 1.3 then writes C++ whose output variable is its input ("redefinition of 'features'")
+        problems.append((model.name, "the model computes nothing (only the input quantizer and reshapes): "
+                                     "add a layer with weights, a pooling or an activation"))
     if problems:
         raise UnsupportedModelError(problems)
 

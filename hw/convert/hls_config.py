@@ -44,6 +44,7 @@ def build_hls_config(
     reuse_factor: int = 1,
     overrides: dict | None = None,
     trace: bool = False,
+    io_type: str = "io_parallel",
 ) -> dict:
     """hls4ml config (granularity='name') with every precision that matters set explicitly.
 
@@ -58,7 +59,7 @@ def build_hls_config(
     """
     import hls4ml
 
-    check_supported(model, strategy)
+    check_supported(model, strategy, io_type)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=backend, default_reuse_factor=reuse_factor)
     cfg["Model"]["Strategy"] = strategy
     cfg["Model"]["ReuseFactor"] = reuse_factor

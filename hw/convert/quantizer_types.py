@@ -85,7 +85,13 @@ def activation_type(quantizer) -> FixedType:
         bits, integer = int(cfg.get("bits", 8)), int(cfg.get("integer", 0))
         if bits < 2:
             raise QuantizerProblem("1-bit quantized_bits activations are binary; use bits >= 2")
-        if not cfg.get("keep_negative", True):
+        sign = 1 if cfg.get("keep_negative", True) else 0
+        if integer + sign > bits:
+            # fixed<W, I> with I > W has no fraction bits and steps of 2**(I-W); hls4ml 1.3's C
+            # simulation aborts its process rounding into it (found by sim/fuzz.py)
+            raise QuantizerProblem(f"quantized_bits({bits}, {integer}) has more integer bits than bits; "
+                                   f"use integer <= {bits - sign}")
+        if not sign:
             return FixedType(bits, integer, False, "RND_CONV", "SAT")
         overflow = "SAT_SYM" if cfg.get("symmetric", False) else "SAT"
         return FixedType(bits, integer + 1, True, "RND_CONV", overflow)
@@ -97,7 +103,10 @@ def activation_type(quantizer) -> FixedType:
             raise QuantizerProblem("quantized_relu(negative_slope != 0) (leaky) is not supported; use negative_slope=0")
         if cfg.get("relu_upper_bound", None) is not None:
             raise QuantizerProblem("quantized_relu(relu_upper_bound=...) adds a clip hls4ml does not know; remove it")
-        return FixedType(int(cfg.get("bits", 8)), int(cfg.get("integer", 0)), False, "RND_CONV", "SAT")
+        bits, integer = int(cfg.get("bits", 8)), int(cfg.get("integer", 0))
+        if integer > bits:  # as for quantized_bits above
+            raise QuantizerProblem(f"quantized_relu({bits}, {integer}) has more integer bits than bits; use integer <= {bits}")
+        return FixedType(bits, integer, False, "RND_CONV", "SAT")
     instead = {
         "quantized_relu_po2": "quantized_relu(bits, integer)",
         "quantized_po2": "quantized_bits(bits, integer, alpha=1)",

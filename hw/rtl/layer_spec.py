@@ -55,6 +55,10 @@ def read_graph(model_graph) -> list[LayerSpec]:
     writer: dict[str, str] = {}  # hls4ml tensor name -> layer that writes it
     for layer in model_graph.get_layers():
         kind = layer.class_name
+        if kind == "Clone" and layer.inputs and layer.inputs[0] in writer:
+            for out in layer.outputs:  # io_stream's explicit fork: readers read the original stream
+                writer[out] = writer[layer.inputs[0]]
+            continue
         out_var = layer.get_output_variable()
         out_type = _fixed(layer, out_var.type.precision, "result type")
         inputs = [i for i in layer.inputs if i]

@@ -1,0 +1,324 @@
+"""Random QKeras models for the fuzzer (sim/fuzz.py), described by plain JSON-serialisable specs.
+
+A spec is a dict: the input (shape and quantizer), a list of layer dicts after the input quantizer
+(a residual block holds its own body and shortcut lists), the hls4ml settings, an optional
+accumulator override, the RTL settings (reuse factor, argmax stage, handshake probabilities) and a
+seed from which every weight and input is drawn. ``build_model(spec)`` rebuilds the same model
+from it, so a failing model can be saved, shrunk and replayed.
+
+The generator stays inside what ``hw.convert.check_supported`` accepts (``supported(spec)`` says
+so for any spec): QDense, QConv1D, QConv2D (pointwise included), QDepthwiseConv2D, average/max
+pooling, QActivation with quantized_bits / quantized_relu, Flatten, Reshape, Dropout, Add.
+Weights are drawn per layer as raw codes over the whole grid, as coarse codes (many products end
+on rounding ties of the next quantizer) or as floats beyond the grid (the weight quantizer
+saturates); inputs are random on a grid one bit finer than the input quantizer (half of them are
+ties) and beyond its range, plus edge vectors (all max, all min, all ties, a max/min checkerboard).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zlib
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+WEIGHT_OPS = ("dense", "conv", "depthwise")
+ACT_OPS = ("relu", "qbits")
+SPREADS = ("grid", "coarse", "uniform")
+
+
+# ============================================================================ generation
+def generate(seed: int) -> dict:
+    """A random spec; the same seed gives the same spec."""
+    rng = np.random.default_rng(seed)
+    names = iter(f"l{i}" for i in range(1000))
+    family = rng.choice(["flat", "seq", "img"], p=[0.25, 0.35, 0.4])
+    shape = {"flat": lambda: [int(rng.integers(2, 25))],
+             "seq": lambda: [int(rng.integers(4, 21)), int(rng.integers(1, 5))],
+             "img": lambda: [int(rng.integers(3, 10)), int(rng.integers(3, 10)), int(rng.integers(1, 4))]}[family]()
+    in_bits = int(rng.integers(3, 11))
+    spec = {"seed": int(seed),
+            "input": {"shape": shape, "bits": in_bits, "integer": int(rng.integers(0, min(4, in_bits - 2) + 1)),
+                      "keep_negative": bool(rng.random() > 0.15)},
+            "layers": [], "hls": {}, "accum": None, "rtl": {}, "inputs": {"random": 40}}
+    layers, cur, last = spec["layers"], list(shape), "qbits"
+    io_type = str(rng.choice(["io_parallel", "io_stream"], p=[0.65, 0.35]))
+    for _ in range(int(rng.integers(1, 5))):
+        block, cur = _gen_block(rng, names, cur, last, io_type)
+        layers += block
+        last = layers[-1]["op"]
+    if len(cur) > 1 and rng.random() < 0.5:  # a classifier head
+        if len(cur) == 3 and rng.random() < 0.3:
+            layers.append({"op": "to_seq", "name": next(names)})
+        layers.append({"op": "flatten", "name": next(names)})
+        cur = [int(np.prod(cur))]
+    if len(cur) == 1 and (rng.random() < 0.6 or not any(l["op"] in WEIGHT_OPS for l in layers)):
+        layers += _weight_and_act(rng, names, "dense", cur, end=True)[0]
+    if all(l["op"] in ("flatten", "to_seq") for l in layers):  # a model must compute (check_supported)
+        layers += _weight_and_act(rng, names, "conv", cur, end=True)[0]
+    has_dw = any(l["op"] == "depthwise" for l in _walk(layers))
+    spec["hls"] = {"backend": str(rng.choice(["Vitis", "Vivado"])),
+                   "io_type": io_type,
+                   "strategy": "Resource" if (rng.random() < 0.2 and not has_dw) else "Latency",
+                   "reuse_factor": int(rng.choice([1, 1, 2, 4]))}
+    if rng.random() < 0.15:  # narrow wrapping accumulators (paper A's)
+        spec["accum"] = {"width": int(rng.integers(10, 21)), "drop": int(rng.integers(0, 4))}
+    rf = int(rng.choice([1, 2, 3, 4, 8, 16, 64]))
+    spec["rtl"] = {"reuse_factor": f"{rf},balance" if rng.random() < 0.15 else rf,
+                   "argmax": bool(rng.random() < 0.15),
+                   "p_valid": int(rng.choice([100, 90, 70, 50])), "p_ready": int(rng.choice([100, 90, 70, 50]))}
+    return spec
+
+
+def _gen_block(rng, names, cur, last, io_type):
+    """One block for the current shape: weight layer (+ activation), pooling, or residual."""
+    rank = len(cur)
+    options = {1: ["dense"], 2: ["conv", "conv", "pool", "residual", "flatten"],
+               3: ["conv", "conv", "depthwise", "pointwise", "pool", "to_seq", "flatten"]}[rank]
+    op = str(rng.choice(options))
+    if op == "pool" and not _can_pool(cur):
+        op = "conv"
+    if op == "flatten":
+        return [{"op": "flatten", "name": next(names)}], [int(np.prod(cur))]
+    if op == "to_seq":
+        return [{"op": "to_seq", "name": next(names)}], [cur[0], cur[1] * cur[2]]
+    if op == "pool":
+        return _pool(rng, names, cur, last, io_type)
+    if op == "residual":
+        return _residual(rng, names, cur)
+    return _weight_and_act(rng, names, op, cur)
+
+
+def _quant(rng, max_bits=8, max_int=2):
+    bits = int(rng.integers(2, max_bits + 1))
+    return [bits, int(rng.integers(0, min(max_int, bits - 1) + 1))]
+
+
+def _weight_layer(rng, names, op, cur, filters=None, kernel=None, stride=None, padding=None):
+    layer = {"op": "conv" if op == "pointwise" else op, "name": next(names), "w": _quant(rng),
+             "b": None if rng.random() < 0.15 else _quant(rng, 10, 4), "spread": str(rng.choice(SPREADS))}
+    if op == "dense":
+        layer["units"] = int(rng.integers(1, 9))
+        return layer, [layer["units"]]
+    dims = len(cur) - 1
+    if op == "pointwise":
+        kernel, stride, padding = [1] * dims, [1] * dims, "valid"
+    padding = padding or str(rng.choice(["valid", "same"]))
+    if kernel is None:
+        kernel = [int(rng.integers(1, min(4, d) + 1)) if padding == "valid" else int(rng.integers(1, 4)) for d in cur[:-1]]
+    if stride is None:
+        stride = [int(rng.choice([1, 1, 2])) for _ in cur[:-1]]
+    layer.update({"dims": dims, "kernel": list(kernel), "strides": list(stride), "padding": padding})
+    if layer["op"] == "conv":
+        layer["filters"] = int(filters if filters is not None else rng.integers(1, 7))
+    return layer, conv_out_shape(cur, layer)
+
+
+def conv_out_shape(cur, layer):
+    k, s = layer.get("kernel", layer.get("size")), layer["strides"]
+    if layer.get("padding", "valid") == "same":
+        sp = [-(-d // st) for d, st in zip(cur[:-1], s)]
+    else:
+        sp = [(d - kk) // st + 1 for d, kk, st in zip(cur[:-1], k, s)]
+    return sp + [layer.get("filters", cur[-1])]
+
+
+def _act(rng, names, end=False):
+    if rng.random() < (0.3 if end else 0.55):
+        bits = int(rng.integers(2, 10))
+        return {"op": "relu", "name": next(names), "bits": bits, "integer": int(rng.integers(0, min(bits, 4) + 1))}
+    bits = int(rng.integers(2, 14 if end else 10))
+    neg = bool(rng.random() > 0.15)
+    return {"op": "qbits", "name": next(names), "bits": bits, "keep_negative": neg,
+            "integer": int(rng.integers(0, min(bits - 1 if neg else bits, 6) + 1)),
+            "symmetric": bool(neg and rng.random() < 0.2)}
+
+
+def _weight_and_act(rng, names, op, cur, end=False, **kw):
+    layer, out = _weight_layer(rng, names, op, cur, **kw)
+    block = [layer]
+    if rng.random() < 0.9:  # else the weight layer's own (exact, inferred) result type goes on
+        block.append(_act(rng, names, end))
+    return block, out
+
+
+def _can_pool(cur):
+    return min(cur[:-1]) >= 2
+
+
+def _pool(rng, names, cur, last, io_type):
+    kind = "avg" if rng.random() < 0.6 else "max"
+    block = []
+    if kind == "avg" and last not in ACT_OPS:  # check_supported: its input type must be a QActivation's
+        block.append(_act(rng, names))
+    size = [int(rng.integers(1, min(3, d) + 1)) for d in cur[:-1]]
+    if all(s == 1 for s in size):
+        size[int(rng.integers(len(size)))] = 2
+    size = [min(s, d) for s, d in zip(size, cur[:-1])]
+    # io_stream pooling: strides == pool_size (hw.convert.check_supported, after hls4ml's own assert)
+    strides = list(size) if rng.random() < 0.7 or io_type == "io_stream" else [int(rng.integers(1, s + 1)) for s in size]
+    pool = {"op": "pool", "name": next(names), "kind": kind, "dims": len(cur) - 1, "size": size, "strides": strides}
+    block.append(pool)
+    window = int(np.prod(size))
+    if kind == "avg" and (window & (window - 1) or rng.random() < 0.7):
+        block.append({**_act(rng, names), "op": "qbits", "keep_negative": True, "symmetric": False,
+                      "bits": int(rng.integers(4, 14)), "integer": int(rng.integers(0, 4))})
+    elif rng.random() < 0.3:
+        block.append(_act(rng, names))
+    return block, conv_out_shape(cur, {**pool, "padding": "valid"})
+
+
+def _residual(rng, names, cur):
+    """conv(k, stride, same) -> act -> conv(k, same); shortcut identity or 1x1 conv(stride); Add; act."""
+    filters = int(rng.integers(1, 6))
+    stride = int(rng.choice([1, 1, 2]))
+    k = int(rng.integers(1, 6))
+    c1, mid = _weight_layer(rng, names, "conv", cur, filters=filters, kernel=[k], stride=[stride], padding="same")
+    a1 = _act(rng, names)
+    c2, out = _weight_layer(rng, names, "conv", mid, filters=filters, kernel=[k], stride=[1], padding="same")
+    identity = stride == 1 and cur[-1] == filters and rng.random() < 0.5
+    shortcut = [] if identity else [_weight_layer(rng, names, "conv", cur, filters=filters, kernel=[1], stride=[stride],
+                                                  padding="valid")[0]]
+    return [{"op": "residual", "name": next(names), "body": [c1, a1, c2], "shortcut": shortcut,
+             "act": _act(rng, names)}], out
+
+
+def _walk(layers):
+    for layer in layers:
+        yield layer
+        if layer["op"] == "residual":
+            yield from _walk(layer["body"] + layer["shortcut"] + [layer["act"]])
+
+
+# ============================================================================ building
+def build_model(spec: dict):
+    """The QKeras model of a spec, weights set; raises ValueError for an inconsistent spec."""
+    import tensorflow as tf
+    from qkeras import QActivation, quantized_bits
+
+    tf.keras.backend.clear_session()  # one fuzz run builds thousands of models
+    inp_cfg = spec["input"]
+    inp = tf.keras.Input(tuple(inp_cfg["shape"]), name="features")
+    x = QActivation(quantized_bits(inp_cfg["bits"], inp_cfg["integer"], keep_negative=inp_cfg.get("keep_negative", True),
+                                   alpha=1), name="q_in")(inp)
+    for layer in spec["layers"]:
+        x = _apply(layer, x)
+    model = tf.keras.Model(inp, x, name=f"fuzz{spec['seed']}")
+    for layer in _walk(spec["layers"]):
+        if layer["op"] in WEIGHT_OPS:
+            _set_weights(model.get_layer(layer["name"]), layer, spec["seed"])
+    return model
+
+
+def _apply(layer, x):
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
+
+    op, name, L = layer["op"], layer["name"], tf.keras.layers
+    if op in WEIGHT_OPS:
+        kq = quantized_bits(*layer["w"], alpha=1)
+        bias = dict(use_bias=layer["b"] is not None,
+                    bias_quantizer=quantized_bits(*layer["b"], alpha=1) if layer["b"] is not None else None)
+        if op == "dense":
+            return QDense(layer["units"], kernel_quantizer=kq, name=name, **bias)(x)
+        geo = dict(kernel_size=tuple(layer["kernel"]), strides=tuple(layer["strides"]), padding=layer["padding"])
+        if op == "depthwise":
+            return QDepthwiseConv2D(depthwise_quantizer=kq, name=name, **geo, **bias)(x)
+        cls = QConv1D if layer["dims"] == 1 else QConv2D
+        return cls(layer["filters"], kernel_quantizer=kq, name=name, **geo, **bias)(x)
+    if op == "relu":
+        return QActivation(quantized_relu(layer["bits"], layer["integer"]), name=name)(x)
+    if op == "qbits":
+        return QActivation(quantized_bits(layer["bits"], layer["integer"], keep_negative=layer["keep_negative"],
+                                          symmetric=int(layer["symmetric"]), alpha=1), name=name)(x)
+    if op == "pool":
+        cls = {("avg", 1): L.AveragePooling1D, ("avg", 2): L.AveragePooling2D,
+               ("max", 1): L.MaxPooling1D, ("max", 2): L.MaxPooling2D}[layer["kind"], layer["dims"]]
+        return cls(tuple(layer["size"]), strides=tuple(layer["strides"]), padding="valid", name=name)(x)
+    if op == "flatten":
+        return L.Flatten(name=name)(x)
+    if op == "to_seq":
+        return L.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name=name)(x)
+    if op == "dropout":
+        return L.Dropout(0.5, name=name)(x)
+    if op == "residual":
+        y = x
+        for sub in layer["body"]:
+            y = _apply(sub, y)
+        s = x
+        for sub in layer["shortcut"]:
+            s = _apply(sub, s)
+        return _apply(layer["act"], L.Add(name=name)([y, s]))
+    raise ValueError(f"unknown op {op!r} in layer {name!r}")
+
+
+def _rng(seed: int, name: str):
+    """Per-layer stream: dropping another layer while shrinking leaves this layer's weights alone."""
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
+
+
+def _draw(rng, shape, bits, integer, spread):
+    """Values for a quantized_bits(bits, integer) weight: on the grid, on a coarse grid, or beyond it."""
+    frac = bits - 1 - integer
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if spread == "uniform":  # floats; ~20 % beyond the range, which the quantizer saturates
+        return rng.uniform(1.25 * lo, 1.25 * hi, shape) * 2.0 ** -frac
+    codes = rng.integers(lo, hi + 1, shape)
+    if spread == "coarse":  # few low bits: products land on the next quantizer's rounding ties
+        step = 1 << max(0, bits // 2)
+        codes = np.clip(np.round(codes / step) * step, lo, hi)
+    codes.flat[: max(1, codes.size // 8)] = rng.choice([lo, hi], max(1, codes.size // 8))  # the extremes
+    return codes * 2.0 ** -frac
+
+
+def _set_weights(keras_layer, layer, seed):
+    rng = _rng(seed, layer["name"])
+    ws = keras_layer.get_weights()
+    new = [_draw(rng, ws[0].shape, *layer["w"], layer["spread"])]
+    if layer["b"] is not None:
+        new.append(_draw(rng, ws[1].shape, *layer["b"], layer["spread"]))
+    keras_layer.set_weights([w.astype(np.float32) for w in new])
+
+
+def supported(spec: dict):
+    """(model, None) if the spec builds and check_supported accepts it, else (None, reason)."""
+    from hw.convert import UnsupportedModelError, check_supported
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns about serialising QKeras quantizers
+            model = build_model(spec)
+        check_supported(model, spec["hls"].get("strategy", "Latency"), spec["hls"].get("io_type", "io_parallel"))
+    except Exception as err:  # noqa: BLE001 - Keras reports bad shapes as ValueError, TypeError, ...
+        return None, str(err).splitlines()[0]
+    return model, None
+
+
+# ============================================================================ inputs
+def make_inputs(spec: dict) -> np.ndarray:
+    """Float inputs: random on a grid one bit finer than the input quantizer, reaching past its
+    range (ties and saturation), then the edge vectors."""
+    cfg = spec["input"]
+    neg = cfg.get("keep_negative", True)
+    frac = cfg["bits"] - cfg["integer"] - (1 if neg else 0)
+    lsb = 2.0 ** -frac
+    hi = (2 ** cfg["bits"] - 1 if not neg else 2 ** (cfg["bits"] - 1) - 1) * lsb
+    lo = -(2 ** (cfg["bits"] - 1)) * lsb if neg else 0.0
+    shape = tuple(cfg["shape"])
+    rng = np.random.default_rng([int(spec["seed"]), 1])
+    n = int(spec.get("inputs", {}).get("random", 40))
+    span = int(2 ** (cfg["bits"] + 1))  # in half LSBs: twice the range, so a quarter saturates
+    rand = rng.integers(-span if neg else -span // 4, span, size=(n, *shape)) * (lsb / 2)
+    ties = (rng.integers(int(lo / lsb), int(hi / lsb), size=shape) + 0.5) * lsb  # every element a tie
+    checker = np.where(np.indices(shape).sum(axis=0) % 2 == 0, hi, lo)
+    edges = np.stack([np.full(shape, hi), np.full(shape, lo), np.full(shape, 4 * hi + 1), np.full(shape, 4 * lo - 1),
+                      np.zeros(shape), ties, checker, -checker + hi + lo])
+    return np.concatenate([rand, edges]).astype(np.float32)
+
+
+def walk(layers):
+    """Every layer dict, residual bodies, shortcuts and activations included."""
+    return list(_walk(layers))
