@@ -13,7 +13,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc cv cv-table scale-check evaluate hls rtl sim report synth pnr acc-compare experiments compare test test-all clean help
+.PHONY: setup system-deps demo train train-gsc cv cv-table scale-check evaluate hls rtl sim report synth pnr acc-compare experiments compare fuzz test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -34,6 +34,7 @@ help:
 	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
 	@echo "make compare                                  our RTL vs da4ml on one small MLP: LUT/FF, latency, exactness"
+	@echo "make fuzz [MODELS=200] [SEED=1000]            random QKeras models: QKeras == golden == C sim == RTL; failures shrunk"
 
 setup: $(VENV)/.installed system-deps
 
@@ -127,6 +128,14 @@ experiments: setup
 	$(PY) -m qat.experiments --data $(KWS_GSC_DIR) $(if $(FULL),--full)
 
 # Our RTL generator vs da4ml on one small quantized MLP, both through the same Yosys script.
+# Random-model fuzzer: every model through every stage; a failure is shrunk and saved under
+# tests/fuzz_regressions/ (replayed by the test suite).
+MODELS ?= 200
+SEED ?= 1000
+fuzz: setup
+	@mkdir -p $(BUILD)/fuzz
+	$(PY) -m sim.fuzz --models $(MODELS) --seed $(SEED) --shrink --log $(BUILD)/fuzz/seeds_$(SEED)_$(MODELS).jsonl
+
 compare: setup
 	$(PY) -m sim.studies.compare_da4ml --out $(BUILD)/compare
 
