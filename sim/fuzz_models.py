@@ -64,6 +64,8 @@ def generate(seed: int) -> dict:
                    "io_type": io_type,
                    "strategy": "Resource" if (rng.random() < 0.2 and not has_dw) else "Latency",
                    "reuse_factor": int(rng.choice([1, 1, 2, 4]))}
+    if spec["hls"]["strategy"] == "Resource" and any(l["op"] == "conv" and set(l["kernel"]) == {1} for l in _walk(layers)):
+        spec["hls"]["reuse_factor"] = 1  # check_supported: hls4ml 1.3 never corrects a 1x1 conv's reuse factor
     if rng.random() < 0.15:  # narrow wrapping accumulators (paper A's)
         spec["accum"] = {"width": int(rng.integers(10, 21)), "drop": int(rng.integers(0, 4))}
     rf = int(rng.choice([1, 2, 3, 4, 8, 16, 64]))
@@ -291,7 +293,8 @@ def supported(spec: dict):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras warns about serialising QKeras quantizers
             model = build_model(spec)
-        check_supported(model, spec["hls"].get("strategy", "Latency"), spec["hls"].get("io_type", "io_parallel"))
+        check_supported(model, spec["hls"].get("strategy", "Latency"), spec["hls"].get("io_type", "io_parallel"),
+                        spec["hls"].get("reuse_factor", 1))
     except Exception as err:  # noqa: BLE001 - Keras reports bad shapes as ValueError, TypeError, ...
         return None, str(err).splitlines()[0]
     return model, None

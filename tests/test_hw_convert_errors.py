@@ -250,3 +250,16 @@ def test_narrow_accumulator_without_integer_bits_is_refused(tmp_path):
     with pytest.raises(AccumulatorRangeError, match=r"'fc'.*-1 integer bits; use width >= 12 or drop_bits >= 1"):
         narrow_accumulators(graph, 11)
     assert narrow_accumulators(graph, 11, 1)["fc"]["accum"].startswith("fixed<11,0")
+
+
+def test_resource_pointwise_conv_with_an_invalid_reuse_factor_is_refused():
+    """hls4ml 1.3 corrects invalid Resource reuse factors, except on the Pointwise layer it makes of
+    a 1x1 conv afterwards: its C simulation then asserts and aborts the process (sim/fuzz.py, seed 1064)."""
+    from qkeras import QConv1D
+
+    model = seq((6, 5), QConv1D(3, 1, kernel_quantizer=q(), bias_quantizer=q(8, 2), name="pw"), relu("act"))
+    with pytest.raises(UnsupportedModelError) as info:
+        check_supported(model, "Resource", reuse_factor=2)
+    _assert_lists(info.value, [("pw", ["reuse_factor 2", "use reuse_factor in [1, 5]"])])
+    check_supported(model, "Resource", reuse_factor=5)
+    check_supported(model, "Latency", reuse_factor=2)

@@ -58,7 +58,7 @@ def _quantizer_problem(fn, quantizer) -> str | None:
     return None
 
 
-def check_supported(model, strategy: str = "Latency", io_type: str = "io_parallel") -> None:
+def check_supported(model, strategy: str = "Latency", io_type: str = "io_parallel", reuse_factor: int = 1) -> None:
     """Raise UnsupportedModelError listing every layer the exact flow cannot handle."""
     problems: list[tuple[str, str]] = []
     layers = model.layers
@@ -86,6 +86,14 @@ def check_supported(model, strategy: str = "Latency", io_type: str = "io_paralle
                     problems.append((name, "depth_multiplier != 1 aborts hls4ml's C simulation; use depth_multiplier=1 (+ a 1x1 QConv2D)"))
                 if strategy.lower() == "resource":
                     problems.append((name, "Strategy 'Resource' with a depthwise conv aborts hls4ml's C simulation; use Strategy 'Latency'"))
+            if strategy.lower() == "resource" and cls in ("QConv1D", "QConv2D") and set(cfg["kernel_size"]) == {1} \
+                    and not _resource_rf_valid(int(layer.input_shape[-1]), int(cfg["filters"]), reuse_factor):
+                # hls4ml 1.3 makes a 1x1 conv a Pointwise layer after it corrected the other layers'
+                # reuse factors, so an invalid one reaches the C++ and its assert aborts the C simulation
+                n_in, n_out = int(layer.input_shape[-1]), int(cfg["filters"])
+                valid = [r for r in range(1, n_in * n_out + 1) if _resource_rf_valid(n_in, n_out, r)]
+                problems.append((name, f"Strategy 'Resource' 1x1 conv ({n_in} -> {n_out} channels) with reuse_factor "
+                                       f"{reuse_factor} aborts hls4ml's C simulation; use reuse_factor in {valid}"))
             if cfg.get("dilation_rate", 1) not in (1, (1,), (1, 1), [1], [1, 1]):
                 problems.append((name, "dilated convolutions are not supported; use dilation_rate=1"))
         elif cls in ACTIVATION_LAYERS:
@@ -134,6 +142,12 @@ def check_supported(model, strategy: str = "Latency", io_type: str = "io_paralle
                                      "add a layer with weights, a pooling or an activation"))
     if problems:
         raise UnsupportedModelError(problems)
+
+
+def _resource_rf_valid(n_in: int, n_out: int, rf: int) -> bool:
+    """hls4ml 1.3's asserts in its Resource conv/dense kernels (nnet_conv1d_resource.h)."""
+    block = -(-n_in * n_out // rf)
+    return rf <= n_in and (block % n_out == 0 or rf >= n_in)
 
 
 RESERVED_NAMES = ("input",)  # hls4ml's ModelGraph refuses these layer names

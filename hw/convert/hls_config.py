@@ -59,7 +59,7 @@ def build_hls_config(
     """
     import hls4ml
 
-    check_supported(model, strategy, io_type)
+    check_supported(model, strategy, io_type, reuse_factor)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=backend, default_reuse_factor=reuse_factor)
     cfg["Model"]["Strategy"] = strategy
     cfg["Model"]["ReuseFactor"] = reuse_factor
