@@ -55,22 +55,6 @@ KNOWN_RTL_GAPS = {
 }
 
 
-# Found by this fuzzer in hls4ml 1.3 itself (QKeras == golden, the C simulation differs), outside
-# this flow: the golden == C sim pair is skipped for such graphs unless known_gaps=False.
-HLS4ML_CONV_STRIDE = ("hls4ml 1.3 io_stream Conv2D/DepthwiseConv2D with a kernel 1 row high and vertical stride > 1: "
-                      "conv_2d_buffer_cl calls compute_output_buffer_1d for every row, which ignores stride_height")
-
-
-def known_csim_gap(graph) -> str | None:
-    if graph.config.get_config_value("IOType") != "io_stream":
-        return None
-    for layer in graph.get_layers():
-        if layer.class_name in ("Conv2D", "DepthwiseConv2D") and int(layer.get_attr("filt_height", 0)) == 1 \
-                and int(layer.get_attr("stride_height", 1)) > 1:
-            return HLS4ML_CONV_STRIDE
-    return None
-
-
 def known_rtl_gap(graph) -> str | None:
     layers = list(graph.get_layers())
     for i, layer in enumerate(layers):
@@ -93,7 +77,7 @@ def check(spec: dict, stages=STAGES, keep: Path | None = None, known_gaps: bool 
     pair: the first pair that differs (``qkeras~golden``, ``golden~csim``, ``golden~rtl``) or
     ``<stage>:error``; vector: index of its first differing input vector (``x`` holds it).
     keep: a folder to leave the HLS project and RTL in (default: a temporary one, removed).
-    known_gaps: skip a pair on graphs of a known gap (KNOWN_RTL_GAPS, HLS4ML_CONV_STRIDE)."""
+    known_gaps: skip the RTL pair on graphs of a known gap (KNOWN_RTL_GAPS)."""
     stages = tuple(s for s in STAGES if s in stages)
     t0 = time.perf_counter()
     with _quiet():
@@ -126,10 +110,7 @@ def _check(spec, model, stages, work, top, res, t0, known_gaps):
         elif _differs(res, "golden", x, _qkeras_outputs(model, x), golden):
             return res
     csim = None
-    gap = known_csim_gap(graph) if "csim" in stages and known_gaps else None
-    if gap:
-        res["counts"][PAIRS["csim"]] = f"skipped: known hls4ml bug: {gap}"
-    elif "csim" in stages:
+    if "csim" in stages:
         with _quiet():
             graph.write()
         csim = ThreadPoolExecutor(1).submit(_compile, graph)  # g++ beside the Verilator build

@@ -59,6 +59,9 @@ def generate(seed: int) -> dict:
         layers += _weight_and_act(rng, names, "dense", cur, end=True)[0]
     if all(l["op"] in ("flatten", "to_seq") for l in layers):  # a model must compute (check_supported)
         layers += _weight_and_act(rng, names, "conv", cur, end=True)[0]
+    if any(l["op"] in ("conv", "depthwise") and l["dims"] == 2 and l["kernel"][0] == 1 and l["strides"][0] > 1
+           for l in _walk(layers)):
+        io_type = "io_parallel"  # check_supported: hls4ml 1.3's io_stream ignores that vertical stride
     has_dw = any(l["op"] == "depthwise" for l in _walk(layers))
     spec["hls"] = {"backend": str(rng.choice(["Vitis", "Vivado"])),
                    "io_type": io_type,

@@ -62,8 +62,8 @@ def run_cocotb(
     from cocotb_tools.runner import get_results, get_runner
 
     sources = [Path(s).resolve() for s in sources]
-    digest = sources_digest(sources, f"{toplevel}|{waves}|{args}")
-    build_dir = Path(build_root) / (f"{toplevel}_{digest}" if simulator == "verilator" else f"{toplevel}_{simulator}_{digest}")
+    digest = sources_digest(sources, f"{simulator}|{toplevel}|{waves}|{args}")
+    build_dir = Path(build_root) / f"{toplevel}_{simulator}_{digest}"
     runner = get_runner(simulator)
     t0 = time.perf_counter()
     if not (build_dir / built).exists():

@@ -263,3 +263,14 @@ def test_resource_pointwise_conv_with_an_invalid_reuse_factor_is_refused():
     _assert_lists(info.value, [("pw", ["reuse_factor 2", "use reuse_factor in [1, 5]"])])
     check_supported(model, "Resource", reuse_factor=5)
     check_supported(model, "Latency", reuse_factor=2)
+
+
+def test_io_stream_conv_with_a_one_row_kernel_and_vertical_stride_is_refused():
+    """hls4ml 1.3's io_stream Conv2D ignores the vertical stride of a 1-row kernel: its C simulation
+    silently differs from QKeras (found by sim/fuzz.py). io_parallel computes it exactly."""
+    model = seq((6, 6, 2), QConv2D(2, (1, 2), strides=(2, 1), kernel_quantizer=q(), bias_quantizer=q(8, 2), name="c"),
+                relu("act"))
+    check_supported(model, "Latency", "io_parallel")
+    with pytest.raises(UnsupportedModelError) as info:
+        check_supported(model, "Latency", "io_stream")
+    _assert_lists(info.value, [("c", ["vertical stride 2", "use io_type io_parallel"])])

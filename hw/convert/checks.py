@@ -94,6 +94,12 @@ def check_supported(model, strategy: str = "Latency", io_type: str = "io_paralle
                 valid = [r for r in range(1, n_in * n_out + 1) if _resource_rf_valid(n_in, n_out, r)]
                 problems.append((name, f"Strategy 'Resource' 1x1 conv ({n_in} -> {n_out} channels) with reuse_factor "
                                        f"{reuse_factor} aborts hls4ml's C simulation; use reuse_factor in {valid}"))
+            if io_type == "io_stream" and cls in ("QConv2D", "QDepthwiseConv2D") and cfg["kernel_size"][0] == 1 \
+                    and cfg["strides"][0] > 1:
+                # hls4ml 1.3's conv_2d_buffer_cl then runs compute_output_buffer_1d on every row, which
+                # ignores stride_height: its C simulation silently differs (found by sim/fuzz.py)
+                problems.append((name, f"io_stream {cls[1:]} with a kernel one row high and vertical stride "
+                                       f"{cfg['strides'][0]} is computed wrongly by hls4ml 1.3; use io_type io_parallel"))
             if cfg.get("dilation_rate", 1) not in (1, (1,), (1, 1), [1], [1, 1]):
                 problems.append((name, "dilated convolutions are not supported; use dilation_rate=1"))
         elif cls in ACTIVATION_LAYERS:
