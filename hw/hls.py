@@ -201,4 +201,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hw.cli import run_main
+
+    sys.exit(run_main(main, prog="python -m hw.hls"))

@@ -60,6 +60,11 @@ def run_vectors(run_dir, split: str = "all", n: int | None = None, progress: boo
     saved = run_dir / "test_vectors.npz"
     if split == "test" and saved.exists():
         with np.load(saved) as d:
+            missing = [k for k in ("x", "y") if k not in d.files]
+            if missing:
+                raise VectorsError(f"{saved} holds {sorted(d.files)}, not {missing}: it needs features 'x' and labels "
+                                   "'y' (np.savez(path, x=..., y=...)); for inputs without labels use "
+                                   "kwsflow hw MODEL.h5 --inputs X.npy")
             x, y = d["x"], d["y"]
         return _take(x, y, n, f"the test split saved by training ({saved})")
 

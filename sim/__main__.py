@@ -31,7 +31,9 @@ def run(args) -> dict:
 
     from hw.vectors import run_vectors
 
-    run_dir = Path(args.run)
+    from hw.convert import run_folder
+
+    run_dir = run_folder(args.run)
     if args.split == "test" and not (run_dir / "test_vectors.npz").exists():
         raise FileNotFoundError(f"{run_dir / 'test_vectors.npz'} not found (written by training)")
     vectors = run_vectors(run_dir, args.split, args.n or None)
@@ -97,7 +99,10 @@ def markdown(r: dict) -> str:
                 + (f"; waveform {r['cocotb']['waves']}" if r['cocotb'].get('waves') else "")] if r.get("cocotb") else []),
              f"- golden-model accuracy on these clips: {r['golden_accuracy']:.4f}", "",
              "Per layer: the generator's estimate, and what one frame in an empty pipeline took in simulation "
-             "(cycles of the layer's first input beat to its last output beat; what it adds to the latency).", "",
+             "(cycles of the layer's first input beat to its last output beat; what it adds to the latency: its last "
+             "output beat minus its input's last beat — the column sums to the latency minus the input's streaming "
+             "time, and is negative for a layer whose last output does not wait for its input's last beats, e.g. a "
+             "strided 'valid' window that never reads the trailing rows).", "",
              "| layer | kind | reuse factor | multipliers | cycles/frame (est.) | first in → last out | adds |",
              "|---|---|---|---|---|---|---|"]
     measured = {t["layer"]: t for t in r.get("layer_timing", [])}
@@ -140,4 +145,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hw.cli import run_main
+
+    sys.exit(run_main(main, prog="python -m sim"))

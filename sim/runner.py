@@ -15,8 +15,11 @@ from hw.tools.icarus import ICARUS_ARGS, ICARUS_TIMESCALE, check_icarus
 from hw.tools.verilator import COCOTB_ARGS, setup_verilator_env, sources_digest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Verilator builds, cached by design content; $KWS_SIM_BUILD moves them (the test suite uses a tmp dir)
-DEFAULT_BUILD_ROOT = Path(os.environ.get("KWS_SIM_BUILD") or REPO_ROOT / "build" / "sim")
+# Verilator builds, cached by design content, in the user's cache (never in the source tree, and
+# shared by every run and checkout): $KWS_SIM_BUILD, else $KWS_CACHE/sim, else ~/.cache/kwsflow/sim
+# (the test suite uses a tmp dir).
+DEFAULT_BUILD_ROOT = Path(os.environ.get("KWS_SIM_BUILD")
+                          or Path(os.environ.get("KWS_CACHE") or Path.home() / ".cache" / "kwsflow") / "sim")
 
 
 @dataclass

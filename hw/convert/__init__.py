@@ -25,7 +25,7 @@ from .hls_config import build_hls_config
 from .overrides import merge_overrides, normalize_overrides, run_overrides
 
 __all__ = ["HlsSettings", "UnsupportedModelError", "build_hls_config", "check_supported", "convert", "load_run",
-           "merge_overrides", "normalize_overrides", "run_overrides"]
+           "merge_overrides", "normalize_overrides", "run_folder", "run_overrides"]
 
 BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("io_parallel", "io_stream")
@@ -63,14 +63,24 @@ class HlsSettings:
         return cls(**data)
 
 
+def run_folder(run_dir) -> Path:
+    """``--run`` as a Path; a model file given instead gets the command that takes it."""
+    run_dir = Path(run_dir)
+    if run_dir.is_file():
+        raise FileNotFoundError(f"{run_dir} is a file; --run takes a training run folder (model.h5, config.yaml); "
+                                f"for a model of your own use: kwsflow hw {run_dir} --inputs X.npy")
+    return run_dir
+
+
 def load_run(run_dir) -> tuple[object, dict]:
     """(QKeras model, run config dict) from ``build/<run>/`` (model.h5 + config.yaml)."""
     import yaml
 
-    run_dir = Path(run_dir)
+    run_dir = run_folder(run_dir)
     model_path = run_dir / "model.h5"
     if not model_path.exists():
-        raise FileNotFoundError(f"{model_path} not found: train the run first")
+        raise FileNotFoundError(f"{model_path} not found: train the run first (or, for a model of your own: "
+                                "kwsflow hw MODEL.h5 --inputs X.npy)")
     config_path = run_dir / "config.yaml"
     config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
     try:

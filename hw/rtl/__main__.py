@@ -3,7 +3,7 @@
     python -m hw.rtl --run build/<run> [--reuse-factor 64 | 64,dw1=128 | 64,balance] [--out DIR] [--argmax] [--lint]
 
 Writes DIR (default build/<run>/rtl/): one .v per layer + weight ROMs + library modules, files.f,
-kws_top.core (FuseSoC), report.{json,md}. Exit 1 (and no RTL left behind) if a layer is unsupported.
+kws_top.core (FuseSoC), report.{json,md}. Exit 2 (and no RTL left behind) if a layer is unsupported; 1 if --lint finds problems.
 """
 
 from __future__ import annotations
@@ -23,15 +23,10 @@ def main(argv=None) -> int:
     ap.add_argument("--lint", action="store_true", help="run verilator --lint-only -Wall on the result")
     args = ap.parse_args(argv)
 
-    from hw.convert import UnsupportedModelError
-    from hw.rtl.errors import RtlGenerationError, UnsupportedLayerError
     from hw.rtl.run import generate_for_run
 
-    try:
-        design, _ = generate_for_run(args.run, args.out, args.reuse_factor, args.argmax)
-    except (RtlGenerationError, UnsupportedLayerError, UnsupportedModelError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    # a refused model or a missing run: hw.cli.run_main prints the error: line (exit 2)
+    design, _ = generate_for_run(args.run, args.out, args.reuse_factor, args.argmax)
     r = design.report
     print(f"{design.out_dir}: {len(design.files)} files, {r['multipliers']} multipliers, ROM {r['rom_bits']} bits, "
           f"expected II ~{r['expected_ii_cycles']} cycles")
@@ -45,4 +40,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hw.cli import run_main
+
+    sys.exit(run_main(main, prog="python -m hw.rtl"))

@@ -173,14 +173,33 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         write_report(tmp, design.report)
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        _keep_reports(out_dir)
         shutil.rmtree(out_dir, ignore_errors=True)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         out_dir.with_name(out_dir.name + ".FAILED.txt").write_text(f"RTL generation failed: {err}\n")
         raise
+    _keep_reports(out_dir)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.with_name(out_dir.name + ".FAILED.txt").unlink(missing_ok=True)
     tmp.rename(out_dir)
     return design
+
+
+# What simulation leaves in an RTL folder: measurements, not generated files
+REPORT_FILES = ("sim_report.json", "sim_report.md", "dump.fst")
+
+
+def _keep_reports(out_dir: Path) -> None:
+    """The old design is replaced (a stale RTL must not survive), its measurements are not lost: the
+    simulation reports of the design being replaced move to <out_dir>.previous/."""
+    found = [out_dir / f for f in REPORT_FILES if (out_dir / f).is_file()]
+    if not found:
+        return
+    keep = out_dir.with_name(out_dir.name + ".previous")
+    shutil.rmtree(keep, ignore_errors=True)
+    keep.mkdir(parents=True)
+    for f in found:
+        shutil.move(str(f), keep / f.name)
 
 
 def _streamed_shape(specs: list[LayerSpec], in_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -148,4 +148,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hw.cli import run_main
+
+    sys.exit(run_main(main, prog="python -m sim.studies.acc_compare"))

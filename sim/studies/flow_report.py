@@ -20,17 +20,9 @@ def _load(path: Path):
 
 
 def render(run_dir: Path) -> str:
+    """Every stage that has results; a stage without them says so (a model of your own has no training)."""
     lines = [f"# kwsflow run `{run_dir.name}`", ""]
-    m = _load(run_dir / "metrics.json")
-    if m is None:
-        return "\n".join(lines + ["Not trained yet (no metrics.json)."]) + "\n"
-    lines += [f"## Training ({m['model']} on {m['data']} data)", "", "| phase | " + " | ".join(next(iter(m["accuracy"].values()))) + " |",
-              "|---|" + "---|" * len(next(iter(m["accuracy"].values())))]
-    for phase, accs in m["accuracy"].items():
-        lines.append(f"| {phase} | " + " | ".join(f"{v:.2%}" for v in accs.values()) + " |")
-    lines += ["", f"{m['params']:,} parameters, {m['macs']:,} MACs per inference, {m['weight_memory_bits']:,} weight bits; "
-              f"epoch time per phase {m.get('epoch_seconds', {})} s.", ""]
-
+    lines += training_section(run_dir) + model_check_section(run_dir)
     hls = _load(run_dir / "hls" / "exactness.json")
     lines += ["## hls4ml conversion and C simulation", ""]
     if hls is None:
@@ -69,6 +61,31 @@ def render(run_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def training_section(run_dir: Path) -> list[str]:
+    m = _load(run_dir / "metrics.json")
+    if m is None:
+        return ["## Training", "", "No metrics.json: not trained here (a model of your own, or training has not run).", ""]
+    phases = next(iter(m["accuracy"].values()))
+    lines = [f"## Training ({m['model']} on {m['data']} data)", "", "| phase | " + " | ".join(phases) + " |",
+             "|---|" + "---|" * len(phases)]
+    for phase, accs in m["accuracy"].items():
+        lines.append(f"| {phase} | " + " | ".join(f"{v:.2%}" for v in accs.values()) + " |")
+    return lines + ["", f"{m['params']:,} parameters, {m['macs']:,} MACs per inference, {m['weight_memory_bits']:,} "
+                        f"weight bits; epoch time per phase {m.get('epoch_seconds', {})} s.", ""]
+
+
+def model_check_section(run_dir: Path) -> list[str]:
+    """`kwsflow hw` (sim/model_check.py) of a model of the user's own, if it ran into this folder."""
+    r = _load(run_dir / "summary.json")
+    if r is None or "pairs" not in r:
+        return []
+    lines = ["## Your model through the chain (`kwsflow hw`)", "",
+             f"{r['model']} on {r['vectors']} vectors of {r['inputs']}; {r['io_type']}, reuse factor {r['reuse_factor']}, "
+             f"valid {r['p_valid']} % / ready {r['p_ready']} %.", "", "| pair | identical vectors |", "|---|---|"]
+    lines += [f"| {name} | {p['identical']} of {p['total']} |" for name, p in r["pairs"].items()]
+    return lines + ["", f"Latency {r['latency_cycles']} cycles, II {r['ii_cycles']} cycles, {r['multipliers']} multipliers.", ""]
+
+
 def pnr_section(run_dir: Path) -> list[str]:
     """One row per hw.pnr report (part, reuse factor, clock): verdict, fmax, what was used of the part."""
     lines = ["## Place and route (nextpnr)", ""]
@@ -105,4 +122,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hw.cli import run_main
+
+    sys.exit(run_main(main, prog="python -m sim.studies.flow_report"))
