@@ -5,6 +5,7 @@
 PYTHON_SYS ?= python3.11
 VENV       ?= .venv
 PY         := $(VENV)/bin/python
+KWSFLOW    := $(VENV)/bin/kwsflow
 BUILD      ?= build
 CONFIG     ?= configs/dscnn_linear8.yaml
 RUN        ?= demo
@@ -59,64 +60,64 @@ system-deps:
 	    else echo "error: missing$$missing and I cannot install it: run 'apt-get install$$missing' as root"; exit 1; fi; fi
 
 demo: setup
-	$(PY) -m qat.train --config configs/demo.yaml --build-dir $(BUILD)
+	$(KWSFLOW) train --config configs/demo.yaml --build-dir $(BUILD)
 	$(MAKE) --no-print-directory hls RUN=demo SPLIT=test
 	$(MAKE) --no-print-directory sim RUN=demo N=0
 	$(MAKE) --no-print-directory report RUN=demo
 
 train: setup
-	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) $(if $(DATA),--data $(DATA))
+	$(KWSFLOW) train --config $(CONFIG) --build-dir $(BUILD) $(if $(DATA),--data $(DATA))
 
 train-gsc: setup
-	$(PY) -m qat.train --config $(CONFIG) --build-dir $(BUILD) --data $(KWS_GSC_DIR)
+	$(KWSFLOW) train --config $(CONFIG) --build-dir $(BUILD) --data $(KWS_GSC_DIR)
 
 # Speaker-grouped K-fold cross-validation on $$KWS_GSC_DIR: every clip scored once per seed.
 FOLDS ?= 5
 SEEDS ?= 0 1 2
 JOBS  ?= 2
 cv: setup
-	$(PY) -m qat.cv --config $(CONFIG) --data $(KWS_GSC_DIR) --folds $(FOLDS) --seeds $(SEEDS) --jobs $(JOBS) --build-dir $(BUILD)/cv
+	$(KWSFLOW) cv --config $(CONFIG) --data $(KWS_GSC_DIR) --folds $(FOLDS) --seeds $(SEEDS) --jobs $(JOBS) --build-dir $(BUILD)/cv
 
 # Every finished CV (and the testing-list run of the same config) in one table + plot.
 cv-table: setup
-	$(PY) -m qat.cv_table --cv-dir $(BUILD)/cv --build-dir $(BUILD)
+	$(KWSFLOW) cv-table --cv-dir $(BUILD)/cv --build-dir $(BUILD)
 
 # The data path at full-archive scale: a generated 100k-clip archive, peak RSS and wall time per stage.
 scale-check: setup
 	$(PY) -m qat.data.scale_check --clips 100000 --out /tmp/kws_scale
 
 evaluate: setup
-	$(PY) -m qat.evaluate --run $(BUILD)/$(RUN) $(if $(DATA),--data $(DATA))
+	$(KWSFLOW) evaluate --run $(BUILD)/$(RUN) $(if $(DATA),--data $(DATA))
 
 # SPLIT=all|test, N=<vectors>, IO="io_parallel io_stream" (default: the run's hls: section).
 hls: setup
-	$(PY) -m hw.hls --run $(BUILD)/$(RUN) --split $(or $(SPLIT),all) $(if $(N),-n $(N)) $(if $(IO),--io-type $(IO))
+	$(KWSFLOW) hls --run $(BUILD)/$(RUN) --split $(or $(SPLIT),all) $(if $(N),-n $(N)) $(if $(IO),--io-type $(IO))
 
 # Our open RTL from the hls4ml graph. RF = reuse factor (multipliers = MACs per output / RF):
 # RF=64 | RF=64,dw1=128 (per layer) | RF=64,balance (same II, each layer as slow as the slowest).
 RF ?= 64
 rtl: setup
-	$(PY) -m hw.rtl --run $(BUILD)/$(RUN) --reuse-factor $(RF) --lint
+	$(KWSFLOW) rtl --run $(BUILD)/$(RUN) --reuse-factor $(RF) --lint
 
 # The generated IP under Verilator on the run's test clips, bit for bit against the golden model.
 # WAVES=1: also the cocotb bench on 2 clips, recorded as build/<run>/rtl/dump.fst.
 sim: setup
-	$(PY) -m sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(SPLIT),--split $(SPLIT)) $(if $(WAVES),--cocotb 2 --waves)
+	$(KWSFLOW) sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(SPLIT),--split $(SPLIT)) $(if $(WAVES),--cocotb 2 --waves)
 
 report: setup
-	$(PY) -m sim.studies.flow_report --run $(BUILD)/$(RUN)
+	$(KWSFLOW) report --run $(BUILD)/$(RUN)
 
 # Yosys (yowasp) LUT/FF/carry/BRAM of the generated RTL, per layer; TARGET=ice40|xilinx|generic.
 TARGET ?= ice40
 synth: setup
-	$(PY) -m hw.synth --run $(BUILD)/$(RUN) --reuse-factor $(RF) --target $(TARGET)
+	$(KWSFLOW) synth --run $(BUILD)/$(RUN) --reuse-factor $(RF) --target $(TARGET)
 
 # nextpnr (yowasp) place and route of the whole generated top on a named part, e.g.
 # PART=ice40-up5k-sg48 | ice40-hx8k-ct256 | ecp5-25k-cabga381 (an empty PART lists them all);
 # CLOCK_MHZ defaults to the part's board clock. Report: build/<run>/pnr/pnr_report_<part>_rf<RF>_<clock>mhz.md
 PART ?=
 pnr: setup
-	$(PY) -m hw.pnr --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(PART),--part $(PART)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ))
+	$(KWSFLOW) pnr --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(PART),--part $(PART)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ))
 
 # Paper A in hardware: the FXP-QAT DS-CNN with 16- vs 32-bit accumulators (train both first:
 # make train-gsc CONFIG=configs/gsc/dscnn_fxp4_acc16.yaml, then ..._acc32.yaml).
@@ -125,7 +126,7 @@ acc-compare: setup
 
 # The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
 experiments: setup
-	$(PY) -m qat.experiments --data $(KWS_GSC_DIR) $(if $(FULL),--full)
+	$(KWSFLOW) experiments --data $(KWS_GSC_DIR) $(if $(FULL),--full)
 
 # Our RTL generator vs da4ml on one small quantized MLP, both through the same Yosys script.
 # Random-model fuzzer: every model through every stage; a failure is shrunk and saved under
@@ -134,10 +135,10 @@ MODELS ?= 200
 SEED ?= 1000
 fuzz: setup
 	@mkdir -p $(BUILD)/fuzz
-	$(PY) -m sim.fuzz --models $(MODELS) --seed $(SEED) --shrink --log $(BUILD)/fuzz/seeds_$(SEED)_$(MODELS).jsonl
+	$(KWSFLOW) fuzz --models $(MODELS) --seed $(SEED) --shrink --log $(BUILD)/fuzz/seeds_$(SEED)_$(MODELS).jsonl
 
 compare: setup
-	$(PY) -m sim.studies.compare_da4ml --out $(BUILD)/compare
+	$(KWSFLOW) compare --out $(BUILD)/compare
 
 test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -156,3 +156,14 @@ def test_requant_codes_agree_by_value_with_kws_requant_v():
     # the rounding decoder tests codes 0-5 one by one; the last, default branch is RND_CONV's
     assert {int(c) for c in re.findall(r"\(RND == (\d)\)", text)} == set(RND_CODE.values()) - {RND_CODE["RND_CONV"]}
     assert RND_CODE["RND_CONV"] == max(RND_CODE.values())
+
+
+def test_regenerating_keeps_the_simulation_reports_of_the_replaced_design(mlp_graph, tmp_path):
+    out = tmp_path / "rtl"
+    generate_rtl(mlp_graph, out, reuse_factor=1)
+    (out / "sim_report.json").write_text('{"identical": 5}')
+    (out / "sim_report.md").write_text("# report")
+    generate_rtl(mlp_graph, out, reuse_factor=4)
+    assert not (out / "sim_report.json").exists()  # it described the old design
+    assert (tmp_path / "rtl.previous" / "sim_report.json").read_text() == '{"identical": 5}'
+    assert (tmp_path / "rtl.previous" / "sim_report.md").exists()
