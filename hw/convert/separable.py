@@ -15,6 +15,12 @@ type of its own. The two agree bit for bit when
   float32 while they are at most 2**24 of it; ``float32_bounds`` bounds every partial sum (the sum
   of the products' magnitudes, bias included) from the quantizer types. Where the bound exceeds
   2**24 the layer is refused (QKeras itself may round then).
+
+hls4ml's C simulation (measured, tests/test_byo_separable.py): Latency in io_parallel and io_stream
+is exact; Resource aborts in io_parallel (nnet_sepconv1d.h asserts it for DepthwiseConv1D) and is
+exact in io_stream as long as the pointwise half's reuse factor passes nnet_dense_resource.h's
+assert (RF 2 for 3 -> 5 channels aborts, RF 1 and 3 are exact); depth_multiplier > 1 is asserted
+against by the depthwise kernels. These are refused with that advice.
 """
 
 from __future__ import annotations
