@@ -54,7 +54,12 @@ LAYERS = (
               "window", "weights", "kernel", "n_filt"),
     LayerType("conv2d", ("QConv2D",), ("Conv2D", "PointwiseConv2D"), "conv:Conv2DKernel", "conv_emitter:emit_conv",
               "window", "weights", "kernel", "n_filt"),
-    LayerType("depthwise2d", ("QDepthwiseConv2D",), ("DepthwiseConv2D",), "depthwise:DepthwiseConv2DKernel",
+    # QSeparableConv1D/2D: hls4ml splits one into a DepthwiseConv (this row; its Keras half, so the
+    # converter checks its depthwise kernel here) and a PointwiseConv (the conv rows above);
+    # hw/convert/separable.py checks the rest and sets the exact intermediate type
+    LayerType("depthwise2d", ("QDepthwiseConv2D", "QSeparableConv2D"), ("DepthwiseConv2D",),
+              "depthwise:DepthwiseConv2DKernel", "conv_emitter:emit_depthwise", "window", "weights", "depthwise", "n_chan"),
+    LayerType("depthwise1d", ("QSeparableConv1D",), ("DepthwiseConv1D",), "depthwise:DepthwiseConv1DKernel",
               "conv_emitter:emit_depthwise", "window", "weights", "depthwise", "n_chan"),
     LayerType("activation", ("QActivation",), ("Activation",), "activation:ActivationKernel",
               "activation_emitter:emit_activation", "elementwise", "activation"),

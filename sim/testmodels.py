@@ -317,3 +317,68 @@ def _exactness_layers(name: str, b: int):
 
 
     return cases[name](b)
+
+
+# ---------------------------------------------------------------- separable convolutions
+def separable_model(dim: int = 1, bias: bool = True, padding: str = "same", stride: int = 1, dense: bool = False,
+                    seed: int = 0, shape=None, filters: int = 5, kernel=None, bits=(6, 5, 8), depth_multiplier: int = 1,
+                    act: str = "relu"):
+    """Input -> QActivation(quantized_bits(8, 2)) -> QSeparableConv{dim}D -> quantized_relu (act 'relu') or
+    quantized_bits(12, 4) (act 'bits': hls4ml merges it into the layer) [-> QDense -> logits quantizer].
+    Random weights spread over the quantizer ranges (a few clip), biases over a few
+    LSBs and integers. bits: (depthwise, pointwise, bias) widths."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, QSeparableConv1D, QSeparableConv2D, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(seed)
+    shape = shape or ((23, 3) if dim == 1 else (9, 7, 3))
+    kernel = kernel or (5 if dim == 1 else (3, 3))
+    sep = QSeparableConv1D if dim == 1 else QSeparableConv2D
+    dq, pq, bq = bits
+    inp = tf.keras.Input(shape, name="features")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    x = sep(filters, kernel, strides=stride, padding=padding, use_bias=bias, depth_multiplier=depth_multiplier,
+            depthwise_quantizer=quantized_bits(dq, 0, alpha=1), pointwise_quantizer=quantized_bits(pq, 0, alpha=1),
+            bias_quantizer=quantized_bits(bq, 2, alpha=1) if bias else None, name="sep")(x)
+    x = QActivation(quantized_relu(8, 3) if act == "relu" else quantized_bits(12, 4, alpha=1), name=f"sep_{act}")(x)
+    if dense:
+        x = tf.keras.layers.Flatten(name="flat")(x)
+        x = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1),
+                   name="fc")(x)
+        x = QActivation(quantized_bits(14, 5, alpha=1), name="logits")(x)
+    model = tf.keras.Model(inp, x, name=f"sep{dim}d")
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:  # kernels a little beyond the quantizer range (a few clip), biases over a few integers
+            layer.set_weights([rng.uniform(-1.1, 1.1, w.shape) * (3.0 if w.ndim == 1 else 1.0) for w in ws])
+    return model
+
+
+def separable_dscnn(seed: int = 0, blocks: int = 2, width: int = 8, frames: int = 49, mfcc: int = 10):
+    """DS-CNN with 1-D separable blocks (MLPerf-Tiny-style on a 49x10 MFCC as 49 frames x 10 channels):
+    QConv1D stem (stride 2) + ReLU, blocks of QSeparableConv1D (3 taps, 'same') + ReLU, average pooling
+    over time + quantizer, QDense logits."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QDense, QSeparableConv1D, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(seed)
+    wq = lambda b: quantized_bits(b, 0, alpha=1)  # noqa: E731
+    L = tf.keras.layers
+    inp = tf.keras.Input((frames, mfcc), name="features")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    x = QConv1D(width, 5, strides=2, padding="same", kernel_quantizer=wq(6), bias_quantizer=quantized_bits(8, 2, alpha=1),
+                name="stem")(x)
+    x = QActivation(quantized_relu(6, 2), name="stem_relu")(x)
+    for i in range(blocks):
+        x = QSeparableConv1D(width, 3, padding="same", depthwise_quantizer=wq(6), pointwise_quantizer=wq(6),
+                             bias_quantizer=quantized_bits(8, 2, alpha=1), name=f"sep{i+1}")(x)
+        x = QActivation(quantized_relu(6, 2), name=f"sep{i+1}_relu")(x)
+    steps = int(x.shape[1])
+    x = L.AveragePooling1D(steps, name="pool")(x)
+    x = QActivation(quantized_bits(10, 3, alpha=1), name="pool_q")(x)
+    x = L.Flatten(name="flat")(x)
+    x = QDense(12, kernel_quantizer=wq(6), bias_quantizer=quantized_bits(8, 2, alpha=1), name="fc")(x)
+    x = QActivation(quantized_bits(14, 5, alpha=1), name="logits")(x)
+    model = tf.keras.Model(inp, x, name="sep_dscnn")
+    return _randomize(model, np.random.default_rng(seed), spread=1.1)

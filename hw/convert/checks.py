@@ -9,6 +9,7 @@ from hw.layers import LAYERS, keras_names
 
 from .keras_graph import consumers, inbound_layers, is_linear_quantizer, producer
 from .quantizer_types import QuantizerProblem, activation_type, weight_type
+from .separable import SEPARABLE_LAYERS, separable_problems
 
 
 class UnsupportedModelError(ValueError):
@@ -43,8 +44,7 @@ _INSTEAD = {
     "Activation": "use QActivation(quantized_relu(bits, integer)) or QActivation(quantized_bits(...))",
     "ReLU": "use QActivation(quantized_relu(bits, integer))",
     "Softmax": "end the model with logits (trailing quantized_bits); take argmax outside the network",
-    "QSeparableConv2D": "use QDepthwiseConv2D followed by a 1x1 QConv2D",
-    "SeparableConv2D": "use QDepthwiseConv2D followed by a 1x1 QConv2D",
+    "SeparableConv1D": "use QSeparableConv1D", "SeparableConv2D": "use QSeparableConv2D",
 }
 for _rnn in ("LSTM", "GRU", "SimpleRNN", "QLSTM", "QGRU", "QSimpleRNN", "Bidirectional", "TimeDistributed"):
     _INSTEAD[_rnn] = "recurrent layers have no exact hardware mapping here; use the streaming FFN (QDense stack) or DS-CNN"
@@ -94,7 +94,11 @@ def check_supported(model, strategy: str = "Latency", io_type: str = "io_paralle
                 valid = [r for r in range(1, n_in * n_out + 1) if _resource_rf_valid(n_in, n_out, r)]
                 problems.append((name, f"Strategy 'Resource' 1x1 conv ({n_in} -> {n_out} channels) with reuse_factor "
                                        f"{reuse_factor} aborts hls4ml's C simulation; use reuse_factor in {valid}"))
-            if io_type == "io_stream" and cls in ("QConv2D", "QDepthwiseConv2D") and cfg["kernel_size"][0] == 1 \
+            if cls in SEPARABLE_LAYERS:
+                problems += [(name, why) for why in separable_problems(
+                    layer, strategy, PASSTHROUGH_LAYERS - {"InputLayer"}, io_type, reuse_factor, _resource_rf_valid)]
+            if io_type == "io_stream" and cls in ("QConv2D", "QDepthwiseConv2D", "QSeparableConv2D") \
+                    and cfg["kernel_size"][0] == 1 \
                     and cfg["strides"][0] > 1:
                 # hls4ml 1.3's conv_2d_buffer_cl then runs compute_output_buffer_1d on every row, which
                 # ignores stride_height: its C simulation silently differs (found by sim/fuzz.py)

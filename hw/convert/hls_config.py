@@ -14,6 +14,7 @@ from .checks import PASSTHROUGH_LAYERS, POOLING_LAYERS, WEIGHT_LAYERS, check_sup
 from .keras_graph import consumers, is_linear_quantizer, producer
 from .overrides import normalize_overrides
 from .quantizer_types import activation_type
+from .separable import SEPARABLE_LAYERS, input_type, separable_types
 
 
 def _pow2_ceil_log2(n: int) -> int:
@@ -53,6 +54,8 @@ def build_hls_config(
     - Weight layers followed by a linear quantizer: that type is carried onto the layer's result
       *and* onto hls4ml's hidden ``<layer>_linear`` activation, because hls4ml merges/drops the
       quantizer and would otherwise keep a wide or default (fixed<16,6>) type.
+    - QSeparableConv1D/2D: the depthwise half's result (hls4ml's intermediate) is its exact sum
+      type, both halves' accumulators exact (hw/convert/separable.py).
     - Average pooling: exact accumulator and the following quantizer's type as result.
     - ``overrides``: {layer: {"accum": "fixed<..>", ...}} applied last (e.g. transient formats).
     - ``trace``: every layer traced, so ``ModelGraph.trace`` can localize mismatches.
@@ -74,6 +77,12 @@ def build_hls_config(
             lcfg["ReuseFactor"] = reuse_factor
             if cls in WEIGHT_LAYERS:
                 lcfg["Strategy"] = strategy
+        if cls in SEPARABLE_LAYERS:
+            # hls4ml splits it into <name>_depthwise + <name>_pointwise; without this the intermediate
+            # would get this layer's 'result' (e.g. the next quantizer's type): see separable.py
+            dw_t, pw_t = separable_types(layer, input_type(layer, PASSTHROUGH_LAYERS - {"InputLayer"}))
+            prec["depthwise_accum"] = prec["depthwise_result"] = dw_t.to_hls()
+            prec["pointwise_accum"] = pw_t.to_hls()
         if cls == "QActivation":
             t = activation_type(kcfg["activation"])
             prec["result"] = t.to_hls()

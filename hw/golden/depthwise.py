@@ -1,4 +1,7 @@
-"""DepthwiseConv2D (depth_multiplier=1): per-channel MAC over zero-padded windows.
+"""DepthwiseConv2D / DepthwiseConv1D (depth_multiplier=1): per-channel MAC over zero-padded windows.
+
+A 1-D depthwise conv (hls4ml's first half of a QSeparableConv1D) is the 2-D kernel on a map one
+row high: the same loops, its output reshaped to (width, channels).
 
 Compiled (``hw.golden.loops``, numba): one pass over the map, every tap of a window summed in
 registers, channels in SIMD lanes. numpy form (no numba): one in-place multiply-add per filter tap
@@ -22,15 +25,19 @@ class DepthwiseConv2DKernel:
         self.layer, self.name = layer, layer.name
         if int(layer.get_attr("depth_multiplier", 1) or 1) != 1:
             raise UnsupportedLayerError(layer.name, type(layer).__name__, "depth_multiplier != 1")
-        g = layer.get_attr
+        self.geom = self._geometry(layer.get_attr)
         self.w, self.w_t = weight_raw(layer, "weight")
-        self.w = self.w.reshape(g("filt_height") * g("filt_width"), g("n_chan"))
+        self.w = self.w.reshape(self.geom["filt_height"] * self.geom["filt_width"], self.geom["n_chan"])
         self.b, self.b_t = weight_raw(layer, "bias") if "bias" in layer.weights else (None, None)
         self.acc_t = layer_type(layer, "accum_t")
         self.out_t = result_type(layer)
-        self.geom = {k: int(g(k)) for k in ("in_height", "in_width", "n_chan", "filt_height", "filt_width", "stride_height",
-                                            "stride_width", "out_height", "out_width", "pad_top", "pad_bottom", "pad_left", "pad_right")}
         self._buffers: dict = {}
+
+    _KEYS = ("in_height", "in_width", "n_chan", "filt_height", "filt_width", "stride_height", "stride_width",
+             "out_height", "out_width", "pad_top", "pad_bottom", "pad_left", "pad_right")
+
+    def _geometry(self, g) -> dict:
+        return {k: int(g(k)) for k in self._KEYS}
 
     def plan(self, in_t, in_range):
         self.mac = Mac(in_t, in_range, self.w, self.w_t, self.b, self.b_t, self.acc_t, self.out_t, self.name)
@@ -83,3 +90,16 @@ class DepthwiseConv2DKernel:
             return acc.reshape(acc.shape[0], oh, ow, c)
 
         return self.mac(xp, taps)
+
+
+class DepthwiseConv1DKernel(DepthwiseConv2DKernel):
+    """hls4ml's DepthwiseConv1D: the 2-D kernel on a map one row high (no vertical taps, stride or padding)."""
+
+    _ROW = {"in_height": 1, "filt_height": 1, "stride_height": 1, "out_height": 1, "pad_top": 0, "pad_bottom": 0}
+
+    def _geometry(self, g) -> dict:
+        return {k: self._ROW[k] if k in self._ROW else int(g(k)) for k in self._KEYS}
+
+    def __call__(self, x):
+        y = super().__call__(x)
+        return y.reshape(y.shape[0], self.geom["out_width"], self.geom["n_chan"])

@@ -58,12 +58,16 @@ def choose_reuse(spec: LayerSpec, reuse_factor) -> int:
     plan = parse_reuse(reuse_factor) if reuse_factor is not None else ReusePlan()
     if plan.for_layer(spec.name) is not None:
         return plan.for_layer(spec.name)
-    if plan.default is None:
+    # a Keras layer hls4ml split in two (QSeparableConv): its RF is a cap for each half, which
+    # realise different RFs (taps x channels vs channels x filters)
+    cap = plan.for_layer(spec.keras_layer) if spec.keras_layer != spec.name else None
+    cap = cap if cap is not None else plan.default
+    if cap is None:
         return spec.reuse_factor
     shape = mac_shape(spec)
     if shape is not None:
-        return max(r for r in valid_reuse_factors(*shape) if r <= plan.default)
-    return plan.default
+        return max(r for r in valid_reuse_factors(*shape) if r <= cap)
+    return cap
 
 
 def balance_layers(specs, layers: list[EmittedLayer], edges: list[Edge], top: str, fixed: set[str]) -> None:
@@ -72,7 +76,7 @@ def balance_layers(specs, layers: list[EmittedLayer], edges: list[Edge], top: st
     target = max(l.compute_cycles for l in layers)
     for i, (spec, edge) in enumerate(zip(specs, edges)):
         shape = mac_shape(spec)
-        if shape is None or spec.name in fixed or not layers[i].multipliers:
+        if shape is None or spec.name in fixed or spec.keras_layer in fixed or not layers[i].multipliers:
             continue
         positions = max(1, int(layers[i].notes.get("positions", 1)))
         # a layer needs at least rf cycles per output position: larger RFs cannot fit
@@ -100,6 +104,10 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
     against the golden trace); `argmax=True` appends the class-index output stage."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
+    plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, int, ReusePlan)) else None
+    unknown = [n for n, _ in (plan.layers if plan else ()) if n not in {s.name for s in specs} | {s.keras_layer for s in specs}]
+    if unknown:
+        raise RtlGenerationError(f"reuse factor for unknown layer(s) {unknown}; layers: {[s.name for s in specs]}")
     if upto is not None:
         names = [s.name for s in specs]
         if upto not in names:
@@ -136,6 +144,9 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, ReusePlan)) else None
         if plan is not None and plan.balance:
             balance_layers(specs, layers, edges, top, fixed={n for n, _ in plan.layers})
+        for spec, emitted in zip(specs, layers):  # per-layer reports name the Keras layer of a split pair
+            if spec.keras_layer != spec.name:
+                emitted.notes["keras_layer"] = spec.keras_layer
         n_in_elems = 1
         for d in in_shape:
             n_in_elems *= d

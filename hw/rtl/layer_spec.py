@@ -30,6 +30,10 @@ class LayerSpec:
     reuse_factor: int = 1
     inputs: tuple[str, ...] = ()  # names of the layers it reads (two for a merge)
     in_types: tuple[FixedType, ...] = ()  # type of each input
+    keras_layer: str = ""  # the Keras layer it comes from when hls4ml split one (QSeparableConv: two halves)
+
+    def __post_init__(self):
+        self.keras_layer = self.keras_layer or self.name
 
 
 def _fixed(layer, precision, what: str) -> FixedType:
@@ -48,10 +52,28 @@ def raw_weights(layer, key: str) -> tuple[np.ndarray, FixedType]:
         raise UnsupportedLayerError(layer.name, layer.class_name, f"{key}: {err}") from err
 
 
+SPLIT_SUFFIXES = ("_depthwise", "_pointwise")  # hls4ml's seperable_to_dw_conv names the halves so
+
+
+def split_source(name: str, kind: str, configured: set, layers: set) -> str:
+    """The Keras layer an hls4ml layer is half of (hls4ml split a QSeparableConv into
+    <name>_depthwise + <name>_pointwise), or its own name: the base must be a layer of the config
+    that is no longer in the graph."""
+    for suffix in SPLIT_SUFFIXES:
+        base = name[: -len(suffix)]
+        if name.endswith(suffix) and ("Depthwise" in kind or "Pointwise" in kind) and base in configured \
+                and base not in layers:
+            return base
+    return name
+
+
 def read_graph(model_graph) -> list[LayerSpec]:
     """LayerSpecs in graph (topological) order, each naming the layers it reads: a chain, or a
     DAG with forks and two-input merges (residual blocks)."""
     specs: list[LayerSpec] = []
+    config = getattr(getattr(model_graph, "config", None), "config", None) or {}
+    configured = set(config.get("HLSConfig", {}).get("LayerName", {}))
+    graph_layers = {layer.name for layer in model_graph.get_layers()}
     writer: dict[str, str] = {}  # hls4ml tensor name -> layer that writes it
     for layer in model_graph.get_layers():
         kind = layer.class_name
@@ -86,6 +108,7 @@ def read_graph(model_graph) -> list[LayerSpec]:
             reuse_factor=int(layer.get_attr("reuse_factor", 1) or 1),
             inputs=sources,
             in_types=in_types,
+            keras_layer=split_source(layer.name, kind, configured, graph_layers),
         )
         for key in ("weight", "bias", "depthwise", "pointwise"):
             if key in layer.weights:

@@ -30,6 +30,7 @@ def write_report(out_dir: Path, report: dict) -> None:
              f"multipliers {report['multipliers']}, ROM bits {report['rom_bits']}, expected II {report['expected_ii_cycles']} cycles",
              "", "| layer | kind | reuse factor | multipliers | ROM bits | compute cycles |", "|---|---|---|---|---|---|"]
     for r in report["layers"]:
-        lines.append(f"| {r['layer']} | {r['kind']} | {r.get('reuse_factor', '')} | {r['multipliers']} | {r['rom_bits']} "
+        name = f"{r['layer']} (of {r['keras_layer']})" if "keras_layer" in r else r["layer"]
+        lines.append(f"| {name} | {r['kind']} | {r.get('reuse_factor', '')} | {r['multipliers']} | {r['rom_bits']} "
                      f"| {r['compute_cycles']} |")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -2,6 +2,8 @@
 
     64                 every layer: the largest RF it can realise that is <= 64 (hls4ml's global RF)
     64,dw1=128,pw1=32  the same, with exact RFs for the named layers (hls4ml's per-layer config)
+    64,sep1=8          a Keras layer hls4ml split in two (QSeparableConv sep1 -> sep1_depthwise +
+                       sep1_pointwise): each half the largest RF it can realise that is <= 8
     64,balance         start from 64, then give every layer the largest RF that keeps it within
                        the slowest layer's cycles: same II, fewer multipliers
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 # Fully parallel (RF 1) real models have 10^4-10^5 multipliers: too big to simulate or synthesize here.
 DEFAULT_RF = 64
 REUSE_HELP = (f"N: every layer uses the largest valid RF <= N (default {DEFAULT_RF}); N,layer=R,...: exact RFs for "
-              "named layers; N,balance: then raise each layer's RF while it stays within the slowest layer's cycles")
+              "named layers (a split QSeparableConv's Keras name: each half <= R); N,balance: then raise each layer's RF while it stays within the slowest layer's cycles")
 
 @dataclass(frozen=True)
 class ReusePlan:
