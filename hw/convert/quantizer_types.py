@@ -29,34 +29,51 @@ def quantizer_config(quantizer) -> tuple[str, dict]:
 
 def quantizer_repr(quantizer) -> str:
     """A quantizer the way users write it: ``quantized_relu(8,4)``, ``quantized_bits(8,0,alpha=1)``,
-    ``binary(alpha='auto_po2')``: bits and integer positionally, then every argument that differs
-    from the constructor's default (read from the QKeras class itself)."""
+    ``binary(alpha='auto_po2')``: bits and integer positionally, then the fewest keyword arguments
+    with which the QKeras class rebuilds the same config (so arguments the constructor derives, such
+    as quantized_bits's symmetric=True under alpha='auto', are not shown)."""
     if isinstance(quantizer, str) and "(" not in quantizer:
         return repr(quantizer)  # a plain Keras activation name such as 'relu'
     name, cfg = quantizer_config(quantizer)
     if name == "None":
         return "None"
+    positional = [k for k in ("bits", "integer") if k in cfg]
+    keywords = _fewest_keywords(name, cfg, positional)
+    args = [str(cfg[k]) for k in positional] + [f"{k}={cfg[k]!r}" for k in keywords]
+    return f"{name}({','.join(args)})"
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # e.g. an array-valued alpha
+        return False
+
+
+def _fewest_keywords(name: str, cfg: dict, positional: list[str]) -> list[str]:
+    """Greedily the keyword arguments (in the class's signature order) that rebuild ``cfg``."""
     try:
         import inspect
 
         from qkeras import quantizers
 
-        params = inspect.signature(getattr(quantizers, name).__init__).parameters
-        defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
-    except (AttributeError, ImportError, TypeError, ValueError):  # not a QKeras class (e.g. a training quantizer)
-        defaults = {}
-    positional = [k for k in ("bits", "integer") if k in cfg and k in defaults]
-    args = [str(cfg[k]) for k in positional]
-    for key, value in cfg.items():
-        if key in positional:
-            continue
-        try:
-            same = key in defaults and bool(value == defaults[key])
-        except (TypeError, ValueError):  # e.g. an array-valued alpha
-            same = False
-        if not same:
-            args.append(f"{key}={value!r}")
-    return f"{name}({','.join(args)})"
+        cls = getattr(quantizers, name)
+        order = [k for k in inspect.signature(cls.__init__).parameters if k in cfg]
+        order += [k for k in cfg if k not in order]
+
+        def differing(chosen):
+            built = cls(**{k: cfg[k] for k in positional + chosen}).get_config()
+            return [k for k in order if k not in positional + chosen and not _same(built.get(k, cfg[k]), cfg[k])]
+
+        chosen: list[str] = []
+        left = differing(chosen)
+        while left:
+            best = min(left, key=lambda k: (len(differing(chosen + [k])), order.index(k)))
+            chosen.append(best)
+            left = differing(chosen)
+        return sorted(chosen, key=order.index)
+    except Exception:  # noqa: BLE001 - not a QKeras class (e.g. a training quantizer) or not rebuildable
+        return [k for k in cfg if k not in positional]
 
 
 def _common_checks(name: str, cfg: dict) -> None:
