@@ -55,6 +55,9 @@ def qkeras_trace(model, graph, x) -> dict[str, np.ndarray]:
     """
     from tensorflow import keras
 
+    from hw.convert.rewrite import rewrite
+
+    model = rewrite(model)  # the model the graph was converted from (fused activations split off)
     graph_names = [layer.name for layer in graph.get_layers()]
     by_name = {layer.name: layer for layer in model.layers}
     consumers: dict[str, list] = {}

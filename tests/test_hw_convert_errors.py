@@ -81,7 +81,7 @@ CASES = {
     "alpha_auto_activation": (lambda: seq((8,), qdense(4, "fc"), QActivation(q(8, 2, alpha="auto"), name="act")), "Latency",
                               [("act", ["alpha='auto'", "use alpha=1"])]),
     "quantized_po2_kernel": (lambda: seq((8,), qdense(4, "fc", kernel_quantizer=quantized_po2(4)), out_q()), "Latency",
-                             [("fc", ["quantized_po2 weights", "quantized_bits(bits, integer, alpha=1)"])]),
+                             [("fc", ["quantized_po2(4) weights", "quantized_bits(bits, integer, alpha=1)"])]),
     "quantized_po2_activation": (lambda: seq((8,), qdense(4, "fc"), QActivation(quantized_po2(4), name="act")), "Latency",
                                  [("act", ["quantized_po2", "use quantized_bits"])]),
     "quantized_relu_po2": (lambda: seq((8,), qdense(4, "fc"), QActivation(quantized_relu_po2(4), name="act")), "Latency",

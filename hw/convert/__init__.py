@@ -10,6 +10,10 @@ Three steps, all before any C++ is written:
 3. ``convert``: ``hls4ml.converters.convert_from_keras_model`` with the chosen backend
    (Vitis/Vivado), io type, strategy and reuse factor.
 
+Before 1 and 3, ``rewrite`` (rewrite.py) spells idioms the flow carries in the layers it has: fused
+quantizer activations become a separate QActivation, binary/ternary weights their exact values on a
+plain quantized_bits grid.
+
 One module per job: quantizer_types.py (quantizer -> FixedType), checks.py (1), hls_config.py (2),
 overrides.py (per-layer precision overrides, applied last), keras_graph.py (graph helpers); this
 file holds the settings, run loading and ``convert`` itself.
@@ -23,9 +27,10 @@ from pathlib import Path
 from .checks import UnsupportedModelError, check_supported
 from .hls_config import build_hls_config
 from .overrides import merge_overrides, normalize_overrides, run_overrides
+from .rewrite import rewrite
 
 __all__ = ["HlsSettings", "UnsupportedModelError", "build_hls_config", "check_supported", "convert", "load_run",
-           "merge_overrides", "normalize_overrides", "run_folder", "run_overrides"]
+           "merge_overrides", "normalize_overrides", "rewrite", "run_folder", "run_overrides"]
 
 BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("io_parallel", "io_stream")
@@ -106,6 +111,7 @@ def convert(
     import hls4ml
 
     settings = settings or HlsSettings()
+    model = rewrite(model)  # fused activations split off, binary/ternary weights as exact values (rewrite.py)
     cfg = build_hls_config(model, settings.backend, settings.strategy, settings.reuse_factor, overrides, trace,
                            settings.io_type)
     kwargs = dict(

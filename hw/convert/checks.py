@@ -8,7 +8,7 @@ import numpy as np
 from hw.layers import LAYERS, keras_names
 
 from .keras_graph import consumers, inbound_layers, is_linear_quantizer, producer
-from .quantizer_types import QuantizerProblem, activation_type, weight_type
+from .quantizer_types import QuantizerProblem, activation_type, quantizer_repr, weight_type
 from .separable import SEPARABLE_LAYERS, separable_problems
 
 
@@ -58,8 +58,34 @@ def _quantizer_problem(fn, quantizer) -> str | None:
     return None
 
 
+def _fused_activation_problem(act) -> str | None:
+    """hw.convert.rewrite splits fused quantized_relu/quantized_bits activations off; what is left here
+    is refused: unquantized (float) Keras activations and quantizers the exact flow lacks."""
+    if act in (None, "linear") or (isinstance(act, dict) and act.get("class_name") == "linear"):
+        return None
+    if isinstance(act, str) and "(" not in act:
+        return (f"fused activation {act!r} is unquantized (float); write activation=None and add a separate "
+                "QActivation(quantized_relu(bits, integer)) (or QActivation(quantized_bits(bits, integer, alpha=1))) "
+                "after the layer")
+    why = _quantizer_problem(activation_type, act)
+    return f"fused activation {quantizer_repr(act)}: {why or 'was not split off (hw.convert.rewrite)'}"
+
+
 def check_supported(model, strategy: str = "Latency", io_type: str = "io_parallel", reuse_factor: int = 1) -> None:
-    """Raise UnsupportedModelError listing every layer the exact flow cannot handle."""
+    """Raise UnsupportedModelError listing every layer the exact flow cannot handle.
+
+    The model is first rewritten (hw.convert.rewrite: fused activations split off, binary/ternary
+    kernels replaced by their exact values); problems are reported under the user's layer names."""
+    from .rewrite import rewrite, user_layer_name
+
+    rewritten = rewrite(model)
+    try:
+        _check(rewritten, strategy, io_type, reuse_factor)
+    except UnsupportedModelError as err:
+        raise UnsupportedModelError([(user_layer_name(rewritten, n), why) for n, why in err.problems]) from None
+
+
+def _check(model, strategy: str, io_type: str, reuse_factor: int) -> None:
     problems: list[tuple[str, str]] = []
     layers = model.layers
     for layer in layers:
@@ -78,9 +104,8 @@ def check_supported(model, strategy: str = "Latency", io_type: str = "io_paralle
                     problems.append((name, f"bias_quantizer: {why}"))
             elif "bias" in name.lower():
                 problems.append((name, "bias-less layer whose name contains 'bias': hls4ml would load its kernel as the bias; rename it"))
-            act = cfg.get("activation")
-            if act not in (None, "linear") and not (isinstance(act, dict) and act.get("class_name") == "linear"):
-                problems.append((name, f"fused activation {act!r}; use activation=None and a separate QActivation"))
+            if (why := _fused_activation_problem(cfg.get("activation"))):
+                problems.append((name, why))
             if cls == "QDepthwiseConv2D":
                 if cfg.get("depth_multiplier", 1) != 1:
                     problems.append((name, "depth_multiplier != 1 aborts hls4ml's C simulation; use depth_multiplier=1 (+ a 1x1 QConv2D)"))

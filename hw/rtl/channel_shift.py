@@ -13,7 +13,10 @@ commutes with the modulo-2**W sum. With per-product rounding (paper A's narrow a
 would not, so such layers keep the wide weights.
 
 Applied only when it narrows the ROM word, so a layer without per-channel scales is generated
-exactly as before.
+exactly as before. One exception: a sign kernel (every code -1, 0 or +1, as binary/ternary kernels
+rewritten by hw.convert.rewrite with one common gain 2**-k are: QKeras's grids have integer >= 0, so
++-2**-2 is codes +-1 of a 3-bit fixed<3,1>) is stored in 2-bit words with no shifts at all: the raw
+codes, their fraction bits and so every product are unchanged, only the ROM word is narrower.
 """
 
 from __future__ import annotations
@@ -54,12 +57,14 @@ def trailing_zeros(column: np.ndarray) -> int:
 
 def factor_channel_shifts(weights: np.ndarray, w_type: FixedType, prod_shift: int) -> ChannelShifts | None:
     """The narrow weights and shifts, or None when it would not be exact (prod_shift > 0: products
-    are rounded into the accumulator one by one) or would not narrow the weights."""
-    if prod_shift > 0:
-        return None
+    are rounded into the accumulator one by one) or would not narrow the weights. Sign kernels
+    (codes in {-1, 0, 1}) are narrowed without shifts whatever prod_shift (see the module docstring)."""
     w = np.asarray(weights, np.int64)
-    shifts = tuple(trailing_zeros(w[:, c]) for c in range(w.shape[1]))
-    if not any(shifts):
+    sign_kernel = bool(np.all(np.abs(w) <= 1))
+    if prod_shift > 0 and not sign_kernel:
+        return None
+    shifts = tuple(trailing_zeros(w[:, c]) for c in range(w.shape[1])) if prod_shift <= 0 else (0,) * w.shape[1]
+    if not any(shifts) and not sign_kernel:
         return None
     narrow = w >> np.asarray(shifts, np.int64)[None, :]  # exact: the shifted-out bits are zero
     width = _signed_width(int(narrow.min()), int(narrow.max()))

@@ -178,7 +178,7 @@ def _arith_params(edge_in: Edge, w_type: FixedType, acc: FixedType, out: FixedTy
               "PROD_SHIFT": edge_in.frac + w_type.frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding],
               "ACC_OVF": OVF_CODE[acc.overflow], "OUT_W": out.width, "OUT_SIGNED": int(out.signed),
               "OUT_SHIFT": outp["SHIFT"], "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
-    if pc is not None:
+    if pc is not None and any(pc.shifts):  # (a sign kernel narrowed without shifts has none)
         params["SH_W"] = pc.shift_width
         params["SHIFTS"] = verilog_const(pack(pc.shifts, pc.shift_width), len(pc.shifts) * pc.shift_width)
     return params
