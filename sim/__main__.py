@@ -102,7 +102,7 @@ def markdown(r: dict) -> str:
              "(cycles of the layer's first input beat to its last output beat; what it adds to the latency: its last "
              "output beat minus its input's last beat — the column sums to the latency minus the input's streaming "
              "time, and is negative for a layer whose last output does not wait for its input's last beats, e.g. a "
-             "strided 'valid' window that never reads the trailing rows).", "",
+             "strided window that never reads the trailing rows, such as the bottom padding rows of a 'same' conv with stride 2).", "",
              "| layer | kind | reuse factor | multipliers | cycles/frame (est.) | first in → last out | adds |",
              "|---|---|---|---|---|---|---|"]
     measured = {t["layer"]: t for t in r.get("layer_timing", [])}
