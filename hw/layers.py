@@ -68,6 +68,9 @@ LAYERS = (
     LayerType("pooling2d", ("AveragePooling2D", "MaxPooling2D"), ("Pooling2D",), "pooling:Pooling2DKernel",
               "pool_emitter:emit_pool", "window", "pooling"),
     LayerType("add", ("Add",), ("Merge",), "merge:AddKernel", "merge_emitter:emit_merge", "elementwise", "merge"),
+    # channel (last-axis) concatenation of two streams: per pixel, input 0's channels then input 1's
+    LayerType("concatenate", ("Concatenate",), ("Concatenate",), "merge:ConcatKernel", "concat_emitter:emit_concat",
+              "elementwise", "merge"),
 )
 
 _BY_HLS4ML = {cls: entry for entry in LAYERS for cls in entry.hls4ml}

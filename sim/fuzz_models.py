@@ -8,7 +8,7 @@ from it, so a failing model can be saved, shrunk and replayed.
 
 The generator stays inside what ``hw.convert.check_supported`` accepts (``supported(spec)`` says
 so for any spec): QDense, QConv1D, QConv2D (pointwise included), QDepthwiseConv2D, average/max
-pooling, QActivation with quantized_bits / quantized_relu, Flatten, Reshape, Dropout, Add.
+pooling, QActivation with quantized_bits / quantized_relu, Flatten, Reshape, Dropout, Add, Concatenate.
 Weights are drawn per layer as raw codes over the whole grid, as coarse codes (many products end
 on rounding ties of the next quantizer) or as floats beyond the grid (the weight quantizer
 saturates); inputs are random on a grid one bit finer than the input quantizer (half of them are
@@ -177,18 +177,26 @@ def _pool(rng, names, cur, last, io_type):
 
 
 def _residual(rng, names, cur):
-    """conv(k, stride, same) -> act -> conv(k, same); shortcut identity or 1x1 conv(stride); Add; act."""
+    """conv(k, stride, same) -> act -> conv(k, same); shortcut identity or 1x1 conv(stride); Add; act.
+    One in four is a channel Concatenate instead of the Add ("merge": "concat"; shortcut of any width)."""
     filters = int(rng.integers(1, 6))
     stride = int(rng.choice([1, 1, 2]))
     k = int(rng.integers(1, 6))
+    # own stream, seeded from rng's state without advancing it: specs without a Concatenate stay as before
+    side = np.random.default_rng(rng.bit_generator.state["state"]["state"])
+    concat = bool(side.random() < 0.25)
     c1, mid = _weight_layer(rng, names, "conv", cur, filters=filters, kernel=[k], stride=[stride], padding="same")
     a1 = _act(rng, names)
     c2, out = _weight_layer(rng, names, "conv", mid, filters=filters, kernel=[k], stride=[1], padding="same")
     identity = stride == 1 and cur[-1] == filters and rng.random() < 0.5
-    shortcut = [] if identity else [_weight_layer(rng, names, "conv", cur, filters=filters, kernel=[1], stride=[stride],
-                                                  padding="valid")[0]]
-    return [{"op": "residual", "name": next(names), "body": [c1, a1, c2], "shortcut": shortcut,
-             "act": _act(rng, names)}], out
+    skip_filters = int(side.integers(1, 6)) if concat else filters
+    shortcut = [] if identity else [_weight_layer(rng, names, "conv", cur, filters=skip_filters, kernel=[1],
+                                                  stride=[stride], padding="valid")[0]]
+    block = {"op": "residual", "name": next(names), "body": [c1, a1, c2], "shortcut": shortcut, "act": _act(rng, names)}
+    if concat:
+        block["merge"] = "concat"
+        out = [out[0], filters + (cur[-1] if identity else skip_filters)]
+    return [block], out
 
 
 def _walk(layers):
@@ -256,7 +264,8 @@ def _apply(layer, x):
         s = x
         for sub in layer["shortcut"]:
             s = _apply(sub, s)
-        return _apply(layer["act"], L.Add(name=name)([y, s]))
+        merge = L.Concatenate(name=name) if layer.get("merge") == "concat" else L.Add(name=name)
+        return _apply(layer["act"], merge([y, s]))
     raise ValueError(f"unknown op {op!r} in layer {name!r}")
 
 

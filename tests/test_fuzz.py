@@ -97,10 +97,11 @@ def test_generator_covers_the_supported_set():
                 seen |= {f"qbits_signed:{layer['keep_negative']}", f"symmetric:{layer['symmetric']}"}
             if layer["op"] == "residual":
                 seen.add("identity" if not layer["shortcut"] else "projection")
+                seen.add(layer.get("merge", "add"))
     want = {"dense", "conv", "depthwise", "relu", "qbits", "pool", "flatten", "to_seq", "residual",
             "conv1d", "conv2d", "pad:same", "pad:valid", "pointwise", "kxk", "strided",
             "avgpool1d", "avgpool2d", "maxpool1d", "maxpool2d", "spread:grid", "spread:coarse", "spread:uniform",
-            "bias:False", "qbits_signed:False", "symmetric:True", "identity", "projection",
+            "bias:False", "qbits_signed:False", "symmetric:True", "identity", "projection", "add", "concat",
             "io:io_parallel", "io:io_stream", "strategy:Resource", "backend:Vivado", "accum:True", "argmax:True",
             "balance:True", "unsigned_in:True", "rank:1", "rank:2", "rank:3"}
     assert want <= seen, sorted(want - seen)

@@ -26,7 +26,7 @@ WEIGHT_LAYERS = {cls: e.weight_attr for e in LAYERS if e.check == "weights" for 
 ACTIVATION_LAYERS = set(keras_names("activation"))
 PASSTHROUGH_LAYERS = set(keras_names("passthrough"))
 POOLING_LAYERS = set(keras_names("pooling"))
-MERGE_LAYERS = set(keras_names("merge"))  # Add: exact here (see _merge_problems)
+MERGE_LAYERS = set(keras_names("merge"))  # Add, Concatenate: exact here (see _merge_problems, _concat_problems)
 # the other Keras merge layers hls4ml turns into its Merge layer, refused with this advice
 OTHER_MERGES = {"Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"} - MERGE_LAYERS
 
@@ -153,9 +153,10 @@ def _check(model, strategy: str, io_type: str, reuse_factor: int) -> None:
                 if before is None or type(before).__name__ != "QActivation":
                     problems.append((name, "average pooling needs a QActivation before it (its input type must be known)"))
         elif cls in MERGE_LAYERS:
-            problems += _merge_problems(model, layer)
+            problems += (_concat_problems(layer) if cls == "Concatenate" else _merge_problems(model, layer))
         elif cls in OTHER_MERGES:
-            problems.append((name, f"{cls} is not supported; of the merge layers only Add (residual sums) is"))
+            problems.append((name, f"{cls} is not supported; of the merge layers only Add (residual sums) and "
+                                   "Concatenate (channels) are"))
         elif cls in PASSTHROUGH_LAYERS:
             pass
         else:
@@ -206,4 +207,31 @@ def _merge_problems(model, layer) -> list[tuple[str, str]]:
     if not (len(after) == 1 and type(after[0]).__name__ == "QActivation"):
         return [(name, "Add must be followed by one QActivation (quantized_relu or quantized_bits) giving the sum "
                        "its fixed format")]
+    return []
+
+
+def _concat_problems(layer) -> list[tuple[str, str]]:
+    """A Concatenate of two tensors along the channel (last) axis.
+
+    hls4ml's concatenate1d/2d/3d copy each input element into the result type; the converter
+    makes that type the common type holding both inputs exactly (hls_config.concat_type), so the
+    copy neither rounds nor saturates and no QActivation is needed after it. On our streams a
+    channel concatenation is one beat of input 0's channels then input 1's per pixel; other axes
+    would reorder whole rows or frames, which the RTL does not do."""
+    name = layer.name
+    inbound = inbound_layers(layer)
+    if len(inbound) != 2:
+        return [(name, f"Concatenate of {len(inbound)} tensors; hls4ml's Concatenate takes exactly two "
+                       "(nest two-input Concatenates)")]
+    if layer.input[0] is layer.input[1]:
+        return [(name, "Concatenate of a tensor with itself is not supported; duplicate its channels with a 1x1 "
+                       "convolution")]
+    shapes = [tuple(t.shape[1:]) for t in layer.input]
+    rank = len(shapes[0])
+    if rank > 3:
+        return [(name, f"Concatenate of rank-{rank} tensors; hls4ml supports rank 1 to 3")]
+    axis = int(layer.get_config().get("axis", -1))
+    if (axis + rank + 1 if axis < 0 else axis) != rank:
+        return [(name, f"Concatenate along axis {axis} of {shapes[0]} tensors is not supported; only the channel "
+                       f"(last) axis is (axis=-1)")]
     return []

@@ -1,6 +1,7 @@
 """``build_hls_config``: hls4ml's per-layer config (granularity='name') with the precisions that
 hls4ml gets wrong by default set explicitly (input, activations, dropped trailing quantizers and the
-hidden ``<layer>_linear`` activations, average-pooling accumulators), overrides applied last."""
+hidden ``<layer>_linear`` activations, average-pooling accumulators, concatenation results),
+overrides applied last."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 from qat.fixed import FixedType
 
 from .checks import PASSTHROUGH_LAYERS, POOLING_LAYERS, WEIGHT_LAYERS, check_supported
-from .keras_graph import consumers, is_linear_quantizer, producer
+from .keras_graph import consumers, inbound_layers, is_linear_quantizer, producer
 from .overrides import normalize_overrides
 from .quantizer_types import activation_type
 from .separable import SEPARABLE_LAYERS, input_type, separable_types
@@ -36,6 +37,21 @@ def _pool_types(in_t: FixedType, window: int, out_t: FixedType | None) -> tuple[
     frac = max(in_t.frac, out_t.frac + 1) + grow + 1
     integer = in_t.integer + grow
     return FixedType(integer + frac, integer, in_t.signed), out_t
+
+
+def concat_type(a: FixedType, b: FixedType) -> FixedType:
+    """The narrowest type holding every value of both inputs of a Concatenate: hls4ml converts
+    each input element to the result type (nnet_merge.h ``res[i] = data1[i]``), exact only then.
+    hls4ml 1.3's own inference (_infer_cat_precision) gives the same widths; setting it here keeps
+    it exact whatever the model-wide precision settings. Equal inputs keep their type."""
+    if a == b:
+        return a
+    signed = a.signed or b.signed
+    integer = max(a.integer + (signed and not a.signed), b.integer + (signed and not b.signed))
+    frac = max(a.frac, b.frac)
+    rounding = a.rounding if a.rounding != "TRN" else b.rounding  # as hls4ml: no effect, nothing rounds
+    overflow = a.overflow if a.overflow != "WRAP" else b.overflow
+    return FixedType(integer + frac, integer, signed, rounding, overflow)
 
 
 def build_hls_config(
@@ -109,6 +125,12 @@ def build_hls_config(
                 prec["accum"] = acc_t.to_hls()
                 prec["result"] = out_t.to_hls()
                 types[name] = out_t
+        elif cls == "Concatenate":
+            ins = [types.get(p.name) for p in inbound_layers(layer)]
+            if None not in ins:  # otherwise hls4ml infers the same common type from the graph's types
+                t = concat_type(*ins)
+                prec["result"] = t.to_hls()
+                types[name] = t
         elif cls in PASSTHROUGH_LAYERS and cls != "InputLayer":
             before = producer(layer)
             if before is not None and before.name in types:

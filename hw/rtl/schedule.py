@@ -103,7 +103,7 @@ def branch_needs(merge_input: str, specs: dict, edges_in: dict, edges_out: dict,
 
 def fifo_depths(merge, specs: dict, edges_in: dict, edges_out: dict, consumers: dict) -> tuple[tuple[int, int], dict]:
     """Depth of the FIFO in front of each input of `merge` (0: none), and the numbers behind it."""
-    frame = _beats(merge.out_shape, edges_out[merge.inputs[0]].beat)
+    frame = _beats(merge.in_shape, edges_out[merge.inputs[0]].beat)  # beats per input (a Concatenate widens them)
     branches = [branch_needs(i, specs, edges_in, edges_out, consumers) for i in merge.inputs]
     if any(b is None for b in branches) or branches[0][0] != branches[1][0]:
         # not a fork -> two chains -> add: hold a whole frame on both sides (safe, not minimal)

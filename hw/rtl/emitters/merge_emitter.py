@@ -18,6 +18,23 @@ def _sum_width(edges: tuple[Edge, Edge], frac: int) -> int:
     return max(e.width + (frac - e.frac) + (not e.signed) for e in edges) + 1
 
 
+def input_fifo_lines(edges, depths) -> list[str]:
+    """Verilog lines: input j (ports s<j>_axis_*) through a kws_fifo of depths[j] beats (none if 0)
+    onto wires q<j>_*, which the merge reads (shared by the Add and the Concatenate)."""
+    lines = []
+    for j, (e, depth) in enumerate(zip(edges, depths)):
+        lines += [f"    wire [{e.tdata_width-1}:0] q{j}_tdata;", f"    wire q{j}_tvalid, q{j}_tready;"]
+        if depth:
+            lines.append(f"    kws_fifo #(.W({e.tdata_width}), .DEPTH({depth})) u_fifo{j} (\n"
+                         f"        .clk(clk), .rst_n(rst_n),\n"
+                         f"        .s_axis_tdata(s{j}_axis_tdata), .s_axis_tvalid(s{j}_axis_tvalid), .s_axis_tready(s{j}_axis_tready),\n"
+                         f"        .m_axis_tdata(q{j}_tdata), .m_axis_tvalid(q{j}_tvalid), .m_axis_tready(q{j}_tready)\n    );")
+        else:
+            lines += [f"    assign q{j}_tdata = s{j}_axis_tdata;", f"    assign q{j}_tvalid = s{j}_axis_tvalid;",
+                      f"    assign s{j}_axis_tready = q{j}_tready;"]
+    return lines
+
+
 def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
     op = str(spec.attrs.get("op", "")).lower()
     if spec.kind != "Merge" or op != "add":
@@ -47,16 +64,7 @@ def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
                   f"    output wire s{j}_axis_tready,"]
     lines += [f"    output wire [{out_w-1}:0] m_axis_tdata,", "    output wire m_axis_tvalid,",
               "    input  wire m_axis_tready", ");"]
-    for j, (e, depth) in enumerate(zip(edges, depths)):
-        lines += [f"    wire [{e.tdata_width-1}:0] q{j}_tdata;", f"    wire q{j}_tvalid, q{j}_tready;"]
-        if depth:
-            lines.append(f"    kws_fifo #(.W({e.tdata_width}), .DEPTH({depth})) u_fifo{j} (\n"
-                         f"        .clk(clk), .rst_n(rst_n),\n"
-                         f"        .s_axis_tdata(s{j}_axis_tdata), .s_axis_tvalid(s{j}_axis_tvalid), .s_axis_tready(s{j}_axis_tready),\n"
-                         f"        .m_axis_tdata(q{j}_tdata), .m_axis_tvalid(q{j}_tvalid), .m_axis_tready(q{j}_tready)\n    );")
-        else:
-            lines += [f"    assign q{j}_tdata = s{j}_axis_tdata;", f"    assign q{j}_tvalid = s{j}_axis_tvalid;",
-                      f"    assign s{j}_axis_tready = q{j}_tready;"]
+    lines += input_fifo_lines(edges, depths)
     plist = ", ".join(f".{k}({v})" for k, v in params.items())
     lines += [f"    kws_add #({plist}) u_add (",
               "        .s0_axis_tdata(q0_tdata), .s0_axis_tvalid(q0_tvalid), .s0_axis_tready(q0_tready),",
