@@ -84,7 +84,7 @@ def _cat(graph):
 
 
 # ---------------------------------------------------------------- QKeras == golden
-@pytest.mark.parametrize("short_first", [False, True], ids=["", "short_first"])
+@pytest.mark.parametrize("short_first", [False, True], ids=["long_first", "short_first"])
 @pytest.mark.parametrize("io_type", IO_TYPES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_qkeras_equals_golden(kind, io_type, short_first, tmp_path):
@@ -184,7 +184,7 @@ LEADS = {"conv1d": 6, "conv2d": 7, "dense": 0}  # beats the short branch runs ah
 
 @pytest.mark.sim
 @pytest.mark.parametrize("kind,io_type,rf,short_first,handshakes", RTL_CASES,
-                         ids=lambda v: "" if isinstance(v, list) else {True: "short_first", False: ""}.get(v, str(v)))
+                         ids=[f"{k}-{io}-rf{rf}" + ("-short_first" if sf else "") for k, io, rf, sf, _ in RTL_CASES])
 def test_rtl_equals_golden(kind, io_type, rf, short_first, handshakes, tmp_path):
     from hw.rtl import generate_rtl
     from hw.tools.verilator import verilator_lint

@@ -58,7 +58,7 @@ def test_converter_refuses_a_keras_class_the_table_lacks(monkeypatch):
     from hw.convert import UnsupportedModelError, checks
     from sim.testmodels import residual_model
 
-    assert checks.MERGE_LAYERS == set(layers.keras_names("merge")) == {"Add"}
+    assert checks.MERGE_LAYERS == set(layers.keras_names("merge")) == {"Add", "Concatenate"}
     assert checks.POOLING_LAYERS == set(layers.keras_names("pooling"))
     assert set(checks.WEIGHT_LAYERS) == set(layers.keras_names("weights"))
     model = residual_model(bits=8)

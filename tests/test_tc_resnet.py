@@ -163,7 +163,8 @@ def _merge_model(merge, after_relu=True, n_inputs=2):
 
 
 @pytest.mark.parametrize("merge,after,n,words", [
-    (keras.layers.Concatenate, True, 2, ["Concatenate is not supported", "only Add"]),
+    (keras.layers.Subtract, True, 2, ["Subtract is not supported", "only Add"]),
+    (keras.layers.Concatenate, True, 3, ["Concatenate of 3 tensors", "exactly two"]),  # two: tests/test_byo_concat.py
     (keras.layers.Add, False, 2, ["followed by one QActivation"]),
     (keras.layers.Add, True, 3, ["Add of 3 tensors", "exactly two"]),
 ])
