@@ -40,7 +40,10 @@ def narrow_accumulators(graph, width: int, drop_bits: int = 0) -> dict:
 
     Refused (AccumulatorRangeError) when a layer's products have more fraction bits than `width`
     + `drop_bits`: the accumulator would have negative integer bits, on which hls4ml 1.3's C
-    simulation aborts its process (ap_private::get_bit, "read bit beyond MSB"; found by sim/fuzz.py)."""
+    simulation aborts its process (ap_private::get_bit, "read bit beyond MSB"; found by sim/fuzz.py);
+    and when `drop_bits` exceeds the products' fraction bits: rounding into an accumulator with
+    negative fraction bits (fixed<W, I> with I > W) aborts it the same way (found by sim/fuzz.py
+    --byo: binary kernels times integer activations give integer products)."""
     out = {}
     for spec, prod_frac in _mac_layers(graph):
         frac = prod_frac - drop_bits
@@ -48,5 +51,9 @@ def narrow_accumulators(graph, width: int, drop_bits: int = 0) -> dict:
             raise AccumulatorRangeError(
                 f"layer {spec.name!r}: a {width}-bit accumulator with LSB 2^-{frac} has {width - frac} integer bits; "
                 f"use width >= {frac} or drop_bits >= {prod_frac - width}")
+        if frac < 0 and drop_bits:
+            raise AccumulatorRangeError(
+                f"layer {spec.name!r}: its products have {prod_frac} fraction bits, so dropping {drop_bits} rounds "
+                f"to 2^{-frac}, which hls4ml 1.3 cannot round into; use drop_bits <= {prod_frac}")
         out[spec.name] = {"accum": FixedType(width, width - frac, True, "RND_CONV" if drop_bits else "TRN", "WRAP").to_hls()}
     return out

@@ -307,6 +307,7 @@ def main(argv=None) -> int:
     p.add_argument("--shrink", action="store_true", help="shrink every failing model and save it as a regression")
     p.add_argument("--out", default=str(REGRESSIONS), help="folder for shrunk specs")
     p.add_argument("--log", help="write one JSON line per model to this file")
+    p.add_argument("--byo", action="store_true", help="also binary/ternary kernels and fused activations")
     args = p.parse_args(argv)
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     if set(stages) - set(STAGES):
@@ -317,7 +318,7 @@ def main(argv=None) -> int:
     failures, skipped, log = [], 0, open(args.log, "w") if args.log else None
     bar = tqdm(range(args.seed, args.seed + args.models), desc="fuzz", unit="model", file=sys.stderr)
     for seed in bar:
-        spec = generate(seed)
+        spec = generate(seed, byo=args.byo)
         res = check(spec, stages)
         skipped += sum(isinstance(v, str) for v in res["counts"].values())
         if log:

@@ -8,7 +8,8 @@ from it, so a failing model can be saved, shrunk and replayed.
 
 The generator stays inside what ``hw.convert.check_supported`` accepts (``supported(spec)`` says
 so for any spec): QDense, QConv1D, QConv2D (pointwise included), QDepthwiseConv2D, average/max
-pooling, QActivation with quantized_bits / quantized_relu, Flatten, Reshape, Dropout, Add, Concatenate.
+pooling, QActivation with quantized_bits / quantized_relu, Flatten, Reshape, Dropout, Add, Concatenate; with
+``byo`` also binary/ternary kernels and activations fused into the weight layer.
 Weights are drawn per layer as raw codes over the whole grid, as coarse codes (many products end
 on rounding ties of the next quantizer) or as floats beyond the grid (the weight quantizer
 saturates); inputs are random on a grid one bit finer than the input quantizer (half of them are
@@ -31,8 +32,37 @@ SPREADS = ("grid", "coarse", "uniform")
 
 
 # ============================================================================ generation
-def generate(seed: int) -> dict:
-    """A random spec; the same seed gives the same spec."""
+def generate(seed: int, byo: bool = False) -> dict:
+    """A random spec; the same seed gives the same spec. ``byo``: also QKeras idioms hw.convert.rewrite
+    carries (binary/ternary kernels, fused activations; see ``_byo``), drawn from their own stream so
+    the rest of the spec is the one ``generate(seed)`` gives."""
+    spec = _generate(seed)
+    if byo:
+        _byo(np.random.default_rng([int(seed), 14]), spec["layers"])
+    return spec
+
+
+SIGN_KERNELS = ("binary", "ternary", "binary_po2", "ternary_po2")
+
+
+def _byo(rng, layers):
+    """Some weight layers get a binary/ternary kernel quantizer (alpha=1 or 'auto_po2'), some weight
+    layers followed by an activation get it fused (``activation=...``)."""
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if layer["op"] == "residual":
+            _byo(rng, layer["body"])
+            _byo(rng, layer["shortcut"])
+        if layer["op"] in WEIGHT_OPS:
+            if rng.random() < 0.4:
+                layer["kq"] = str(rng.choice(SIGN_KERNELS))
+            if i + 1 < len(layers) and layers[i + 1]["op"] in ACT_OPS and rng.random() < 0.5:
+                layer["fused"] = layers.pop(i + 1)
+        i += 1
+
+
+def _generate(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     names = iter(f"l{i}" for i in range(1000))
     family = rng.choice(["flat", "seq", "img"], p=[0.25, 0.35, 0.4])
@@ -232,9 +262,11 @@ def _apply(layer, x):
 
     op, name, L = layer["op"], layer["name"], tf.keras.layers
     if op in WEIGHT_OPS:
-        kq = quantized_bits(*layer["w"], alpha=1)
+        kq = _sign_kernel(layer["kq"]) if layer.get("kq") else quantized_bits(*layer["w"], alpha=1)
         bias = dict(use_bias=layer["b"] is not None,
                     bias_quantizer=quantized_bits(*layer["b"], alpha=1) if layer["b"] is not None else None)
+        if layer.get("fused"):
+            bias["activation"] = _act_quantizer(layer["fused"])
         if op == "dense":
             return QDense(layer["units"], kernel_quantizer=kq, name=name, **bias)(x)
         geo = dict(kernel_size=tuple(layer["kernel"]), strides=tuple(layer["strides"]), padding=layer["padding"])
@@ -242,11 +274,8 @@ def _apply(layer, x):
             return QDepthwiseConv2D(depthwise_quantizer=kq, name=name, **geo, **bias)(x)
         cls = QConv1D if layer["dims"] == 1 else QConv2D
         return cls(layer["filters"], kernel_quantizer=kq, name=name, **geo, **bias)(x)
-    if op == "relu":
-        return QActivation(quantized_relu(layer["bits"], layer["integer"]), name=name)(x)
-    if op == "qbits":
-        return QActivation(quantized_bits(layer["bits"], layer["integer"], keep_negative=layer["keep_negative"],
-                                          symmetric=int(layer["symmetric"]), alpha=1), name=name)(x)
+    if op in ACT_OPS:
+        return QActivation(_act_quantizer(layer), name=name)(x)
     if op == "pool":
         cls = {("avg", 1): L.AveragePooling1D, ("avg", 2): L.AveragePooling2D,
                ("max", 1): L.MaxPooling1D, ("max", 2): L.MaxPooling2D}[layer["kind"], layer["dims"]]
@@ -267,6 +296,22 @@ def _apply(layer, x):
         merge = L.Concatenate(name=name) if layer.get("merge") == "concat" else L.Add(name=name)
         return _apply(layer["act"], merge([y, s]))
     raise ValueError(f"unknown op {op!r} in layer {name!r}")
+
+
+def _act_quantizer(layer):
+    from qkeras import quantized_bits, quantized_relu
+
+    if layer["op"] == "relu":
+        return quantized_relu(layer["bits"], layer["integer"])
+    return quantized_bits(layer["bits"], layer["integer"], keep_negative=layer["keep_negative"],
+                          symmetric=int(layer["symmetric"]), alpha=1)
+
+
+def _sign_kernel(kind: str):
+    from qkeras import binary, ternary
+
+    cls = binary if kind.startswith("binary") else ternary
+    return cls(alpha="auto_po2" if kind.endswith("_po2") else 1)
 
 
 def _rng(seed: int, name: str):

@@ -214,7 +214,7 @@ needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml C sim
 @pytest.mark.hls
 @pytest.mark.parametrize("idiom,io_type", [("fused_relu_conv2d", "io_parallel"), ("fused_bits_dense", "io_parallel"),
                                            ("binary_dense", "io_parallel"), ("ternary_po2_conv2d", "io_stream"),
-                                           ("residual", "io_stream")])
+                                           pytest.param("residual", "io_stream", marks=pytest.mark.slow)])
 def test_csim_equals_golden(idiom, io_type, tmp_path):
     model = _build(idiom)
     graph = _graph(model, tmp_path, io_type)
@@ -251,32 +251,31 @@ def stored_weight_bits(graph, design) -> dict[str, int]:
             for l in graph.get_layers() if "weight" in l.weights}
 
 
-RTL_CASES = [  # (idiom, reuse factor, p_valid, p_ready)
-    ("fused_relu_dense", 1, 100, 100), ("fused_relu_conv1d", 3, 70, 80), ("fused_relu_conv2d", 1, 75, 70),
-    ("fused_relu_depthwise", 3, 80, 75), ("fused_bits_dense", 4, 70, 70), ("binary_dense", 1, 100, 100),
-    ("binary_dense", 4, 70, 75), ("ternary_conv1d", 5, 75, 70), ("binary_po2_dense", 2, 80, 70),
-    ("ternary_po2_conv2d", 1, 70, 80), ("binary_po2_depthwise_fused", 3, 75, 75), ("residual", 2, 80, 80),
+RTL_CASES = [  # (idiom, reuse factor, p_valid, p_ready, io type): one per idiom, RF 1 and > 1, most with bubbles
+    ("fused_relu_dense", 1, 100, 100, "io_parallel"), ("fused_relu_conv1d", 3, 70, 80, "io_parallel"),
+    ("fused_relu_conv2d", 1, 75, 70, "io_parallel"), ("fused_relu_depthwise", 3, 80, 75, "io_parallel"),
+    ("fused_bits_dense", 4, 70, 70, "io_parallel"), ("binary_dense", 1, 100, 100, "io_parallel"),
+    pytest.param("binary_dense", 4, 70, 75, "io_parallel", marks=pytest.mark.slow),
+    ("ternary_conv1d", 5, 75, 70, "io_parallel"), ("binary_po2_dense", 2, 80, 70, "io_parallel"),
+    ("ternary_po2_conv2d", 3, 70, 80, "io_stream"), ("binary_po2_depthwise_fused", 3, 75, 75, "io_parallel"),
+    ("residual", 2, 80, 80, "io_parallel"),
 ]
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("idiom,rf,p_valid,p_ready", RTL_CASES)
-def test_rtl_equals_golden(idiom, rf, p_valid, p_ready, tmp_path):
-    graph, design = _rtl(idiom, rf, p_valid, p_ready, tmp_path)
-    if idiom.startswith(("binary", "ternary")):
-        # +-1 ROMs: 2-bit words (kws_dense multiplies signed weights, so -1/+1 take two bits), the
-        # per-channel gains 2**k_c as one shift per output channel, not as a wider grid
-        bits = stored_weight_bits(graph, design)
-        assert set(bits.values()) == {2}, bits
-
-
-@pytest.mark.sim
-def test_rtl_ternary_po2_per_channel_gains_become_shifts(tmp_path):
-    graph, design = _rtl("ternary_po2_conv2d", 3, 70, 70, tmp_path, io_type="io_stream")
-    layer = next(l for l in graph.get_layers() if "weight" in l.weights)
-    grid = layer.weights["weight"].type.precision.width
-    notes = next(l.notes for l in design.layers if l.layer == layer.name)
-    assert grid > 2 and notes["stored_weight_bits"] == 2 and len(set(notes["channel_shifts"])) >= 2, (grid, notes)
+@pytest.mark.parametrize("idiom,rf,p_valid,p_ready,io_type", RTL_CASES)
+def test_rtl_equals_golden(idiom, rf, p_valid, p_ready, io_type, tmp_path):
+    graph, design = _rtl(idiom, rf, p_valid, p_ready, tmp_path, io_type)
+    if not idiom.startswith(("binary", "ternary")):
+        return
+    # +-1 ROMs: 2-bit words (kws_dense multiplies signed weights, so -1/+1 take two bits), whatever
+    # the grid: per-channel gains 2**k_c become one shift per output channel
+    bits = stored_weight_bits(graph, design)
+    assert set(bits.values()) == {2}, bits
+    if idiom in ("binary_po2_dense", "ternary_po2_conv2d"):
+        layer = next(l for l in graph.get_layers() if "weight" in l.weights)
+        notes = next(l.notes for l in design.layers if l.layer == layer.name)
+        assert layer.weights["weight"].type.precision.width > 2 and len(set(notes["channel_shifts"])) >= 2, notes
 
 
 # ---------------------------------------------------------------- refusals and messages
@@ -397,3 +396,64 @@ def test_h5_round_trip_converts_the_same(tmp_path):
     a = GoldenModel(_graph(model, tmp_path / "a")).predict(x).reshape(N, -1)
     b = GoldenModel(_graph(loaded, tmp_path / "b")).predict(x).reshape(N, -1)
     assert np.array_equal(a, want) and np.array_equal(b, want)
+
+
+# ---------------------------------------------------------------- RTL / accumulator details
+def test_sign_kernels_are_narrowed_without_shifts():
+    """Codes -1/0/+1 on a wider grid (a common gain 2**-2: fixed<3,1>) are stored in 2-bit words with
+    no shifts; a kernel with other codes and no trailing zeros is left alone (generated as before)."""
+    from hw.rtl.channel_shift import factor_channel_shifts
+    from qat.fixed import FixedType
+
+    w_t = FixedType(3, 1)
+    sign = np.array([[1, -1, 0], [-1, 1, 1]], np.int64)
+    for prod_shift in (0, 1):  # the products are unchanged, so rounding them one by one does not matter
+        pc = factor_channel_shifts(sign, w_t, prod_shift)
+        assert pc.shifts == (0, 0, 0) and pc.w_type.width == 2 and pc.w_type.frac == w_t.frac
+        assert np.array_equal(pc.weights, sign)
+    assert factor_channel_shifts(np.array([[3, -1], [1, 2]]), FixedType(4, 1), 0) is None
+    assert factor_channel_shifts(sign, FixedType(2, 2), 0) is None  # already 2 bits: nothing to gain
+
+
+def test_narrow_accumulator_rounding_above_the_integer_lsb_is_refused(tmp_path):
+    """Binary kernels times integer activations give integer products; dropping LSBs from them would
+    round into fixed<W, I> with I > W, which aborts hls4ml 1.3's C simulation (found by
+    sim/fuzz.py --byo, seed 108): refused with the reason."""
+    from hw.accumulators import AccumulatorRangeError, narrow_accumulators
+
+    inp = keras.Input((12,), name="features")
+    x = QActivation(qb(3, 2), name="in_q")(inp)  # integer codes -4..3
+    x = QDense(4, name="fc", kernel_quantizer=binary(alpha=1), use_bias=False)(x)
+    model = _randomize(keras.Model(inp, QActivation(qb(8, 7), name="out_q")(x)), 0)
+    graph = _graph(model, tmp_path)
+    assert narrow_accumulators(graph, 10)["fc"]["accum"].startswith("fixed<10,10")
+    with pytest.raises(AccumulatorRangeError, match=r"'fc'.*0 fraction bits.*use drop_bits <= 0"):
+        narrow_accumulators(graph, 10, 2)
+
+
+# ---------------------------------------------------------------- the fuzzer's byo idioms
+def test_fuzzer_byo_specs_keep_the_plain_ones_and_are_supported():
+    from sim.fuzz_models import SIGN_KERNELS, generate, supported, walk
+
+    seen, fused = set(), 0
+    for seed in range(100, 112):
+        assert generate(seed) == generate(seed, byo=False)
+        spec = generate(seed, byo=True)
+        layers = list(walk(spec["layers"]))
+        seen |= {l["kq"] for l in layers if l.get("kq")}
+        fused += sum(bool(l.get("fused")) for l in layers)
+        if seed in (101, 103, 107, 108):  # between them: every sign kernel, fused and not
+            model, why = supported(spec)
+            assert model is not None, (seed, why)
+    assert seen == set(SIGN_KERNELS) and fused >= 5
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.parametrize("seed", range(100, 112))
+def test_fuzzer_byo_model_exact(seed):
+    from sim.fuzz import STAGES, check
+    from sim.fuzz_models import generate
+
+    res = check(generate(seed, byo=True), STAGES)
+    assert res["exact"], (res.get("pair"), res.get("detail"))

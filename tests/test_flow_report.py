@@ -8,12 +8,12 @@ from sim.studies.flow_report import main, render
 def test_report_lists_only_measured_stages(tmp_path):
     run = tmp_path / "r"
     run.mkdir()
-    assert "Not trained yet" in render(run)
+    assert "not trained here" in render(run)
     (run / "metrics.json").write_text(json.dumps({
         "model": "dscnn", "data": "synthetic", "accuracy": {"float": {"test": 0.5}, "quantized": {"test": 0.25}},
         "params": 10, "macs": 20, "weight_memory_bits": 80, "epoch_seconds": {"float": 1.0}}))
     text = render(run)
-    assert "| quantized | 25.00% |" in text and text.count("Not run") == 4
+    assert "| quantized | 25.00% |" in text and text.count("Not run") == 4 and "not trained here" not in text
     (run / "rtl").mkdir()
     (run / "rtl" / "sim_report.json").write_text(json.dumps({
         "identical": 7, "total": 9, "vectors": "9 clips", "reuse_factor": 4, "latency_cycles": 100,

@@ -7,18 +7,11 @@ import numpy as np
 
 from hw.layers import LAYERS, keras_names
 
+from .errors import UnsupportedModelError
 from .keras_graph import consumers, inbound_layers, is_linear_quantizer, producer
 from .quantizer_types import QuantizerProblem, activation_type, quantizer_repr, weight_type
+from .rewrite import rewrite, user_layer_name
 from .separable import SEPARABLE_LAYERS, separable_problems
-
-
-class UnsupportedModelError(ValueError):
-    """Raised before any C++ is written; lists every offending layer and what to use instead."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = problems
-        lines = [f"  - {layer}: {why}" for layer, why in problems]
-        super().__init__("model cannot be converted bit-exactly:\n" + "\n".join(lines))
 
 
 # The supported Keras classes come from the one layer table (hw/layers.py).
@@ -76,8 +69,6 @@ def check_supported(model, strategy: str = "Latency", io_type: str = "io_paralle
 
     The model is first rewritten (hw.convert.rewrite: fused activations split off, binary/ternary
     kernels replaced by their exact values); problems are reported under the user's layer names."""
-    from .rewrite import rewrite, user_layer_name
-
     rewritten = rewrite(model)
     try:
         _check(rewritten, strategy, io_type, reuse_factor)

@@ -23,6 +23,7 @@ import weakref
 
 import numpy as np
 
+from .errors import UnsupportedModelError
 from .quantizer_types import QuantizerProblem, activation_type, quantizer_config, quantizer_repr, \
     sign_quantizer_problem, SIGN_QUANTIZERS
 
@@ -207,8 +208,6 @@ class ExactSignWeights:
             values = np.asarray(quantizer(getattr(layer, attr)), dtype=np.float32)
             bits, integer = _exact_grid(values)
             if bits > MAX_GRID_BITS:
-                from .checks import UnsupportedModelError
-
                 scales = np.unique(np.abs(values[values != 0]))
                 raise UnsupportedModelError([(layer.name, (
                     f"{key}: {shown} gives {attr} values {_scales_text(scales)}, which need a {bits}-bit grid "
