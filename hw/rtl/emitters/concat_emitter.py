@@ -16,7 +16,7 @@ import math
 from ..errors import UnsupportedLayerError
 from ..requant import requant_params
 from .base import EmittedLayer, Edge, verilog_ident
-from .merge_emitter import input_fifo_lines
+from .merge_emitter import two_input_module
 
 
 def emit_concat(spec, edges, prefix: str, rf: int) -> EmittedLayer:
@@ -51,25 +51,12 @@ def emit_concat(spec, edges, prefix: str, rf: int) -> EmittedLayer:
                             library=("kws_requant.v", "kws_concat.v"),
                             notes={**notes, "fifo_bits": 0, "params": params, "combinational": True})
     name = f"{prefix}_{verilog_ident(spec.name)}"
-    lines = [f"// Layer {spec.name} (Concatenate): {a.beat} {a.type} + {b.beat} {b.type} channels -> "
-             f"{out_edge.beat} {out}; input FIFOs {depths[0]} / {depths[1]} beats (generated)",
-             f"module {name} (",
-             "    input  wire clk,",
-             "    input  wire rst_n,"]
-    for j, e in enumerate(edges):
-        lines += [f"    input  wire [{e.tdata_width-1}:0] s{j}_axis_tdata,", f"    input  wire s{j}_axis_tvalid,",
-                  f"    output wire s{j}_axis_tready,"]
-    lines += [f"    output wire [{out_edge.tdata_width-1}:0] m_axis_tdata,", "    output wire m_axis_tvalid,",
-              "    input  wire m_axis_tready", ");"]
-    lines += input_fifo_lines(edges, depths)
-    plist = ", ".join(f".{k}({v})" for k, v in params.items())
-    lines += [f"    kws_concat #({plist}) u_concat (",
-              "        .s0_axis_tdata(q0_tdata), .s0_axis_tvalid(q0_tvalid), .s0_axis_tready(q0_tready),",
-              "        .s1_axis_tdata(q1_tdata), .s1_axis_tvalid(q1_tvalid), .s1_axis_tready(q1_tready),",
-              "        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)",
-              "    );", "endmodule", ""]
+    verilog = two_input_module(
+        name, f"// Layer {spec.name} (Concatenate): {a.beat} {a.type} + {b.beat} {b.type} channels -> "
+              f"{out_edge.beat} {out}; input FIFOs {depths[0]} / {depths[1]} beats (generated)",
+        edges, depths, out_edge.tdata_width, "kws_concat", params)
     fifo_bits = sum(d * e.tdata_width for d, e in zip(depths, edges))
     library = ("kws_requant.v", "kws_concat.v") + (("kws_fifo.v",) if any(depths) else ())
-    return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog="\n".join(lines), out=out_edge,
+    return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=verilog, out=out_edge,
                         library=library,
                         notes={**notes, "fifo_bits": fifo_bits})

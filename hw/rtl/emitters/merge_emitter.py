@@ -18,10 +18,16 @@ def _sum_width(edges: tuple[Edge, Edge], frac: int) -> int:
     return max(e.width + (frac - e.frac) + (not e.signed) for e in edges) + 1
 
 
-def input_fifo_lines(edges, depths) -> list[str]:
-    """Verilog lines: input j (ports s<j>_axis_*) through a kws_fifo of depths[j] beats (none if 0)
-    onto wires q<j>_*, which the merge reads (shared by the Add and the Concatenate)."""
-    lines = []
+def two_input_module(name: str, comment: str, edges, depths, out_width: int, core: str, params: dict) -> str:
+    """Verilog of a merge layer (shared by the Add and the Concatenate): input j (ports s<j>_axis_*)
+    through a kws_fifo of depths[j] beats (none if 0) onto wires q<j>_*, which the library module
+    ``core`` (kws_add / kws_concat, with ``params``) joins into m_axis_*."""
+    lines = [comment, f"module {name} (", "    input  wire clk,", "    input  wire rst_n,"]
+    for j, e in enumerate(edges):
+        lines += [f"    input  wire [{e.tdata_width-1}:0] s{j}_axis_tdata,", f"    input  wire s{j}_axis_tvalid,",
+                  f"    output wire s{j}_axis_tready,"]
+    lines += [f"    output wire [{out_width-1}:0] m_axis_tdata,", "    output wire m_axis_tvalid,",
+              "    input  wire m_axis_tready", ");"]
     for j, (e, depth) in enumerate(zip(edges, depths)):
         lines += [f"    wire [{e.tdata_width-1}:0] q{j}_tdata;", f"    wire q{j}_tvalid, q{j}_tready;"]
         if depth:
@@ -32,7 +38,13 @@ def input_fifo_lines(edges, depths) -> list[str]:
         else:
             lines += [f"    assign q{j}_tdata = s{j}_axis_tdata;", f"    assign q{j}_tvalid = s{j}_axis_tvalid;",
                       f"    assign s{j}_axis_tready = q{j}_tready;"]
-    return lines
+    plist = ", ".join(f".{k}({v})" for k, v in params.items())
+    lines += [f"    {core} #({plist}) u_{core.removeprefix('kws_')} (",
+              "        .s0_axis_tdata(q0_tdata), .s0_axis_tvalid(q0_tvalid), .s0_axis_tready(q0_tready),",
+              "        .s1_axis_tdata(q1_tdata), .s1_axis_tvalid(q1_tvalid), .s1_axis_tready(q1_tready),",
+              "        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)",
+              "    );", "endmodule", ""]
+    return "\n".join(lines)
 
 
 def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
@@ -54,27 +66,13 @@ def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
               "SHIFT": q["SHIFT"], "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "RND": q["RND"], "OVF": q["OVF"]}
     name = f"{prefix}_{verilog_ident(spec.name)}"
     out_w = a.beat * out.width
-    lines = [f"// Layer {spec.name} (Merge add): exact {sum_w}-bit sum -> {out}; input FIFOs {depths[0]} / {depths[1]} "
-             "beats (generated)",
-             f"module {name} (",
-             "    input  wire clk,",
-             "    input  wire rst_n,"]
-    for j, e in enumerate(edges):
-        lines += [f"    input  wire [{e.tdata_width-1}:0] s{j}_axis_tdata,", f"    input  wire s{j}_axis_tvalid,",
-                  f"    output wire s{j}_axis_tready,"]
-    lines += [f"    output wire [{out_w-1}:0] m_axis_tdata,", "    output wire m_axis_tvalid,",
-              "    input  wire m_axis_tready", ");"]
-    lines += input_fifo_lines(edges, depths)
-    plist = ", ".join(f".{k}({v})" for k, v in params.items())
-    lines += [f"    kws_add #({plist}) u_add (",
-              "        .s0_axis_tdata(q0_tdata), .s0_axis_tvalid(q0_tvalid), .s0_axis_tready(q0_tready),",
-              "        .s1_axis_tdata(q1_tdata), .s1_axis_tvalid(q1_tvalid), .s1_axis_tready(q1_tready),",
-              "        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)",
-              "    );", "endmodule", ""]
+    verilog = two_input_module(
+        name, f"// Layer {spec.name} (Merge add): exact {sum_w}-bit sum -> {out}; input FIFOs {depths[0]} / "
+              f"{depths[1]} beats (generated)", edges, depths, out_w, "kws_add", params)
     fifo_bits = sum(d * e.tdata_width for d, e in zip(depths, edges))
     library = ("kws_requant.v", "kws_add.v") + (("kws_fifo.v",) if any(depths) else ())
     # `inputs`: the stitcher connects s0_/s1_ ports; no clock-free shortcut, the FIFOs are registers
-    return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog="\n".join(lines),
+    return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=verilog,
                         out=Edge(a.beat, out), library=library,
                         notes={"inputs": 2, "fifo_depths": list(depths), "fifo_bits": fifo_bits, "sum_width": sum_w,
                                **({"fifo_schedule": spec.attrs["kws_fifo_schedule"]}
