@@ -203,3 +203,4 @@ async def reset_mid_stream(dut):
     assert not errors_before, errors_before[:5]
     assert not bench2.errors, bench2.errors[:5]
     assert extra == 0, f"{extra} stray output-valid cycles after the stream ended"
+

@@ -382,3 +382,43 @@ def separable_dscnn(seed: int = 0, blocks: int = 2, width: int = 8, frames: int 
     x = QActivation(quantized_bits(14, 5, alpha=1), name="logits")(x)
     model = tf.keras.Model(inp, x, name="sep_dscnn")
     return _randomize(model, np.random.default_rng(seed), spread=1.1)
+
+
+def streaming_model(kind: str, seed: int = 0, frames: int = 49):
+    """Small windowed models whose time axis is never padded, so each has a streaming form
+    (hw/stream/plan.py), random weights:
+    ffn: 49 stacked frames of 4 values, flat -> dense -> ReLU -> dense (time collapses in the first dense);
+    cnn2d: 49 x 6 map -> conv 5x3 stride 2x1 -> depthwise 3x3 -> 1x1 conv -> global average -> dense;
+    cnn1d: 49 x 10 -> reshape to 10 channels -> conv 3 -> conv 5 stride 2 -> global average -> dense.
+    """
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
+
+    tf.keras.utils.set_random_seed(seed)
+    L = tf.keras.layers
+    wq = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1))
+    relu = lambda name: QActivation(quantized_relu(6, 2), name=name)  # noqa: E731
+    shapes = {"ffn": (frames * 4,), "cnn2d": (frames, 6, 1), "cnn1d": (frames, 10, 1)}
+    if kind not in shapes:
+        raise ValueError(f"unknown streaming model {kind!r}; have {sorted(shapes)}")
+    inp = tf.keras.Input(shapes[kind], name="features")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    if kind == "ffn":
+        x = relu("fc1_relu")(QDense(8, name="fc1", **wq)(x))
+    else:
+        if kind == "cnn2d":
+            x = relu("conv1_relu")(QConv2D(4, (5, 3), strides=(2, 1), name="conv1", **wq)(x))
+            x = relu("dw1_relu")(QDepthwiseConv2D((3, 3), name="dw1", depthwise_quantizer=quantized_bits(6, 0, alpha=1),
+                                                  bias_quantizer=quantized_bits(6, 2, alpha=1))(x))
+            x = relu("pw1_relu")(QConv2D(5, 1, name="pw1", **wq)(x))
+            pool = L.AveragePooling2D(pool_size=tuple(x.shape[1:3]), name="avg_pool")
+        else:
+            x = L.Reshape((frames, 10), name="to_sequence")(x)
+            x = relu("conv1_relu")(QConv1D(6, 3, name="conv1", **wq)(x))
+            x = relu("conv2_relu")(QConv1D(6, 5, strides=2, name="conv2", **wq)(x))
+            pool = L.AveragePooling1D(pool_size=x.shape[1], name="avg_pool")
+        x = QActivation(quantized_bits(8, 2, alpha=1), name="avg_pool_quant")(pool(x))
+        x = L.Flatten(name="flatten")(x)
+    x = QDense(5, name="logits", **wq)(x)
+    x = QActivation(quantized_bits(12, 5, alpha=1), name="logits_quant")(x)
+    return _randomize(tf.keras.Model(inp, x, name=f"stream_{kind}"), np.random.default_rng(seed))

@@ -14,6 +14,7 @@ from pathlib import Path
 from hw.layers import by_hls4ml
 
 from .emitters.argmax_emitter import emit_argmax
+from .emitters.unpack_emitter import emit_unpack
 from .emitters.base import Edge, EmittedLayer
 from .errors import RtlGenerationError
 from .emitters.dense_emitter import valid_reuse_factors
@@ -70,7 +71,13 @@ def choose_reuse(spec: LayerSpec, reuse_factor) -> int:
     return cap
 
 
-def balance_layers(specs, layers: list[EmittedLayer], edges: list[Edge], top: str, fixed: set[str]) -> None:
+def emit_layer(spec: LayerSpec, edge, top: str, rf: int) -> EmittedLayer:
+    """A layer's hardware from the one layer table (the default `emit` of generate_rtl)."""
+    return emitter_for(spec)(spec, edge, top, rf)
+
+
+def balance_layers(specs, layers: list[EmittedLayer], edges: list[Edge], top: str, fixed: set[str],
+                   emit=emit_layer) -> None:
     """Raise each MAC layer's RF (in place) as far as its cycles stay within the slowest layer's:
     the II is set by that layer anyway, so the others' extra multipliers only idle."""
     target = max(l.compute_cycles for l in layers)
@@ -81,7 +88,7 @@ def balance_layers(specs, layers: list[EmittedLayer], edges: list[Edge], top: st
         positions = max(1, int(layers[i].notes.get("positions", 1)))
         # a layer needs at least rf cycles per output position: larger RFs cannot fit
         for rf in sorted((r for r in valid_reuse_factors(*shape) if r * positions <= target), reverse=True):
-            trial = emitter_for(spec)(spec, edge, top, rf)
+            trial = emit(spec, edge, top, rf)
             if trial.multipliers >= layers[i].multipliers:
                 break  # no saving left at or below the current RF
             if trial.compute_cycles <= target and trial.out == layers[i].out:
@@ -100,9 +107,16 @@ def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
 
 
 def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,
-                 argmax: bool = False, upto: str | None = None) -> RtlDesign:
+                 argmax: bool = False, upto: str | None = None, frame_beat: int | None = None, emit=emit_layer,
+                 tail=()) -> RtlDesign:
     """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
-    against the golden trace); `argmax=True` appends the class-index output stage."""
+    against the golden trace); `argmax=True` appends the class-index output stage.
+
+    For other forms of the same graph (hw/rtl/stream_generate.py): `frame_beat` makes the top input
+    carry that many elements per beat, split into `input_beat` by a kws_unpack stage; `emit(spec,
+    edge, top, rf)` emits one layer (default: the layer table's emitter); `tail` are functions
+    (edge, elements per output frame) -> EmittedLayer appended after the last layer. A merge whose
+    spec already carries ``kws_fifo_depths`` keeps them."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
     plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, int, ReusePlan)) else None
     unknown = [n for n, _ in (plan.layers if plan else ()) if n not in {s.name for s in specs} | {s.keras_layer for s in specs}]
@@ -132,18 +146,19 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         for i, spec in enumerate(specs):
             if sources[i] and len(sources[i]) > 1:  # a merge: two streams in, FIFOs sized from the schedule
                 edge = tuple(layers[j].out for j in sources[i])
-                spec.attrs["kws_fifo_depths"], spec.attrs["kws_fifo_schedule"] = fifo_depths(
-                    spec, by_name, edge_in, edge_out, consumers)
+                if "kws_fifo_depths" not in spec.attrs:
+                    spec.attrs["kws_fifo_depths"], spec.attrs["kws_fifo_schedule"] = fifo_depths(
+                        spec, by_name, edge_in, edge_out, consumers)
             elif sources[i]:
                 edge = layers[sources[i][0]].out if sources[i][0] >= 0 else in_edge
-            emitted = emitter_for(spec)(spec, edge, top, choose_reuse(spec, reuse_factor))
+            emitted = emit(spec, edge, top, choose_reuse(spec, reuse_factor))
             layers.append(emitted)
             edges.append(edge)
             edge_in[spec.name], edge_out[spec.name] = edge, emitted.out
             edge = emitted.out
         plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, ReusePlan)) else None
         if plan is not None and plan.balance:
-            balance_layers(specs, layers, edges, top, fixed={n for n, _ in plan.layers})
+            balance_layers(specs, layers, edges, top, fixed={n for n, _ in plan.layers}, emit=emit)
         for spec, emitted in zip(specs, layers):  # per-layer reports name the Keras layer of a split pair
             if spec.keras_layer != spec.name:
                 emitted.notes["keras_layer"] = spec.keras_layer
@@ -158,6 +173,15 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
             sources.append([len(layers) - 2])
             edge = layers[-1].out
             n_out_elems = 1
+        for stage in tail:  # a stage that changes the frame says so in notes["out_frame_elems"]
+            layers.append(stage(edge, n_out_elems))
+            sources.append([len(layers) - 2])
+            edge = layers[-1].out
+            n_out_elems = layers[-1].notes.get("out_frame_elems", n_out_elems)
+        if frame_beat and frame_beat != in_edge.beat:  # one wide beat per frame in, split in front
+            layers.insert(0, emit_unpack(Edge(frame_beat, in_edge.type), in_edge.beat))
+            sources = [[-1]] + [[j + 1 if j >= 0 else 0 for j in src] for src in sources]
+            in_edge = Edge(frame_beat, in_edge.type)
         tmp.mkdir(parents=True)
         files: list[str] = []
         mems: list[str] = []

@@ -2,12 +2,17 @@
 that puts a line buffer in front of a per-window core (conv, depthwise, pooling).
 
 A 1-D sequence is walked as a 2-D map of W rows x 1 column (H = W, FH = FW, ...): the window
-order is the same, and the line buffer then holds FW samples instead of a whole row.
+order is the same, and the line buffer then holds FW samples instead of a whole row. Either way
+time (or the first spatial axis) is the row axis.
+
+A streaming layer (``spec.attrs["kws_stream"]``, set by hw/rtl/stream_generate.py) has the geometry
+of one output time step (FH input rows, one output row) and runs behind kws_window_stream, which
+keeps the last FH rows of an endless stream and emits a window row every SH input rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import UnsupportedLayerError
 from .base import EmittedLayer, Edge
@@ -28,6 +33,8 @@ class Window:
     pr: int
     oh: int
     ow: int
+    stream: bool = False  # an endless stream of rows (kws_window_stream), not one frame
+
 
     @property
     def taps(self) -> int:
@@ -44,8 +51,10 @@ class Window:
 
     @property
     def global_(self) -> bool:
-        """One window covering the whole unpadded map (global pooling): no line buffer needed."""
-        return (self.fh, self.fw, self.oh, self.ow) == (self.h, self.w, 1, 1) and not (self.pt or self.pl)
+        """One window covering the whole unpadded map (global pooling): no line buffer needed.
+        In a stream the map never ends: a pooling over all of a window's rows slides."""
+        return (self.fh, self.fw, self.oh, self.ow) == (self.h, self.w, 1, 1) and not (self.pt or self.pl) \
+            and not self.stream
 
 
 def window_of(spec, kind2d: bool, pool: bool = False) -> Window:
@@ -62,6 +71,10 @@ def window_of(spec, kind2d: bool, pool: bool = False) -> Window:
         w_out = int(g("n_out") if pool else g("out_width"))
         win = Window(w_in, 1, c, int(g(fw_key)), 1, int(g("stride_width")), 1, int(g("pad_left", 0) or 0),
                      int(g("pad_right", 0) or 0), 0, 0, w_out, 1)
+    if g("kws_stream"):
+        if win.pt or win.pb:
+            raise UnsupportedLayerError(spec.name, spec.kind, "a streaming layer cannot pad the time axis")
+        win = replace(win, stream=True)
     # The output size must be what the window walk produces (hls4ml's own formula).
     want_oh = (win.h + win.pt + win.pb - win.fh) // win.sh + 1
     want_ow = (win.w + win.pl + win.pr - win.fw) // win.sw + 1
@@ -78,8 +91,15 @@ def check_pixel_beat(spec, edge_in: Edge, win: Window) -> None:
 
 
 def window_params(win: Window, elem_width: int) -> dict:
+    if win.stream:  # endless rows: no height, no top padding, no frame end
+        return {"W": win.w, "CW": win.c * elem_width, "FH": win.fh, "FW": win.fw, "SH": win.sh, "SW": win.sw,
+                "PL": win.pl, "OW": win.ow}
     return {"H": win.h, "W": win.w, "CW": win.c * elem_width, "FH": win.fh, "FW": win.fw, "SH": win.sh,
             "SW": win.sw, "PT": win.pt, "PL": win.pl, "OH": win.oh, "OW": win.ow}
+
+
+def window_module(win: Window) -> str:
+    return "kws_window_stream" if win.stream else "kws_window"
 
 
 def windowed_wrapper(name: str, layer: str, kind: str, win: Window, edge_in: Edge, core_module: str,
@@ -87,7 +107,8 @@ def windowed_wrapper(name: str, layer: str, kind: str, win: Window, edge_in: Edg
     """Module `name`: kws_window (line buffer, windows pixel by pixel) -> `core_module`."""
     cw = edge_in.tdata_width
     plist = ", ".join(f".{k}({v})" for k, v in window_params(win, edge_in.width).items())
-    return f"""// Layer {layer} ({kind}): line buffer of {win.fh} rows x {win.w} pixels, {win.fh}x{win.fw} windows stride {win.sh}x{win.sw} -> {core_module} (generated)
+    buffer = "ring of" if win.stream else "line buffer of"
+    return f"""// Layer {layer} ({kind}): {buffer} {win.fh} rows x {win.w} pixels, {win.fh}x{win.fw} windows stride {win.sh}x{win.sw} -> {core_module} (generated)
 module {name} (
     input  wire clk,
     input  wire rst_n,
@@ -100,7 +121,7 @@ module {name} (
 );
     wire [{cw-1}:0] win_tdata;
     wire win_tvalid, win_tready;
-    kws_window #({plist}) u_win (
+    {window_module(win)} #({plist}) u_win (
         .clk(clk), .rst_n(rst_n),
         .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
         .m_axis_tdata(win_tdata), .m_axis_tvalid(win_tvalid), .m_axis_tready(win_tready)
@@ -120,6 +141,6 @@ def behind_window(layer: EmittedLayer, name: str, spec, win: Window, edge_in: Ed
     layer.extra_files[f"{core_module}.v"] = layer.verilog
     layer.verilog = windowed_wrapper(name, spec.name, spec.kind, win, edge_in, core_module, layer.out.tdata_width)
     layer.module = name
-    layer.library = ("kws_window.v",) + tuple(layer.library)
+    layer.library = (f"{window_module(win)}.v",) + tuple(layer.library)
     layer.notes["line_buffer_bits"] = win.fh * win.w * edge_in.tdata_width
     return layer

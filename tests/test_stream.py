@@ -1,0 +1,162 @@
+"""The streaming form of a windowed model: the plan (which layer streams how, and what is refused),
+the streaming golden model against the windowed golden model on every window it emits, and the
+streaming RTL against the streaming golden model under Verilator with bubbles and backpressure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hw.errors import UnsupportedLayerError
+from hw.golden.model import GoldenModel
+from hw.stream.golden import StreamingGolden
+from hw.stream.plan import build_plan
+from sim.testmodels import streaming_model, to_hls
+
+KINDS = ("ffn", "cnn2d", "cnn1d")
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stream_hls")
+    return {k: to_hls(streaming_model(k, seed=3), root / k) for k in KINDS}
+
+
+def random_frames(plan, golden, n, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 2, (n, plan.frame_elems))
+    x[::7] = np.round(x[::7] * 8) / 8 + 1 / 16  # ties of the input grid
+    x[::11] *= 40  # saturation
+    return golden.quantize_frames(x).reshape(n, -1)
+
+
+def windowed(graph, frames_raw, k, window=49):
+    golden = GoldenModel(graph)
+    starts = range(0, len(frames_raw) - window + 1, k)
+    wins = np.stack([frames_raw[s:s + window] for s in starts])
+    return golden.run_raw(wins.reshape(len(wins), *golden.stages[0].kernel.shape)).reshape(len(wins), -1)
+
+
+def test_plan_roles(graphs):
+    roles = {k: {s.name: (s.role, s.fh, s.sh) for s in build_plan(g, 2).layers} for k, g in graphs.items()}
+    assert roles["ffn"]["fc1"] == ("collapse", 49, 2)  # the dense reads the whole window once per decision
+    assert roles["ffn"]["logits"][0] == "emission"
+    assert roles["cnn2d"]["conv1"] == ("window", 5, 2)
+    assert roles["cnn2d"]["dw1"] == ("window", 3, 1)
+    assert roles["cnn2d"]["pw1"][0] == "row"
+    # conv1 strides 2 frames: its 23 rows shrink to 21 after the depthwise; the pool reads them all every
+    # decision of 2 frames, i.e. one row step
+    assert roles["cnn2d"]["avg_pool"] == ("collapse", 21, 1)
+    assert roles["cnn1d"]["avg_pool"] == ("collapse", 22, 1)
+    plan = build_plan(graphs["cnn2d"], 4)
+    assert plan["avg_pool"].sh == 2 and plan.frame_elems == 6 and plan.receptive_frames == 5 + 2 * 2 + 20 * 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("k", [2, 4])
+def test_streaming_golden_equals_windowed(graphs, kind, k):
+    graph = graphs[kind]
+    plan = build_plan(graph, k)
+    stream = StreamingGolden(graph, plan)
+    frames = random_frames(plan, stream, 200)
+    want = windowed(graph, frames, k)
+    assert len(want) == (200 - 49) // k + 1
+    np.testing.assert_array_equal(stream.run(frames, chunk=37), want)
+    stream.reset()  # one frame per hop, as the hardware gets them
+    hop_by_hop = np.concatenate([stream.push(f[None]) for f in frames])
+    np.testing.assert_array_equal(hop_by_hop, want)
+
+
+def test_reset_forgets_the_past(graphs):
+    graph = graphs["cnn2d"]
+    plan = build_plan(graph, 2)
+    stream = StreamingGolden(graph, plan)
+    frames = random_frames(plan, stream, 120)
+    stream.push(frames[:70])
+    stream.reset()
+    after = np.concatenate([stream.push(frames[70 + i:71 + i]) for i in range(50)])
+    np.testing.assert_array_equal(after, windowed(graph, frames[70:], 2))  # the first window starts at the reset
+
+
+def test_refusals(tmp_path):
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits
+
+    def conv_model(padding, frames=49):
+        inp = tf.keras.Input((frames, 6, 1))
+        x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+        x = QConv2D(2, (3, 3), strides=(2, 1), padding=padding, name="conv_t", kernel_quantizer=quantized_bits(6, 0, alpha=1),
+                    bias_quantizer=quantized_bits(6, 2, alpha=1))(x)
+        x = tf.keras.layers.Flatten()(x)
+        x = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1), name="out")(x)
+        return tf.keras.Model(inp, QActivation(quantized_bits(12, 5, alpha=1), name="out_q")(x))
+
+    same = to_hls(conv_model("same"), tmp_path / "same")
+    with pytest.raises(UnsupportedLayerError, match="conv_t.*pads the time axis"):
+        build_plan(same, 2)
+    valid = to_hls(conv_model("valid"), tmp_path / "valid")
+    assert build_plan(valid, 2).collapse[0].name == "out"
+    with pytest.raises(UnsupportedLayerError, match="conv_t.*every 3 frames.*time stride of 2.*multiple of 2"):
+        build_plan(valid, 3)
+    short = to_hls(conv_model("valid", frames=30), tmp_path / "short")
+    with pytest.raises(UnsupportedLayerError, match="30 steps, a window has 49 frames"):
+        build_plan(short, 2)
+    with pytest.raises(ValueError, match="decision_frames"):
+        build_plan(valid, 0)
+
+
+def test_output_with_time_axis_refused(tmp_path):
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, quantized_bits
+
+    inp = tf.keras.Input((49, 4))
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    x = QConv1D(2, 3, name="conv", kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1))(x)
+    graph = to_hls(tf.keras.Model(inp, QActivation(quantized_bits(12, 5, alpha=1), name="out_q")(x)), tmp_path / "m")
+    with pytest.raises(UnsupportedLayerError, match="keeps 47 time steps"):
+        build_plan(graph, 1)
+
+
+@pytest.mark.parametrize("kind,rf,p_valid,p_ready", [("ffn", 4, 70, 60), ("cnn2d", 1, 100, 100), ("cnn2d", 4, 60, 70),
+                                                     ("cnn1d", 2, 80, 50)])
+def test_streaming_rtl_equals_streaming_golden(graphs, tmp_path, kind, rf, p_valid, p_ready):
+    from hw.rtl.stream_generate import generate_stream_rtl
+    from sim.frames import to_beats
+    from sim.verilator_harness import run_harness
+
+    graph = graphs[kind]
+    plan = build_plan(graph, 2)
+    stream = StreamingGolden(graph, plan)
+    frames = random_frames(plan, stream, 160)
+    want_raw = stream.run(frames)
+    design = generate_stream_rtl(graph, plan, tmp_path / "rtl", reuse_factor=rf)
+    assert design.in_frame_beats == 1 and design.in_edge.beat == plan.frame_elems  # one frame per beat
+    ie, oe = design.in_edge, design.out_edge
+    want = [to_beats(y, oe.beat, oe.width) for y in want_raw]
+    got, stats = run_harness(design, [to_beats(f, ie.beat, ie.width) for f in frames], design.out_frame_beats,
+                             out_frames=len(want), p_valid=p_valid, p_ready=p_ready, seed=5)
+    assert got == want and stats["tlast_ok"]
+
+
+@pytest.mark.parametrize("kind", ["cnn2d", "ffn"])
+def test_cocotb_reset_mid_stream(graphs, tmp_path, kind):
+    """cocotb: bubbles, backpressure, a reset with decisions in flight; after it only the new frames count
+    and the first decision waits for the buffers to fill again."""
+    from hw.rtl.stream_generate import generate_stream_rtl
+    from sim.frames import to_beats
+    from sim.runner import run_cocotb
+
+    graph = graphs[kind]
+    plan = build_plan(graph, 2)
+    stream = StreamingGolden(graph, plan)
+    first, second = random_frames(plan, stream, 75, seed=2), random_frames(plan, stream, 70, seed=3)
+    design = generate_stream_rtl(graph, plan, tmp_path / "rtl", reuse_factor=2)
+    ie, oe = design.in_edge, design.out_edge
+    beats = lambda rows, e: [to_beats(r, e.beat, e.width) for r in rows]  # noqa: E731
+    cfg = {"frames_before": beats(first, ie), "out_before": beats(stream.run(first), oe),
+           "frames_after": beats(second, ie), "out_after": beats(stream.run(second), oe),
+           "refill_frames": plan.receptive_frames, "p_valid": 0.7, "p_ready": 0.6}
+    result = run_cocotb(design.files, design.top, "sim.tb_always_on", tb_config=cfg)
+    rep = result.report["stream_reset"]
+    assert result.failed == 0 and result.passed == 1, rep
+    assert rep["beats_before_reset"] > 0 and rep["first_output_cycle"] > rep["refill_frame_cycle"]
