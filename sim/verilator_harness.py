@@ -64,18 +64,19 @@ struct Run {{ long n_in = 0, n_out = 0, cycles = 0, last_count = 0; }};
 // input, w<n> = output), to time each layer; the plain variant has no per-cycle probe code.
 template <bool PROBE>
 static int stream(V{top}& top, const std::vector<uint32_t>& in, long total_out, uint32_t p_valid, uint32_t p_ready,
-                  uint64_t seed, std::vector<uint32_t>& out, std::vector<uint8_t>& tlast, std::vector<int64_t>& probes,
-                  Run& r) {{
+                  uint64_t seed, long hop_cycles, long frame_beats, std::vector<uint32_t>& out,
+                  std::vector<uint8_t>& tlast, std::vector<int64_t>& probes, Run& r) {{
     const CData* pv[N_EDGES] = {{ {probe_valid} }};
     const CData* pr[N_EDGES] = {{ {probe_ready} }};
     (void)pv; (void)pr;
     const long total_in = in.size() / IN_WORDS;
     bool driving = false;
+    long next_offer = 0;  // hop_cycles > 0: frame f is offered from cycle f * hop_cycles on (a real-time source)
     long idle = 0;  // cycles since the last beat in or out: a design that drops or waits for beats
                     // it will never get stalls for ever, the run must end with the numbers instead
     while (r.n_out < total_out) {{
         if (!driving) {{
-            if (r.n_in < total_in && lcg(seed) % 100 < p_valid) {{
+            if (r.n_in < total_in && r.cycles >= next_offer && lcg(seed) % 100 < p_valid) {{
                 const uint32_t* w = &in[r.n_in * IN_WORDS];
 {set_in}
                 top.s_axis_tvalid = 1; driving = true;
@@ -95,9 +96,12 @@ static int stream(V{top}& top, const std::vector<uint32_t>& in, long total_out, 
             r.last_count += top.m_axis_tlast;
         }}
         top.clk = 1; top.eval(); r.cycles++;
-        if (in_hs) {{ r.n_in++; driving = false; }}
+        if (in_hs) {{
+            r.n_in++; driving = false;
+            if (hop_cycles && r.n_in % frame_beats == 0) next_offer = (r.n_in / frame_beats) * hop_cycles;
+        }}
         if (out_hs) r.n_out++;
-        if (in_hs || out_hs) idle = 0;
+        if (in_hs || out_hs || r.cycles < next_offer) idle = 0;
         else if (++idle > IDLE_LIMIT) {{
             std::fprintf(stderr, "stalled: no beat in or out for %ld cycles (cycle %ld, %ld of %ld input beats taken, "
                          "%ld of %ld output beats)\n", IDLE_LIMIT, r.cycles, r.n_in, total_in, r.n_out, total_out);
@@ -108,7 +112,10 @@ static int stream(V{top}& top, const std::vector<uint32_t>& in, long total_out, 
 }}
 
 int main(int argc, char** argv) {{
-    if (argc < 7) {{ std::fprintf(stderr, "usage: in_file out_file out_beats p_valid%% p_ready%% seed [probe_file]\n"); return 2; }}
+    if (argc < 7) {{
+        std::fprintf(stderr, "usage: in_file out_file out_beats p_valid%% p_ready%% seed [probe_file|-] [hop_cycles frame_beats]\n");
+        return 2;
+    }}
     const long total_out = std::atol(argv[3]);
     const uint32_t p_valid = std::atoi(argv[4]), p_ready = std::atoi(argv[5]);
     const uint64_t seed = std::atoll(argv[6]) * 2654435761ULL + 1;
@@ -126,7 +133,8 @@ int main(int argc, char** argv) {{
     std::vector<uint32_t> out((size_t)total_out * OUT_WORDS);
     std::vector<uint8_t> tlast(total_out);
     std::vector<int64_t> probes;
-    const bool probe = argc > 7;
+    const bool probe = argc > 7 && std::strcmp(argv[7], "-") != 0;
+    const long hop_cycles = argc > 8 ? std::atol(argv[8]) : 0, frame_beats = argc > 9 ? std::atol(argv[9]) : 1;
     VerilatedContext ctx;
     V{top} top(&ctx);
     top.clk = 0; top.rst_n = 0; top.s_axis_tvalid = 0; top.m_axis_tready = 0;
@@ -135,8 +143,8 @@ int main(int argc, char** argv) {{
     Run r;
     const double c0 = cpu_now();
     auto t0 = std::chrono::steady_clock::now();
-    const int rc = probe ? stream<true>(top, in, total_out, p_valid, p_ready, seed, out, tlast, probes, r)
-                         : stream<false>(top, in, total_out, p_valid, p_ready, seed, out, tlast, probes, r);
+    const int rc = probe ? stream<true>(top, in, total_out, p_valid, p_ready, seed, hop_cycles, frame_beats, out, tlast, probes, r)
+                         : stream<false>(top, in, total_out, p_valid, p_ready, seed, hop_cycles, frame_beats, out, tlast, probes, r);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu = cpu_now() - c0;
     if (rc) return rc;
@@ -253,11 +261,12 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
 
 def run_harness(design, frames_in: list[list[int]], out_beats_per_frame: int, *, p_valid=100, p_ready=100,
                 seed=1, probe=False, build_root: Path = DEFAULT_BUILD_ROOT,
-                out_frames: int | None = None) -> tuple[list[list[int]], dict]:
+                out_frames: int | None = None, hop_cycles: int = 0) -> tuple[list[list[int]], dict]:
     """Stream frames through the compiled model; returns (output beats per frame, stats).
     probe=True: stats['handshakes'][e] = the cycles of every beat on stage edge e (0 = input).
     `out_frames`: output frames to wait for (default one per input frame; a streaming design
-    gives one per decision)."""
+    gives one per decision). `hop_cycles`: offer input frame f no earlier than cycle f * hop_cycles
+    (a source producing a frame per hop), 0 = as fast as the design takes them."""
     t0 = time.perf_counter()
     exe = build_harness(design, build_root)
     build_s = time.perf_counter() - t0
@@ -272,7 +281,8 @@ def run_harness(design, frames_in: list[list[int]], out_beats_per_frame: int, *,
         n_frames = len(frames_in) if out_frames is None else out_frames
         total_out = out_beats_per_frame * n_frames
         proc = subprocess.run([str(exe), str(work / "in.bin"), str(work / "out.bin"), str(total_out), str(p_valid),
-                               str(p_ready), str(seed)] + ([str(work / "probe.bin")] if probe else []),
+                               str(p_ready), str(seed), str(work / "probe.bin") if probe else "-", str(hop_cycles),
+                               str(getattr(design, "in_frame_beats", 1))],
                               capture_output=True, text=True, cwd=work)
         if proc.returncode != 0:
             raise RuntimeError(f"harness failed: {proc.stderr}")
