@@ -18,8 +18,13 @@ KINDS = ("ffn", "cnn2d", "cnn1d")
 
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory):
+    """hls4ml graphs of the streaming test models, io_parallel (by kind) and io_stream ((kind, 'io_stream'):
+    Repack and Clone stages, no padding layers)."""
     root = tmp_path_factory.mktemp("stream_hls")
-    return {k: to_hls(streaming_model(k, seed=3), root / k) for k in KINDS}
+    out = {k: to_hls(streaming_model(k, seed=3), root / k) for k in KINDS}
+    out.update({(k, "io_stream"): to_hls(streaming_model(k, seed=4), root / f"{k}_s", io_type="io_stream")
+                for k in ("cnn1d", "cnn2d")})
+    return out
 
 
 def random_frames(plan, golden, n, seed=1):
@@ -52,7 +57,7 @@ def test_plan_roles(graphs):
     assert plan["avg_pool"].sh == 2 and plan.frame_elems == 6 and plan.receptive_frames == 5 + 2 * 2 + 20 * 2
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, ("cnn1d", "io_stream"), ("cnn2d", "io_stream")])
 @pytest.mark.parametrize("k", [2, 4])
 def test_streaming_golden_equals_windowed(graphs, kind, k):
     graph = graphs[kind]
@@ -118,7 +123,8 @@ def test_output_with_time_axis_refused(tmp_path):
 
 
 @pytest.mark.parametrize("kind,rf,p_valid,p_ready", [("ffn", 4, 70, 60), ("cnn2d", 1, 100, 100), ("cnn2d", 4, 60, 70),
-                                                     ("cnn1d", 2, 80, 50)])
+                                                     ("cnn1d", 2, 80, 50), (("cnn1d", "io_stream"), 3, 90, 70),
+                                                     (("cnn2d", "io_stream"), 2, 70, 80)])
 def test_streaming_rtl_equals_streaming_golden(graphs, tmp_path, kind, rf, p_valid, p_ready):
     from hw.rtl.stream_generate import generate_stream_rtl
     from sim.frames import to_beats

@@ -68,6 +68,18 @@ def _pixels(time) -> int:
     return math.prod(time.row_shape[:-1]) if len(time.row_shape) > 1 else 1
 
 
+def pixel_beat(plan: StreamPlan) -> int:
+    """Elements per beat inside the IP: one pixel (all channels) of the time steps as the first
+    layer that computes sees them (after the reshapes in front of it, e.g. 49x10x1 MFCC read as 49
+    frames of 10 channels): a frame of a 2-D map is a row of pixels, of a sequence one pixel."""
+    row = plan.layers[0].time_out.row_shape
+    for step in plan.layers[1:]:
+        if step.role != "row" or len(step.inputs) != 1 or step.kind not in ("Reshape", "Repack"):
+            break
+        row = step.time_out.row_shape
+    return row[-1]
+
+
 def merge_fifo_depths(spec: LayerSpec, plan: StreamPlan) -> tuple[tuple[int, int], dict]:
     """FIFO depths in front of a merge in the stream. Each input's time step t is complete once
     frame first + span - 1 + t*stride has arrived; the branch that completes its steps earlier
@@ -135,8 +147,8 @@ def generate_stream_rtl(model_graph, plan: StreamPlan, out_dir, *, top: str = "k
     for spec in streamed:
         if len(spec.inputs) > 1:
             spec.attrs["kws_fifo_depths"], spec.attrs["kws_fifo_schedule"] = merge_fifo_depths(spec, plan)
-    design = generate_rtl(streamed, out_dir, top=top, reuse_factor=reuse_factor, frame_beat=plan.frame_elems,
-                          emit=_emit_stream(plan), tail=tail)
+    design = generate_rtl(streamed, out_dir, top=top, reuse_factor=reuse_factor, input_beat=pixel_beat(plan),
+                          frame_beat=plan.frame_elems, emit=_emit_stream(plan), tail=tail)
     design.report["stream"] = plan.to_dict()
     (Path(out_dir) / "stream_plan.json").write_text(json.dumps(plan.to_dict(), indent=1))
     return design

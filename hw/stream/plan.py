@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, field
 
 from hw.errors import UnsupportedLayerError
-from hw.layers import for_hls4ml_layer
+from hw.layers import by_hls4ml, for_hls4ml_layer
 
 WINDOW_FRAMES = 49  # 1 s of 20 ms hops (qat.features)
 ROLES = ("row", "window", "crop", "collapse", "emission")
@@ -117,9 +117,10 @@ def _time_geometry(layer, kind: str):
 
 
 def base_class(layer) -> str:
-    """hls4ml's own class of a layer (backends subclass it, e.g. VitisConv2D -> Conv2D)."""
+    """hls4ml's own class of a layer (backends subclass it, e.g. VitisConv2D -> Conv2D; io_stream's
+    Repack lives in a backend module): the nearest class the layer table or hls4ml's layers know."""
     for cls in type(layer).__mro__:
-        if cls.__module__ == "hls4ml.model.layers":
+        if by_hls4ml(cls.__name__) is not None or cls.__module__ == "hls4ml.model.layers":
             return cls.__name__
     return type(layer).__name__
 
