@@ -78,3 +78,15 @@ def hop_timing(design, frames_raw, n_decisions: int, hop_cycles: int, warmup_fra
     return {"hop_cycles": hop_cycles, "hops": int(len(hops)), "mean_cycles_per_hop": float(busy.mean()),
             "max_cycles_per_hop": int(busy.max()), "layers": layers,
             "back_to_back_cycles_per_frame": fast["cycles"] / len(frames), "decisions": n_decisions}
+
+
+def windowed_ii(graph, reuse_factor, x_raw, out_dir) -> dict:
+    """The same graph as the windowed IP at the same reuse factor (the same multipliers): cycles per
+    inference, back to back. Recomputing the whole window for every decision costs that much."""
+    from hw.rtl import generate_rtl
+    from sim.check import timing
+
+    design = generate_rtl(graph, out_dir, reuse_factor=reuse_factor)
+    t = timing(design, x_raw, frames=3)
+    return {"ii_cycles": t["ii_cycles"], "latency_cycles": t["latency_cycles"],
+            "multipliers": sum(l.multipliers for l in design.layers)}
