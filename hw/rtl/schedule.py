@@ -9,7 +9,8 @@ they have nowhere to go, the short branch stops taking beats, the fork stops, an
 never gets the beats it waits for.
 
 For each stage we know, per output beat t, the last input beat it depends on (``needs``; window
-layers: the last pixel of the window, padding included; dense and unknown layers: the whole frame).
+layers: the last pixel of the window, padding included; zero padding: the input pixel before it;
+cropping: its own input pixel; dense and unknown layers: the whole frame).
 Composed along a branch this gives outs(n), the output beats a branch can produce once the fork
 has passed n beats. The short branch's FIFO must hold the largest lead max_n outs_short(n) -
 outs_long(n): then, whenever it is full, the long branch already has every input beat its next
@@ -24,12 +25,15 @@ import math
 
 from hw.layers import hls4ml_names
 
+from .emitters.border_emitter import border_geometry
 from .emitters.window import window_of
 from .errors import UnsupportedLayerError
 
 SLACK_BEATS = 2
 WINDOW_KINDS = hls4ml_names("window")  # the one layer table's roles (hw/layers.py)
 ELEMENTWISE_KINDS = hls4ml_names("elementwise")
+ZEROPAD_KINDS, CROP_KINDS = hls4ml_names("zeropad"), hls4ml_names("crop")
+STORING_KINDS = WINDOW_KINDS + hls4ml_names("dense")  # stages that hold beats (line buffers, MAC registers)
 
 
 def _beats(shape, beat: int) -> int:
@@ -58,20 +62,27 @@ def needs(spec, edge_in, edge_out) -> list[int]:
                 c = min(ow * win.sw - win.pl + win.fw - 1, win.w - 1)
                 out.append(r * win.w + c if r >= 0 and c >= 0 else -1)
         return out
-    if spec.kind.startswith("ZeroPadding"):
-        g = spec.attrs.get
-        two_d = spec.kind.endswith("2D")
-        h, w = (int(g("in_height")), int(g("in_width"))) if two_d else (int(g("in_width")), 1)
-        pt, pb = (int(g("pad_top", 0) or 0), int(g("pad_bottom", 0) or 0)) if two_d else (int(g("pad_left", 0) or 0), int(g("pad_right", 0) or 0))
-        pl, pr = (int(g("pad_left", 0) or 0), int(g("pad_right", 0) or 0)) if two_d else (0, 0)
-        out, seen = [], -1
-        for r in range(h + pt + pb):
-            for c in range(w + pl + pr):
-                if pt <= r < pt + h and pl <= c < pl + w:
-                    seen = (r - pt) * w + (c - pl)
-                out.append(seen)  # padding is emitted in raster order: it waits for the pixels before it
-        return out if len(out) == n_out else whole
+    if spec.kind in ZEROPAD_KINDS or spec.kind in CROP_KINDS:
+        out = _border_needs(spec)
+        return out if len(out) == n_out and edge_in.beat == edge_out.beat else whole
     return whole
+
+
+def _border_needs(spec) -> list[int]:
+    """Zero padding: each output pixel waits for the input pixels before it in raster order (the
+    padding is emitted in that order too). Cropping: each kept pixel is its own input pixel; the
+    cropped ones are needed by no output."""
+    pad = spec.kind in ZEROPAD_KINDS
+    h, w, (top, bottom, left, right) = border_geometry(spec, "pad" if pad else "crop")
+    if not pad:
+        return [r * w + c for r in range(top, h - bottom) for c in range(left, w - right)]
+    out, seen = [], -1
+    for r in range(h + top + bottom):
+        for c in range(w + left + right):
+            if top <= r < top + h and left <= c < left + w:
+                seen = (r - top) * w + (c - left)
+            out.append(seen)
+    return out
 
 
 def _outs(need: list[int], n: int) -> int:
@@ -85,8 +96,9 @@ def _compose(outer: list[int], inner: list[int]) -> list[int]:
 
 
 def branch_needs(merge_input: str, specs: dict, edges_in: dict, edges_out: dict, consumers: dict):
-    """(fork layer, needs of the branch from the fork's output to `merge_input`'s output), or None
-    when the branch is not a chain of single-input stages ending at a forking layer."""
+    """(fork layer, needs of the branch from the fork's output to `merge_input`'s output (None: the
+    fork itself), whether a stage of it holds beats), or None when the branch is not a chain of
+    single-input stages ending at a forking layer."""
     chain, name = [], merge_input
     while consumers.get(name, 0) < 2:
         spec = specs[name]
@@ -98,7 +110,7 @@ def branch_needs(merge_input: str, specs: dict, edges_in: dict, edges_out: dict,
     for layer in chain:  # from the merge input back towards the fork
         own = needs(specs[layer], edges_in[layer], edges_out[layer])
         need = own if need is None else _compose(need, own)
-    return name, need
+    return name, need, any(specs[layer].kind in STORING_KINDS for layer in chain)
 
 
 def fifo_depths(merge, specs: dict, edges_in: dict, edges_out: dict, consumers: dict) -> tuple[tuple[int, int], dict]:
@@ -112,6 +124,13 @@ def fifo_depths(merge, specs: dict, edges_in: dict, edges_out: dict, consumers: 
     n_fork = _beats(specs[fork].out_shape, edges_out[fork].beat)
     need = [b[1] if b[1] is not None else list(range(frame)) for b in branches]  # None: the fork itself
     leads = [max(_outs(need[j], n) - _outs(need[1 - j], n) for n in range(n_fork + 1)) for j in (0, 1)]
-    depths = tuple(lead + SLACK_BEATS if lead > 0 else 0 for lead in leads)
+    # A branch without a stage that holds beats (the identity, a crop, activations: combinational)
+    # hands its output to the merge in the cycle the fork passes the beat it comes from. If the
+    # other branch's matching output needs that very beat (a right-aligned cropped shortcut: lead
+    # 0), neither can move: such a branch gets the slack FIFO even without a lead.
+    handover = [leads[j] == 0 and not branches[j][2]
+                and any(_outs(need[j], n + 1) > _outs(need[1 - j], n) for n in range(n_fork)) for j in (0, 1)]
+    depths = tuple(lead + SLACK_BEATS if lead > 0 or hand else 0 for lead, hand in zip(leads, handover))
     first = [next((t for t in nd if t >= 0), -1) + 1 for nd in need]  # fork beats before each branch's first output
-    return depths, {"fork": fork, "lead_beats": leads, "fork_beats_before_first_output": first}
+    return depths, {"fork": fork, "lead_beats": leads, "fork_beats_before_first_output": first,
+                    **({"same_beat_handover": handover} if any(handover) else {})}
