@@ -33,7 +33,6 @@ SLACK_BEATS = 2
 WINDOW_KINDS = hls4ml_names("window")  # the one layer table's roles (hw/layers.py)
 ELEMENTWISE_KINDS = hls4ml_names("elementwise")
 ZEROPAD_KINDS, CROP_KINDS = hls4ml_names("zeropad"), hls4ml_names("crop")
-STORING_KINDS = WINDOW_KINDS + hls4ml_names("dense")  # stages that hold beats (line buffers, MAC registers)
 
 
 def _beats(shape, beat: int) -> int:
@@ -96,9 +95,8 @@ def _compose(outer: list[int], inner: list[int]) -> list[int]:
 
 
 def branch_needs(merge_input: str, specs: dict, edges_in: dict, edges_out: dict, consumers: dict):
-    """(fork layer, needs of the branch from the fork's output to `merge_input`'s output (None: the
-    fork itself), whether a stage of it holds beats), or None when the branch is not a chain of
-    single-input stages ending at a forking layer."""
+    """(fork layer, needs of the branch from the fork's output to `merge_input`'s output), or None
+    when the branch is not a chain of single-input stages ending at a forking layer."""
     chain, name = [], merge_input
     while consumers.get(name, 0) < 2:
         spec = specs[name]
@@ -110,7 +108,7 @@ def branch_needs(merge_input: str, specs: dict, edges_in: dict, edges_out: dict,
     for layer in chain:  # from the merge input back towards the fork
         own = needs(specs[layer], edges_in[layer], edges_out[layer])
         need = own if need is None else _compose(need, own)
-    return name, need, any(specs[layer].kind in STORING_KINDS for layer in chain)
+    return name, need
 
 
 def fifo_depths(merge, specs: dict, edges_in: dict, edges_out: dict, consumers: dict) -> tuple[tuple[int, int], dict]:
@@ -124,13 +122,6 @@ def fifo_depths(merge, specs: dict, edges_in: dict, edges_out: dict, consumers: 
     n_fork = _beats(specs[fork].out_shape, edges_out[fork].beat)
     need = [b[1] if b[1] is not None else list(range(frame)) for b in branches]  # None: the fork itself
     leads = [max(_outs(need[j], n) - _outs(need[1 - j], n) for n in range(n_fork + 1)) for j in (0, 1)]
-    # A branch without a stage that holds beats (the identity, a crop, activations: combinational)
-    # hands its output to the merge in the cycle the fork passes the beat it comes from. If the
-    # other branch's matching output needs that very beat (a right-aligned cropped shortcut: lead
-    # 0), neither can move: such a branch gets the slack FIFO even without a lead.
-    handover = [leads[j] == 0 and not branches[j][2]
-                and any(_outs(need[j], n + 1) > _outs(need[1 - j], n) for n in range(n_fork)) for j in (0, 1)]
-    depths = tuple(lead + SLACK_BEATS if lead > 0 or hand else 0 for lead, hand in zip(leads, handover))
+    depths = tuple(lead + SLACK_BEATS if lead > 0 else 0 for lead in leads)
     first = [next((t for t in nd if t >= 0), -1) + 1 for nd in need]  # fork beats before each branch's first output
-    return depths, {"fork": fork, "lead_beats": leads, "fork_beats_before_first_output": first,
-                    **({"same_beat_handover": handover} if any(handover) else {})}
+    return depths, {"fork": fork, "lead_beats": leads, "fork_beats_before_first_output": first}
