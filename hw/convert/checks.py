@@ -186,12 +186,28 @@ RESERVED_NAMES = ("input",)  # hls4ml's ModelGraph refuses these layer names
 
 
 def _border_problems(layer) -> list[str]:
-    """ZeroPadding1D/2D and Cropping1D/2D copy values (or zeros) and keep the type. Our golden model
-    and RTL walk channels-last pixel streams only; hls4ml's Keras reader would take a channels-first
-    ZeroPadding2D/Cropping2D too, so it is refused here by name."""
-    if layer.get_config().get("data_format", "channels_last") != "channels_last":
-        return [f"{type(layer).__name__} with data_format={layer.get_config()['data_format']!r} is not supported; "
-                "use data_format='channels_last' (the default)"]
+    """ZeroPadding1D/2D and Cropping1D/2D copy values (or zeros) and keep the type.
+
+    - Our golden model and RTL walk channels-last pixel streams only; hls4ml's Keras reader would
+      take a channels-first ZeroPadding2D/Cropping2D too.
+    - hls4ml 1.3 gives a layer its input's precision when it is created; a result type inferred
+      later (a weight layer without a trailing quantizer, a merge) reaches a ZeroPadding through
+      its precision inference, but not a Cropping, which then gets the default fixed<16,6>: its
+      C++ converts every value into that (found by sim/fuzz.py, seed 510). So a Cropping must read
+      a QActivation's fixed type (through reshapes, padding and other croppings)."""
+    cls, cfg = type(layer).__name__, layer.get_config()
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        return [f"{cls} with data_format={cfg['data_format']!r} is not supported; use data_format='channels_last' "
+                "(the default)"]
+    if cls.startswith("Cropping"):
+        source = producer(layer)
+        while source is not None and type(source).__name__ in TYPE_KEEPING:
+            source = producer(source)
+        if source is None or type(source).__name__ != "QActivation":
+            what = f"{source.name!r} ({type(source).__name__})" if source is not None else "its input"
+            return [f"{cls} of {what}, whose result type hls4ml infers: hls4ml 1.3 would give the cropping its default "
+                    "type fixed<16,6> and convert every value into it; put a QActivation (quantized_bits or "
+                    "quantized_relu) before the cropping"]
     return []
 
 
