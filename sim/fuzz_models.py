@@ -52,14 +52,16 @@ def _borders(rng, spec):
     gave before they existed): a pad or crop in front of some top-level layers, and some 1-D
     residual blocks made unpadded with TC-ResNet's right-aligned shortcut (a crop of the block
     input, qat.models.tc_resnet). An insertion is kept only if every later layer still fits its
-    input; none after a Reshape into a sequence (the RTL's known Regroup gap would hide it); a crop
-    only of a QActivation's output (hw.convert.check_supported)."""
+    input; none after a Reshape into a sequence (the RTL's known Regroup gap would hide it) or
+    between an average pool and its quantizer; a crop only of a QActivation's output
+    (hw.convert.check_supported)."""
     layers, names = spec["layers"], iter(f"b{i}" for i in range(1000))
     i = 0
     while i <= len(layers):
         cur = _shape_after(layers[:i], spec["input"]["shape"])
         draw, aligned_draw = rng.random(), rng.random()
-        if cur is None or len(cur) == 1 or any(l["op"] == "to_seq" for l in layers[:i]):
+        after_mean = i > 0 and layers[i - 1]["op"] == "pool" and layers[i - 1]["kind"] == "avg"  # its quantizer follows
+        if cur is None or len(cur) == 1 or after_mean or any(l["op"] == "to_seq" for l in layers[:i]):
             i += 1
             continue
         new = None

@@ -126,23 +126,15 @@ RTL_CASES = [  # name, io_type, reuse factor, [(p_valid, p_ready)...], FIFO dept
                          ids=[f"{n}-{io}-rf{rf}" for n, io, rf, _, _ in RTL_CASES])
 def test_rtl_equals_golden(name, io_type, rf, handshakes, depths, tmp_path):
     from hw.rtl import generate_rtl
-    from hw.tools.verilator import verilator_lint
-    from sim.check import compare
     from sim.reference import random_raw_inputs
+    from tests.rtl_checks import assert_rtl_exact
 
     _, graph = _graph(name, tmp_path, io_type=io_type)
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
     modules = {l.module for l in design.layers}
     assert modules & {"kws_zeropad", "kws_crop"}, modules
     assert [l.notes["fifo_depths"] for l in design.layers if l.kind == "Merge"] == depths
-    if rf > 1:
-        assert any(l.notes.get("reuse_factor", 1) > 1 for l in design.layers)
-    assert verilator_lint(design.files, design.top) == ""
-    x = random_raw_inputs(graph, N_RTL, seed=4)
-    for p_valid, p_ready in handshakes:
-        res = compare(design, graph, x, p_valid=p_valid, p_ready=p_ready, seed=p_ready)
-        assert res["n"] == N_RTL and res["exact"] == N_RTL, (p_valid, p_ready, res["first_bad"])
-        assert res["tlast_ok"]
+    assert_rtl_exact(design, graph, random_raw_inputs(graph, N_RTL, seed=4), handshakes, rf)
 
 
 def test_schedule_needs_of_a_crop():

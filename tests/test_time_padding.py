@@ -203,3 +203,21 @@ def test_every_scheme_keeps_the_padding_and_converts(tiny_valid_dscnn, scheme, a
         xs = np.random.default_rng(1).normal(0, 1.5, (50, *SHAPE)).astype(np.float32)
         want = model.predict(xs, verbose=0).reshape(50, -1)
         assert np.array_equal(GoldenModel(graph).predict(xs).reshape(50, -1), want)
+
+
+# ---------------------------------------------------------------- the run configs
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("model", ["dscnn", "tcresnet"])
+def test_stream_configs_are_unpadded_and_start_from_their_float_run(model):
+    from qat.run_config import RunConfig
+
+    runs = {v: RunConfig.load(CONFIGS / "gsc" / f"{model}_stream_{v}.yaml") for v in ("float", "linear8", "linear4")}
+    assert all(c.model_args == {"time_padding": "valid"} for c in runs.values())
+    assert runs["float"].quant is None and runs["float"].name == f"gsc_{model}_stream_float"
+    for v in ("linear8", "linear4"):  # train.init_from checks model and model_args against the float run
+        assert runs[v].train.init_from == runs["float"].name and runs[v].model == runs["float"].model
+    assert runs["linear4"].scheme_args == {"per_channel": True} and runs["linear4"].quant.weight_bits == 4
+    demo = RunConfig.load(CONFIGS / "demo_stream.yaml")
+    assert demo.model_args == {"width": 16, "time_padding": "valid"} and demo.data.source == "synthetic"
