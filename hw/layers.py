@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import import_module
 
-ROLES = ("shape", "elementwise", "window", "dense", "zeropad")
-CHECKS = ("passthrough", "weights", "activation", "pooling", "merge", "inserted")  # the converter's check
+ROLES = ("shape", "elementwise", "window", "dense", "zeropad", "crop")
+# the converter's check; "border": zero padding / cropping, which only add or drop a tensor's edges
+CHECKS = ("passthrough", "weights", "activation", "pooling", "merge", "border", "inserted")
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,12 @@ LAYERS = (
     # io_stream's copy of a tensor that feeds two layers. No emitter: hw.rtl.layer_spec.read_graph
     # reads its outputs as its input, and the stitcher forks that stream as in io_parallel graphs.
     LayerType("clone", (), ("Clone",), "reshape:ReshapeKernel", None, "shape", "inserted"),
-    LayerType("zeropad", (), ("ZeroPadding1D", "ZeroPadding2D"), "reshape:ZeroPaddingKernel",
-              "zeropad_emitter:emit_zeropad", "zeropad", "inserted"),  # io_stream's 'same' padding
+    # Keras's own, or inserted by hls4ml's io_stream flow in front of a 'same' convolution
+    LayerType("zeropad", ("ZeroPadding1D", "ZeroPadding2D"), ("ZeroPadding1D", "ZeroPadding2D"),
+              "reshape:ZeroPaddingKernel", "border_emitter:emit_zeropad", "zeropad", "border"),
+    # drops a tensor's first/last rows (time steps) and columns, e.g. a right-aligned residual shortcut
+    LayerType("crop", ("Cropping1D", "Cropping2D"), ("Cropping1D", "Cropping2D"), "reshape:CroppingKernel",
+              "border_emitter:emit_crop", "crop", "border"),
     LayerType("dense", ("QDense",), ("Dense",), "dense:DenseKernel", "dense_emitter:emit_dense", "dense",
               "weights", "kernel", "n_out"),
     LayerType("conv1d", ("QConv1D",), ("Conv1D", "PointwiseConv1D"), "conv:Conv1DKernel", "conv_emitter:emit_conv",

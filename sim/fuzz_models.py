@@ -8,8 +8,9 @@ from it, so a failing model can be saved, shrunk and replayed.
 
 The generator stays inside what ``hw.convert.check_supported`` accepts (``supported(spec)`` says
 so for any spec): QDense, QConv1D, QConv2D (pointwise included), QDepthwiseConv2D, average/max
-pooling, QActivation with quantized_bits / quantized_relu, Flatten, Reshape, Dropout, Add, Concatenate; with
-``byo`` also binary/ternary kernels and activations fused into the weight layer.
+pooling, QActivation with quantized_bits / quantized_relu, Flatten, Reshape, Dropout, Add, Concatenate,
+ZeroPadding1D/2D, Cropping1D/2D (also as TC-ResNet's right-aligned shortcut of an unpadded residual
+block); with ``byo`` also binary/ternary kernels and activations fused into the weight layer.
 Weights are drawn per layer as raw codes over the whole grid, as coarse codes (many products end
 on rounding ties of the next quantizer) or as floats beyond the grid (the weight quantizer
 saturates); inputs are random on a grid one bit finer than the input quantizer (half of them are
@@ -39,7 +40,103 @@ def generate(seed: int, byo: bool = False) -> dict:
     spec = _generate(seed)
     if byo:
         _byo(np.random.default_rng([int(seed), 14]), spec["layers"])
+    _borders(np.random.default_rng([int(seed), 15]), spec)
     return spec
+
+
+BORDER_OPS = ("pad", "crop")  # Keras ZeroPadding / Cropping
+
+
+def _borders(rng, spec):
+    """Keras ZeroPadding/Cropping, from their own stream (a spec that gets none is the one the seed
+    gave before they existed): a pad or crop in front of some top-level layers, and some 1-D
+    residual blocks made unpadded with TC-ResNet's right-aligned shortcut (a crop of the block
+    input, qat.models.tc_resnet). An insertion is kept only if every later layer still fits its
+    input; none after a Reshape into a sequence (the RTL's known Regroup gap would hide it) or
+    between an average pool and its quantizer; a crop only of a QActivation's output
+    (hw.convert.check_supported)."""
+    layers, names = spec["layers"], iter(f"b{i}" for i in range(1000))
+    i = 0
+    while i <= len(layers):
+        cur = _shape_after(layers[:i], spec["input"]["shape"])
+        draw, aligned_draw = rng.random(), rng.random()
+        after_mean = i > 0 and layers[i - 1]["op"] == "pool" and layers[i - 1]["kind"] == "avg"  # its quantizer follows
+        if cur is None or len(cur) == 1 or after_mean or any(l["op"] == "to_seq" for l in layers[:i]):
+            i += 1
+            continue
+        new = None
+        before = next((l for l in reversed(layers[:i]) if l["op"] not in BORDER_OPS), None)
+        quantized = before is None or before["op"] in ACT_OPS + ("residual",)  # q_in, or a QActivation's type
+        if draw < 0.12:
+            op = str(rng.choice(BORDER_OPS))
+            op = op if quantized else "pad"
+            amounts = [[int(rng.integers(0, 3)), int(rng.integers(0, 3))] for _ in cur[:-1]]
+            new = layers[:i] + [{"op": op, "name": next(names), "dims": len(cur) - 1, "amounts": amounts}] + layers[i:]
+        elif i < len(layers) and layers[i]["op"] == "residual" and aligned_draw < 0.3 and quantized:
+            block = _aligned_residual(layers[i], cur, next(names))
+            new = None if block is None else layers[:i] + [block] + layers[i + 1:]
+        if new is not None and _shape_after(new, spec["input"]["shape"]) is not None:
+            i += len(new) - len(layers)  # past an inserted layer
+            layers[:] = new
+        i += 1
+
+
+def _aligned_residual(block, cur, crop_name):
+    """The block with unpadded convolutions and its shortcut right-aligned by a crop of the block
+    input (shortcut position j is the last input frame of the main path's output j), or None when
+    the unpadded block does not fit the input."""
+    from qat.models.tc_resnet import shortcut_crop
+
+    convs = [l for l in block["body"] if l["op"] == "conv"]
+    (k, s), k2 = (convs[0]["kernel"][0], convs[0]["strides"][0]), convs[1]["kernel"][0]
+    main = (cur[0] - k) // s + 1 - (k2 - 1)
+    if main < 1 or cur[0] < k:
+        return None  # does not fit
+    crop = shortcut_crop(block["name"], [(k, s), (k2, 1)], s, cur[0], main)
+    body = [{**l, "padding": "valid"} if l["op"] == "conv" else l for l in block["body"]]
+    return {**block, "body": body, "shortcut": [{"op": "crop", "name": crop_name, "dims": 1, "amounts": [[crop, 0]]}]
+            + block["shortcut"]}
+
+
+def _shape_after(layers, shape):
+    """The output shape of a layer list on an input shape, or None when a layer does not fit its input."""
+    cur = list(shape)
+    for layer in layers:
+        cur = _out_shape(layer, cur)
+        if cur is None or min(cur) < 1:
+            return None
+    return cur
+
+
+def _out_shape(layer, cur):
+    op = layer["op"]
+    if op in ACT_OPS or op == "dropout":
+        return cur
+    if op == "dense":
+        return [layer["units"]] if len(cur) == 1 else None
+    if op == "flatten":
+        return [int(np.prod(cur))]
+    if op == "to_seq":
+        return [cur[0], cur[1] * cur[2]] if len(cur) == 3 else None
+    if op in BORDER_OPS:
+        if len(cur) != layer["dims"] + 1:
+            return None
+        sign = 1 if op == "pad" else -1
+        return [d + sign * sum(a) for d, a in zip(cur, layer["amounts"])] + cur[-1:]
+    if op in ("conv", "depthwise", "pool"):
+        size = layer.get("kernel", layer.get("size"))
+        if len(cur) != layer["dims"] + 1 or (layer.get("padding", "valid") == "valid" and any(
+                k > d for k, d in zip(size, cur))):
+            return None
+        return conv_out_shape(cur, layer)
+    if op == "residual":
+        main, skip = _shape_after(layer["body"], cur), _shape_after(layer["shortcut"], cur)
+        if main is None or skip is None or main[:-1] != skip[:-1]:
+            return None
+        if layer.get("merge") == "concat":
+            return main[:-1] + [main[-1] + skip[-1]]
+        return main if main[-1] == skip[-1] else None
+    raise ValueError(f"unknown op {op!r}")
 
 
 SIGN_KERNELS = ("binary", "ternary", "binary_po2", "ternary_po2")
@@ -280,6 +377,11 @@ def _apply(layer, x):
         cls = {("avg", 1): L.AveragePooling1D, ("avg", 2): L.AveragePooling2D,
                ("max", 1): L.MaxPooling1D, ("max", 2): L.MaxPooling2D}[layer["kind"], layer["dims"]]
         return cls(tuple(layer["size"]), strides=tuple(layer["strides"]), padding="valid", name=name)(x)
+    if op in BORDER_OPS:
+        amounts = tuple(tuple(a) for a in layer["amounts"])
+        cls = {("pad", 1): L.ZeroPadding1D, ("pad", 2): L.ZeroPadding2D,
+               ("crop", 1): L.Cropping1D, ("crop", 2): L.Cropping2D}[op, layer["dims"]]
+        return cls(amounts[0] if layer["dims"] == 1 else amounts, name=name)(x)
     if op == "flatten":
         return L.Flatten(name=name)(x)
     if op == "to_seq":

@@ -112,11 +112,15 @@ def kws_model(name: str, bits: int = 8, seed: int = 0, **kwargs):
 
 
 def residual_model(bits: int = 8, seed: int = 0, length: int = 24, channels: int = 3, filters: int = 4,
-                   kernel: int = 9, stride: int = 2, identity: bool = False):
+                   kernel: int = 9, stride: int = 2, identity: bool = False, time_padding: str = "same"):
     """The smallest fork + merge design: one residual block of 1-D convs ('same', stride) with a 1x1
-    shortcut (or identity), Add, quantized_relu; then a logits quantizer. For stream-level RTL tests."""
+    shortcut (or identity), Add, quantized_relu; then a logits quantizer. For stream-level RTL tests.
+    time_padding='valid': unpadded convs and the TC-ResNet's right-aligned shortcut (a Cropping1D
+    `crop` of the block input, then the 1x1 conv or the identity; qat.models.tc_resnet)."""
     import tensorflow as tf
     from qkeras import QActivation, QConv1D, quantized_bits, quantized_relu
+
+    from qat.models.tc_resnet import shortcut_crop
 
     tf.keras.utils.set_random_seed(seed)
     wq = dict(kernel_quantizer=quantized_bits(bits, 0, alpha=1), bias_quantizer=quantized_bits(bits, 2, alpha=1))
@@ -124,13 +128,54 @@ def residual_model(bits: int = 8, seed: int = 0, length: int = 24, channels: int
     x = QActivation(quantized_bits(bits, 2, alpha=1), name="q_in")(inp)
     x = QActivation(quantized_relu(bits, 2), name="stem_relu")(QConv1D(filters, 3, padding="same", name="stem", **wq)(x))
     s = 1 if identity else stride
-    y = QConv1D(filters, kernel, strides=s, padding="same", name="conv1", **wq)(x)
+    y = QConv1D(filters, kernel, strides=s, padding=time_padding, name="conv1", **wq)(x)
     y = QActivation(quantized_relu(bits, 2), name="conv1_relu")(y)
-    y = QConv1D(filters, kernel, padding="same", name="conv2", **wq)(y)
-    skip = x if identity else QConv1D(filters, 1, strides=s, name="skip", **wq)(x)
+    y = QConv1D(filters, kernel, padding=time_padding, name="conv2", **wq)(y)
+    skip = x
+    if time_padding == "valid":
+        crop = shortcut_crop("residual", [(kernel, s), (kernel, 1)], s, length, int(y.shape[1]))
+        skip = tf.keras.layers.Cropping1D((crop, 0), name="crop")(skip)
+    skip = skip if identity else QConv1D(filters, 1, strides=s, name="skip", **wq)(skip)
     z = tf.keras.layers.Add(name="add")([y, skip])
     z = QActivation(quantized_relu(bits, 2), name="add_relu")(z)
     model = tf.keras.Model(inp, z, name="residual")
+    return _randomize(model, np.random.default_rng(seed))
+
+
+BORDER_KINDS = ("seq", "img")
+
+
+def border_model(kind: str, bits: int = 8, seed: int = 0):
+    """Keras ZeroPadding and Cropping around unpadded layers, on every side and in both orders.
+    "seq": 20x3 -> crop (1, 2) -> pad (2, 1) -> conv 3 taps stride 2 -> ReLU -> crop (1, 0) -> 1x1 conv
+    -> logits quantizer. "img": 7x6x2 -> pad frequency (1, 2) -> conv 3x3 -> ReLU -> crop (top 1,
+    right 1) -> pad (top 1, bottom 1, left 2) -> depthwise 3x3 -> ReLU -> pad (bottom 1, right 1)
+    -> 2x2 average pool -> quantizer -> flatten -> dense -> logits quantizer."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
+
+    if kind not in BORDER_KINDS:
+        raise ValueError(f"unknown border model {kind!r}; have {BORDER_KINDS}")
+    tf.keras.utils.set_random_seed(seed)
+    L = tf.keras.layers
+    wq = dict(kernel_quantizer=quantized_bits(bits, 0, alpha=1), bias_quantizer=quantized_bits(bits, 2, alpha=1))
+    relu = lambda name: QActivation(quantized_relu(bits, 2), name=name)  # noqa: E731
+    inp = tf.keras.Input((20, 3) if kind == "seq" else (7, 6, 2), name="features")
+    x = QActivation(quantized_bits(bits, 2, alpha=1), name="q_in")(inp)
+    if kind == "seq":
+        x = L.ZeroPadding1D((2, 1), name="conv_pad")(L.Cropping1D((1, 2), name="in_crop")(x))
+        x = relu("conv_relu")(QConv1D(4, 3, strides=2, name="conv", **wq)(x))
+        x = QConv1D(3, 1, name="pw", **wq)(L.Cropping1D((1, 0), name="crop")(x))
+    else:
+        x = relu("conv_relu")(QConv2D(3, (3, 3), name="conv", **wq)(L.ZeroPadding2D(((0, 0), (1, 2)), name="conv_pad")(x)))
+        x = L.ZeroPadding2D(((1, 1), (2, 0)), name="dw_pad")(L.Cropping2D(((1, 0), (0, 1)), name="crop")(x))
+        x = relu("dw_relu")(QDepthwiseConv2D((3, 3), depthwise_quantizer=quantized_bits(bits, 0, alpha=1),
+                                             bias_quantizer=quantized_bits(bits, 2, alpha=1), name="dw")(x))
+        x = L.AveragePooling2D((2, 2), name="pool")(L.ZeroPadding2D(((0, 1), (0, 1)), name="pool_pad")(x))
+        x = QActivation(quantized_bits(bits + 2, 2, alpha=1), name="pool_q")(x)
+        x = QDense(5, name="fc", **wq)(L.Flatten(name="flat")(x))
+    x = QActivation(quantized_bits(bits + 4, 4, alpha=1), name="out_q")(x)
+    model = tf.keras.Model(inp, x, name=f"border_{kind}")
     return _randomize(model, np.random.default_rng(seed))
 
 

@@ -187,9 +187,8 @@ LEADS = {"conv1d": 6, "conv2d": 7, "dense": 0}  # beats the short branch runs ah
                          ids=[f"{k}-{io}-rf{rf}" + ("-short_first" if sf else "") for k, io, rf, sf, _ in RTL_CASES])
 def test_rtl_equals_golden(kind, io_type, rf, short_first, handshakes, tmp_path):
     from hw.rtl import generate_rtl
-    from hw.tools.verilator import verilator_lint
-    from sim.check import compare
     from sim.reference import random_raw_inputs
+    from tests.rtl_checks import assert_rtl_exact
 
     _, graph = _graph(kind, io_type, tmp_path, short_first=short_first)
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
@@ -199,14 +198,7 @@ def test_rtl_equals_golden(kind, io_type, rf, short_first, handshakes, tmp_path)
     order = slice(None, None, -1 if short_first else 1)
     assert cat.notes["fifo_schedule"]["lead_beats"] == lead[order] and cat.notes["fifo_depths"] == depth[order]
     assert cat.out.beat == sum(cat.notes["channels"])
-    if rf > 1:
-        assert any(l.notes.get("reuse_factor", 1) > 1 for l in design.layers)
-    assert verilator_lint(design.files, design.top) == ""
-    x = random_raw_inputs(graph, N_RTL, seed=4)
-    for p_valid, p_ready in handshakes:
-        res = compare(design, graph, x, p_valid=p_valid, p_ready=p_ready, seed=p_ready)
-        assert res["n"] == N_RTL and res["exact"] == N_RTL, (p_valid, p_ready, res["first_bad"])
-        assert res["tlast_ok"]
+    assert_rtl_exact(design, graph, random_raw_inputs(graph, N_RTL, seed=4), handshakes, rf)
 
 
 @pytest.mark.sim

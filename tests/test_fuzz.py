@@ -95,15 +95,20 @@ def test_generator_covers_the_supported_set():
                 seen |= {f"spread:{layer['spread']}", f"bias:{layer['b'] is not None}"}
             if layer["op"] == "qbits":
                 seen |= {f"qbits_signed:{layer['keep_negative']}", f"symmetric:{layer['symmetric']}"}
+            if layer["op"] in ("pad", "crop"):
+                seen.add(f"{layer['op']}{layer['dims']}d")
             if layer["op"] == "residual":
-                seen.add("identity" if not layer["shortcut"] else "projection")
+                seen.add("identity" if not any(l["op"] == "conv" for l in layer["shortcut"]) else "projection")
                 seen.add(layer.get("merge", "add"))
+                if any(l["op"] == "crop" for l in layer["shortcut"]):
+                    seen.add("right-aligned shortcut")
     want = {"dense", "conv", "depthwise", "relu", "qbits", "pool", "flatten", "to_seq", "residual",
             "conv1d", "conv2d", "pad:same", "pad:valid", "pointwise", "kxk", "strided",
             "avgpool1d", "avgpool2d", "maxpool1d", "maxpool2d", "spread:grid", "spread:coarse", "spread:uniform",
             "bias:False", "qbits_signed:False", "symmetric:True", "identity", "projection", "add", "concat",
             "io:io_parallel", "io:io_stream", "strategy:Resource", "backend:Vivado", "accum:True", "argmax:True",
-            "balance:True", "unsigned_in:True", "rank:1", "rank:2", "rank:3"}
+            "balance:True", "unsigned_in:True", "rank:1", "rank:2", "rank:3",
+            "pad1d", "pad2d", "crop1d", "crop2d", "right-aligned shortcut"}
     assert want <= seen, sorted(want - seen)
 
 

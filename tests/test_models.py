@@ -11,6 +11,10 @@ from qat import features
 
 SMALL = {"dscnn": {"width": 8}, "streaming_ffn": {"width": 16}, "raw_cnn": {"channels": (4, 4, 8, 8)},
          "tc_resnet": {"width": 0.5}, "nas_mfcc": {}, "nas_raw": {}}  # NAS models: their default (small) architecture
+# (model, its small arguments): every model, and the variants unpadded in time (tests/test_time_padding.py)
+CASES = [(name, SMALL[name]) for name in sorted(MODELS)] + [
+    ("dscnn", {**SMALL["dscnn"], "time_padding": "valid"}), ("tc_resnet", {**SMALL["tc_resnet"], "time_padding": "valid"})]
+CASE_IDS = [name + ("-valid" if kw.get("time_padding") == "valid" else "") for name, kw in CASES]
 
 
 def shape_of(name):
@@ -24,11 +28,11 @@ def randomize_bn(model, rng):
             layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.3, n), rng.normal(0, 0.3, n), rng.uniform(0.2, 3, n)])
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_float_and_quantized_build(name):
+@pytest.mark.parametrize("name,kw", CASES, ids=CASE_IDS)
+def test_float_and_quantized_build(name, kw):
     shape = shape_of(name)
-    fm = build_model(name, shape, 12, None, **SMALL[name])
-    qm = build_model(name, shape, 12, QuantConfig(weight_bits=4, act_bits=4), **SMALL[name])
+    fm = build_model(name, shape, 12, None, **kw)
+    qm = build_model(name, shape, 12, QuantConfig(weight_bits=4, act_bits=4), **kw)
     assert fm.output_shape == qm.output_shape == (None, 12)
     assert any(isinstance(l, keras.layers.BatchNormalization) for l in fm.layers)
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in qm.layers)
@@ -40,11 +44,11 @@ def test_float_and_quantized_build(name):
                 assert q.get_config()["alpha"] == 1
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_fold_and_rescale_preserve_the_float_function(name):
+@pytest.mark.parametrize("name,kw", CASES, ids=CASE_IDS)
+def test_fold_and_rescale_preserve_the_float_function(name, kw):
     rng = np.random.default_rng(0)
     shape = shape_of(name)
-    fm = build_model(name, shape, 12, None, **SMALL[name])
+    fm = build_model(name, shape, 12, None, **kw)
     randomize_bn(fm, rng)
     folded = folded_weights(fm)
     weights = po2_rescale(folded)
@@ -64,7 +68,7 @@ def test_fold_and_rescale_preserve_the_float_function(name):
     # (24 bits: QKeras fake-quantizes in float32, whose mantissa holds 24.)
     wide = QuantConfig(weight_bits=24, bias_bits=24, act_bits=24, act_int=10, input_bits=24, input_int=6,
                        output_bits=24, output_int=10, pool_bits=24, pool_int=10).with_layer_ranges(weights)
-    qm = build_model(name, shape, 12, wide, **SMALL[name])
+    qm = build_model(name, shape, 12, wide, **kw)
     set_weights(qm, weights)
     x = rng.standard_normal((4, *shape)).astype(np.float32)
     np.testing.assert_allclose(qm.predict(x, verbose=0), fm.predict(x, verbose=0), rtol=1e-3, atol=1e-3)

@@ -20,6 +20,9 @@ ACTIVATION_LAYERS = set(keras_names("activation"))
 PASSTHROUGH_LAYERS = set(keras_names("passthrough"))
 POOLING_LAYERS = set(keras_names("pooling"))
 MERGE_LAYERS = set(keras_names("merge"))  # Add, Concatenate: exact here (see _merge_problems, _concat_problems)
+BORDER_LAYERS = set(keras_names("border"))  # ZeroPadding1D/2D, Cropping1D/2D (see _border_problems)
+# layers whose output has their input's fixed type (hls4ml gives them their input's precision)
+TYPE_KEEPING = (PASSTHROUGH_LAYERS - {"InputLayer"}) | BORDER_LAYERS
 # the other Keras merge layers hls4ml turns into its Merge layer, refused with this advice
 OTHER_MERGES = {"Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"} - MERGE_LAYERS
 
@@ -112,7 +115,7 @@ def _check(model, strategy: str, io_type: str, reuse_factor: int) -> None:
                                        f"{reuse_factor} aborts hls4ml's C simulation; use reuse_factor in {valid}"))
             if cls in SEPARABLE_LAYERS:
                 problems += [(name, why) for why in separable_problems(
-                    layer, strategy, PASSTHROUGH_LAYERS - {"InputLayer"}, io_type, reuse_factor, _resource_rf_valid)]
+                    layer, strategy, TYPE_KEEPING, io_type, reuse_factor, _resource_rf_valid)]
             if io_type == "io_stream" and cls in ("QConv2D", "QDepthwiseConv2D", "QSeparableConv2D") \
                     and cfg["kernel_size"][0] == 1 \
                     and cfg["strides"][0] > 1:
@@ -139,8 +142,8 @@ def _check(model, strategy: str, io_type: str, reuse_factor: int) -> None:
                 if not quantized_after and window & (window - 1):
                     problems.append((name, f"mean over {window} cells has no exact finite type; follow it with QActivation(quantized_bits(...))"))
                 before = producer(layer)
-                while before is not None and type(before).__name__ in PASSTHROUGH_LAYERS - {"InputLayer"}:
-                    before = producer(before)  # Dropout/Flatten keep the type
+                while before is not None and type(before).__name__ in TYPE_KEEPING:
+                    before = producer(before)  # Dropout/Flatten/padding/cropping keep the type
                 if before is None or type(before).__name__ != "QActivation":
                     problems.append((name, "average pooling needs a QActivation before it (its input type must be known)"))
         elif cls in MERGE_LAYERS:
@@ -148,10 +151,12 @@ def _check(model, strategy: str, io_type: str, reuse_factor: int) -> None:
         elif cls in OTHER_MERGES:
             problems.append((name, f"{cls} is not supported; of the merge layers only Add (residual sums) and "
                                    "Concatenate (channels) are"))
+        elif cls in BORDER_LAYERS:
+            problems += [(name, why) for why in _border_problems(layer)]
         elif cls in PASSTHROUGH_LAYERS:
             pass
         else:
-            supported = set(WEIGHT_LAYERS) | POOLING_LAYERS | ACTIVATION_LAYERS | MERGE_LAYERS | {"Flatten"}
+            supported = set(WEIGHT_LAYERS) | POOLING_LAYERS | ACTIVATION_LAYERS | MERGE_LAYERS | BORDER_LAYERS | {"Flatten"}
             instead = _INSTEAD.get(cls, "use one of " + ", ".join(sorted(supported)))
             problems.append((name, f"{cls} is not supported; {instead}"))
     for layer in layers:
@@ -178,6 +183,32 @@ def _resource_rf_valid(n_in: int, n_out: int, rf: int) -> bool:
 
 
 RESERVED_NAMES = ("input",)  # hls4ml's ModelGraph refuses these layer names
+
+
+def _border_problems(layer) -> list[str]:
+    """ZeroPadding1D/2D and Cropping1D/2D copy values (or zeros) and keep the type.
+
+    - Our golden model and RTL walk channels-last pixel streams only; hls4ml's Keras reader would
+      take a channels-first ZeroPadding2D/Cropping2D too.
+    - hls4ml 1.3 gives a layer its input's precision when it is created; a result type inferred
+      later (a weight layer without a trailing quantizer, a merge) reaches a ZeroPadding through
+      its precision inference, but not a Cropping, which then gets the default fixed<16,6>: its
+      C++ converts every value into that (found by sim/fuzz.py, seed 510). So a Cropping must read
+      a QActivation's fixed type (through reshapes, padding and other croppings)."""
+    cls, cfg = type(layer).__name__, layer.get_config()
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        return [f"{cls} with data_format={cfg['data_format']!r} is not supported; use data_format='channels_last' "
+                "(the default)"]
+    if cls.startswith("Cropping"):
+        source = producer(layer)
+        while source is not None and type(source).__name__ in TYPE_KEEPING:
+            source = producer(source)
+        if source is None or type(source).__name__ != "QActivation":
+            what = f"{source.name!r} ({type(source).__name__})" if source is not None else "its input"
+            return [f"{cls} of {what}, whose result type hls4ml infers: hls4ml 1.3 would give the cropping its default "
+                    "type fixed<16,6> and convert every value into it; put a QActivation (quantized_bits or "
+                    "quantized_relu) before the cropping"]
+    return []
 
 
 def _merge_problems(model, layer) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from qat.fixed import FixedType
 
-from .checks import PASSTHROUGH_LAYERS, POOLING_LAYERS, WEIGHT_LAYERS, check_supported
+from .checks import BORDER_LAYERS, UnsupportedModelError, PASSTHROUGH_LAYERS, POOLING_LAYERS, TYPE_KEEPING, WEIGHT_LAYERS, check_supported
 from .keras_graph import consumers, inbound_layers, is_linear_quantizer, producer
 from .overrides import normalize_overrides
 from .quantizer_types import activation_type
@@ -96,7 +96,7 @@ def build_hls_config(
         if cls in SEPARABLE_LAYERS:
             # hls4ml splits it into <name>_depthwise + <name>_pointwise; without this the intermediate
             # would get this layer's 'result' (e.g. the next quantizer's type): see separable.py
-            dw_t, pw_t = separable_types(layer, input_type(layer, PASSTHROUGH_LAYERS - {"InputLayer"}))
+            dw_t, pw_t = separable_types(layer, input_type(layer, TYPE_KEEPING))
             prec["depthwise_accum"] = prec["depthwise_result"] = dw_t.to_hls()
             prec["pointwise_accum"] = pw_t.to_hls()
         if cls == "QActivation":
@@ -131,7 +131,7 @@ def build_hls_config(
                 t = concat_type(*ins)
                 prec["result"] = t.to_hls()
                 types[name] = t
-        elif cls in PASSTHROUGH_LAYERS and cls != "InputLayer":
+        elif cls in TYPE_KEEPING:
             before = producer(layer)
             if before is not None and before.name in types:
                 types[name] = types[before.name]
@@ -145,6 +145,11 @@ def build_hls_config(
             if base is None or type(_layer_named(model, base)).__name__ not in WEIGHT_LAYERS:
                 raise KeyError(f"precision override for unknown layer {name!r}; layers: {sorted(names)}")
             names[name] = {}  # hls4ml's hidden linear activation after a weight layer
+        if type(_layer_named(model, name)).__name__ in BORDER_LAYERS:
+            # hls4ml 1.3 gives padding/cropping its input's precision and silently ignores the override
+            raise UnsupportedModelError([(name, f"precision override {fields} on a {type(_layer_named(model, name)).__name__}: "
+                                                "padding and cropping keep their input's type; override the layer "
+                                                "before it or add a QActivation after it")])
         for field, text in fields.items():
             names[name].setdefault("Precision", {})[field] = text
     return cfg

@@ -9,7 +9,8 @@ they have nowhere to go, the short branch stops taking beats, the fork stops, an
 never gets the beats it waits for.
 
 For each stage we know, per output beat t, the last input beat it depends on (``needs``; window
-layers: the last pixel of the window, padding included; dense and unknown layers: the whole frame).
+layers: the last pixel of the window, padding included; zero padding: the input pixel before it;
+cropping: its own input pixel; dense and unknown layers: the whole frame).
 Composed along a branch this gives outs(n), the output beats a branch can produce once the fork
 has passed n beats. The short branch's FIFO must hold the largest lead max_n outs_short(n) -
 outs_long(n): then, whenever it is full, the long branch already has every input beat its next
@@ -24,12 +25,14 @@ import math
 
 from hw.layers import hls4ml_names
 
+from .emitters.border_emitter import border_geometry
 from .emitters.window import window_of
 from .errors import UnsupportedLayerError
 
 SLACK_BEATS = 2
 WINDOW_KINDS = hls4ml_names("window")  # the one layer table's roles (hw/layers.py)
 ELEMENTWISE_KINDS = hls4ml_names("elementwise")
+ZEROPAD_KINDS, CROP_KINDS = hls4ml_names("zeropad"), hls4ml_names("crop")
 
 
 def _beats(shape, beat: int) -> int:
@@ -58,20 +61,27 @@ def needs(spec, edge_in, edge_out) -> list[int]:
                 c = min(ow * win.sw - win.pl + win.fw - 1, win.w - 1)
                 out.append(r * win.w + c if r >= 0 and c >= 0 else -1)
         return out
-    if spec.kind.startswith("ZeroPadding"):
-        g = spec.attrs.get
-        two_d = spec.kind.endswith("2D")
-        h, w = (int(g("in_height")), int(g("in_width"))) if two_d else (int(g("in_width")), 1)
-        pt, pb = (int(g("pad_top", 0) or 0), int(g("pad_bottom", 0) or 0)) if two_d else (int(g("pad_left", 0) or 0), int(g("pad_right", 0) or 0))
-        pl, pr = (int(g("pad_left", 0) or 0), int(g("pad_right", 0) or 0)) if two_d else (0, 0)
-        out, seen = [], -1
-        for r in range(h + pt + pb):
-            for c in range(w + pl + pr):
-                if pt <= r < pt + h and pl <= c < pl + w:
-                    seen = (r - pt) * w + (c - pl)
-                out.append(seen)  # padding is emitted in raster order: it waits for the pixels before it
-        return out if len(out) == n_out else whole
+    if spec.kind in ZEROPAD_KINDS or spec.kind in CROP_KINDS:
+        out = _border_needs(spec)
+        return out if len(out) == n_out and edge_in.beat == edge_out.beat else whole
     return whole
+
+
+def _border_needs(spec) -> list[int]:
+    """Zero padding: each output pixel waits for the input pixels before it in raster order (the
+    padding is emitted in that order too). Cropping: each kept pixel is its own input pixel; the
+    cropped ones are needed by no output."""
+    pad = spec.kind in ZEROPAD_KINDS
+    h, w, (top, bottom, left, right) = border_geometry(spec, "pad" if pad else "crop")
+    if not pad:
+        return [r * w + c for r in range(top, h - bottom) for c in range(left, w - right)]
+    out, seen = [], -1
+    for r in range(h + top + bottom):
+        for c in range(w + left + right):
+            if top <= r < top + h and left <= c < left + w:
+                seen = (r - top) * w + (c - left)
+            out.append(seen)
+    return out
 
 
 def _outs(need: list[int], n: int) -> int:

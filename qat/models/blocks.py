@@ -61,14 +61,41 @@ def _linear(x, name: str, quant: QuantConfig | None, float_cls, q_cls_name: str,
     return quant_activation(x, _hook(quant, "accum_quantizer", name), f"{name}_accum")
 
 
-def conv2d(x, name, filters, kernel, strides=1, quant=None, bn=True):
+def conv2d(x, name, filters, kernel, strides=1, quant=None, bn=True, padding="same"):
     return _linear(x, name, quant, layers.Conv2D, "QConv2D", bn, filters=filters, kernel_size=kernel,
-                   strides=strides, padding="same")
+                   strides=strides, padding=padding)
 
 
-def depthwise2d(x, name, kernel, quant=None, bn=True):
+def depthwise2d(x, name, kernel, quant=None, bn=True, padding="same"):
     return _linear(x, name, quant, layers.DepthwiseConv2D, "QDepthwiseConv2D", bn, kernel_size=kernel,
-                   padding="same", depth_multiplier=1)
+                   padding=padding, depth_multiplier=1)
+
+
+TIME_PADDINGS = ("same", "valid")
+
+
+def check_time_padding(model: str, time_padding: str) -> None:
+    if time_padding not in TIME_PADDINGS:
+        raise ValueError(f"{model}: time_padding={time_padding!r}; choose one of {TIME_PADDINGS}")
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after): the zeros Keras's padding='same' adds on an axis of `size` cells for this
+    kernel and stride (TensorFlow's rule: the odd one goes after)."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def pad_frequency(x, name: str, kernel, strides=1):
+    """'same' padding of the frequency (second) axis only, as an explicit ZeroPadding2D `<name>_pad`,
+    for a following convolution with padding='valid': the time (first) axis is never padded, so a
+    streaming implementation computes the same values as the windowed model. Both twins get it
+    (zeros commute with BatchNorm folding and power-of-two rescaling); a 1-wide kernel needs none."""
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731 - Keras's int-or-pair arguments
+    left, right = same_padding(int(x.shape[2]), pair(kernel)[1], pair(strides)[1])
+    if left == right == 0:
+        return x
+    return layers.ZeroPadding2D(((0, 0), (left, right)), name=f"{name}_pad")(x)
 
 
 def conv1d(x, name, filters, kernel, strides=1, quant=None, bn=True, padding="valid"):

@@ -8,8 +8,8 @@ not a rescaled sum), and the layer after the Add reads that common scale. This m
 float Keras model once and says, per linear layer, which tensor scale it reads and whether its
 output goes into a merge (its scale is then chosen together with the other branch).
 
-Layers that commute with a positive scale (ReLU, pooling, dropout, reshapes, the BatchNorm that
-is folded into its linear layer) are looked through.
+Layers that commute with a positive scale (ReLU, pooling, dropout, reshapes, zero padding,
+cropping, the BatchNorm that is folded into its linear layer) are looked through.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MERGE = (keras.layers.Add,)
 # positive scales pass through these unchanged (max/mean/ReLU of s*x is s times that of x)
 TRANSPARENT = ("ReLU", "Dropout", "Reshape", "Flatten", "AveragePooling1D", "AveragePooling2D", "MaxPooling1D",
                "MaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "ZeroPadding1D", "ZeroPadding2D",
-               "QActivation")
+               "Cropping1D", "Cropping2D", "QActivation")
 
 
 class ScaleGraphError(ValueError):

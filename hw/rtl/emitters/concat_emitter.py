@@ -15,8 +15,8 @@ import math
 
 from ..errors import UnsupportedLayerError
 from ..requant import requant_params
-from .base import EmittedLayer, Edge, verilog_ident
-from .merge_emitter import two_input_module
+from .base import EmittedLayer, Edge
+from .merge_emitter import two_input_layer
 
 
 def emit_concat(spec, edges, prefix: str, rf: int) -> EmittedLayer:
@@ -42,21 +42,7 @@ def emit_concat(spec, edges, prefix: str, rf: int) -> EmittedLayer:
     params = {"A_E": a.beat, "A_W": a.width, "A_SIGNED": int(a.signed), "A_SHIFT": qa["SHIFT"],
               "B_E": b.beat, "B_W": b.width, "B_SIGNED": int(b.signed), "B_SHIFT": qb["SHIFT"],
               "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "RND": qa["RND"], "OVF": qa["OVF"]}
-    depths = tuple(spec.attrs.get("kws_fifo_depths", (0, 0)))
     out_edge = Edge(a.beat + b.beat, out)
-    notes = {"inputs": 2, "fifo_depths": list(depths), "channels": list(channels),
-             **({"fifo_schedule": spec.attrs["kws_fifo_schedule"]} if "kws_fifo_schedule" in spec.attrs else {})}
-    if not any(depths):  # no FIFO: the library module itself, like kws_act (no clock, no wrapper)
-        return EmittedLayer(layer=spec.name, kind=spec.kind, module="kws_concat", verilog="", out=out_edge,
-                            library=("kws_requant.v", "kws_concat.v"),
-                            notes={**notes, "fifo_bits": 0, "params": params, "combinational": True})
-    name = f"{prefix}_{verilog_ident(spec.name)}"
-    verilog = two_input_module(
-        name, f"// Layer {spec.name} (Concatenate): {a.beat} {a.type} + {b.beat} {b.type} channels -> "
-              f"{out_edge.beat} {out}; input FIFOs {depths[0]} / {depths[1]} beats (generated)",
-        edges, depths, out_edge.tdata_width, "kws_concat", params)
-    fifo_bits = sum(d * e.tdata_width for d, e in zip(depths, edges))
-    library = ("kws_requant.v", "kws_concat.v") + (("kws_fifo.v",) if any(depths) else ())
-    return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=verilog, out=out_edge,
-                        library=library,
-                        notes={**notes, "fifo_bits": fifo_bits})
+    return two_input_layer(spec, prefix, f"// Layer {spec.name} (Concatenate): {a.beat} {a.type} + {b.beat} {b.type} "
+                                         f"channels -> {out_edge.beat} {out}", edges, out_edge, "kws_concat", params,
+                           {"channels": list(channels)})

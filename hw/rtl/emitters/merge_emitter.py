@@ -47,6 +47,26 @@ def two_input_module(name: str, comment: str, edges, depths, out_width: int, cor
     return "\n".join(lines)
 
 
+def two_input_layer(spec, prefix: str, comment: str, edges, out: Edge, core: str, params: dict,
+                    notes: dict) -> EmittedLayer:
+    """The EmittedLayer of a merge (Add, Concatenate) whose input FIFO depths the schedule set in
+    ``spec.attrs["kws_fifo_depths"]``: with FIFOs, the generated wrapper (two_input_module); without,
+    the combinational library module ``core`` itself, like kws_act (no clock, no wrapper)."""
+    depths = tuple(spec.attrs.get("kws_fifo_depths", (0, 0)))
+    notes = {"inputs": 2, "fifo_depths": list(depths), **notes,
+             **({"fifo_schedule": spec.attrs["kws_fifo_schedule"]} if "kws_fifo_schedule" in spec.attrs else {})}
+    library = ("kws_requant.v", f"{core}.v")
+    if not any(depths):
+        return EmittedLayer(layer=spec.name, kind=spec.kind, module=core, verilog="", out=out, library=library,
+                            notes={**notes, "fifo_bits": 0, "params": params, "combinational": True})
+    name = f"{prefix}_{verilog_ident(spec.name)}"
+    verilog = two_input_module(name, f"{comment}; input FIFOs {depths[0]} / {depths[1]} beats (generated)", edges,
+                               depths, out.tdata_width, core, params)
+    fifo_bits = sum(d * e.tdata_width for d, e in zip(depths, edges))
+    return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=verilog, out=out,
+                        library=library + ("kws_fifo.v",), notes={**notes, "fifo_bits": fifo_bits})
+
+
 def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
     op = str(spec.attrs.get("op", "")).lower()
     if spec.kind != "Merge" or op != "add":
@@ -56,7 +76,6 @@ def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
     a, b = edges
     if a.beat != b.beat:
         raise UnsupportedLayerError(spec.name, spec.kind, f"inputs carry {a.beat} and {b.beat} elements per beat")
-    depths = tuple(spec.attrs.get("kws_fifo_depths", (0, 0)))
     out = spec.out_type
     frac = max(a.frac, b.frac)
     sum_w = _sum_width(edges, frac)
@@ -64,16 +83,5 @@ def emit_merge(spec, edges, prefix: str, rf: int) -> EmittedLayer:
     params = {"E": a.beat, "A_W": a.width, "A_SIGNED": int(a.signed), "A_UP": frac - a.frac,
               "B_W": b.width, "B_SIGNED": int(b.signed), "B_UP": frac - b.frac, "SUM_W": sum_w,
               "SHIFT": q["SHIFT"], "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "RND": q["RND"], "OVF": q["OVF"]}
-    name = f"{prefix}_{verilog_ident(spec.name)}"
-    out_w = a.beat * out.width
-    verilog = two_input_module(
-        name, f"// Layer {spec.name} (Merge add): exact {sum_w}-bit sum -> {out}; input FIFOs {depths[0]} / "
-              f"{depths[1]} beats (generated)", edges, depths, out_w, "kws_add", params)
-    fifo_bits = sum(d * e.tdata_width for d, e in zip(depths, edges))
-    library = ("kws_requant.v", "kws_add.v") + (("kws_fifo.v",) if any(depths) else ())
-    # `inputs`: the stitcher connects s0_/s1_ ports; no clock-free shortcut, the FIFOs are registers
-    return EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=verilog,
-                        out=Edge(a.beat, out), library=library,
-                        notes={"inputs": 2, "fifo_depths": list(depths), "fifo_bits": fifo_bits, "sum_width": sum_w,
-                               **({"fifo_schedule": spec.attrs["kws_fifo_schedule"]}
-                                  if "kws_fifo_schedule" in spec.attrs else {})})
+    return two_input_layer(spec, prefix, f"// Layer {spec.name} (Merge add): exact {sum_w}-bit sum -> {out}", edges,
+                           Edge(a.beat, out), "kws_add", params, {"sum_width": sum_w})
