@@ -141,3 +141,22 @@ def detect(logits, params: DetectorParams) -> tuple[np.ndarray, np.ndarray]:
     fire[got.emissions] = True
     ids[got.emissions] = got.ids
     return fire, ids
+
+
+def evaluate(logits, stream, cfg: StreamConfig, thresholds, logit_type: FixedType | None = None) -> dict:
+    """The detector of `cfg` on a stream's emissions (logits (E, C): float, or codes of logit_type):
+    DET points [(threshold, false-reject rate, false alarms per hour)] over `thresholds` (mean
+    margins, user units), and at cfg.threshold the DET rule's counts and MLPerf Tiny's."""
+    from qat.det import emission_samples
+    from qat.det_count import count_detections, det_curve, mlperf_counts
+
+    params = params_for(cfg, np.shape(logits)[1], logit_type)
+    raw = [raw_threshold(t, cfg.smooth, logit_type) for t in thresholds]
+    found = sweep(logits, params, raw)
+    times = [emission_samples(f.emissions, cfg.decision_frames)[1] for f in found]
+    points = det_curve([(t, x, f.ids) for t, x, f in zip(thresholds, times, found)], stream, params.keywords)
+    at = fires(logits, params)
+    at_times = emission_samples(at.emissions, cfg.decision_frames)[1]
+    return {"points": points, "threshold": cfg.threshold, "hours": stream.hours,
+            "det": count_detections(at_times, at.ids, stream, params.keywords),
+            "mlperf": mlperf_counts(at_times, at.ids, stream, params.keywords)}

@@ -54,7 +54,11 @@ def _is_number(value) -> bool:
 class StreamConfig:
     decision_frames: int = 2  # k: an emission every 2 frames = 40 ms
     smooth: int = 3  # N emissions summed per decision
-    threshold: float = 2.0  # mean logit margin of the top class over the runner-up
+    # Mean logit margin of the top class over the runner-up. 4.0 keeps false alarms within MLPerf
+    # Tiny's budget (8 per 20 min = 24/h) for the DS-CNN runs of the shared subset at k = 2, N = 3,
+    # 1 s (float, streaming float, streaming 8-bit: 20.6, 15.9, 18.7 per hour at 61, 55, 55 %
+    # false rejects on the 1-hour testing-list stream; the streaming TC-ResNet: 27.1/h, 60 %).
+    threshold: float = 4.0
     refractory_s: float = 1.0  # quiet time after a detection (MLPerf Tiny debounces false positives by 1 s)
     keywords: list | None = None  # class names that may fire; None = the ten keywords
 
