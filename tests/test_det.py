@@ -139,22 +139,29 @@ def test_mlperf_rule_absorbs_detections_in_the_window_and_debounces_the_rest():
 
 
 def test_det_curve_is_monotonic_without_refractory():
-    from hw.detector import DetectorParams, sweep
+    """Without a refractory time a higher threshold only removes detections: fewer false alarms,
+    no more hits. (With one it need not be: a false alarm that goes away frees a later hit.)"""
+    from hw.detector import evaluate
+    from qat.stream_config import StreamConfig
 
     rng = np.random.default_rng(0)
     stream = det.Stream(np.zeros(600 * S, np.int16), [(t * S, t * S + S, YES if t % 2 else NO) for t in range(5, 590, 3)])
-    n = det.emission_count(600 * 50, 2)
-    logits = rng.normal(0, 1, (n, len(CLASSES)))
+    logits = rng.normal(0, 1, (det.emission_count(30_000, 2), len(CLASSES)))
     for e0, e1, c in stream.events:  # the clip's own class is likelier while it is heard
         logits[e0 // 640:e1 // 640, c] += 1.5
-    params = DetectorParams(len(CLASSES), 3, 0.0, 0, tuple(range(2, 12)))
-    thresholds = np.linspace(0, 6, 25)
-    got = sweep(logits, params, thresholds)
-    points = det_curve([(t, det.emission_samples(f.emissions, 2)[1], f.ids) for t, f in zip(thresholds, got)],
-                       stream, list(range(2, 12)))
-    frr = [p[1] for p in points]
-    fah = [p[2] for p in points]
+    cfg = StreamConfig(refractory_s=0.0, threshold=2.0)
+    out = evaluate(logits, stream, cfg, np.linspace(0, 6, 25))
+    frr = [p[1] for p in out["points"]]
+    fah = [p[2] for p in out["points"]]
     assert frr == sorted(frr) and fah == sorted(fah, reverse=True) and frr[0] < 0.5 and fah[-1] < fah[0]
+    at = [p for p in out["points"] if p[0] == 2.0][0]
+    assert (out["det"]["false_reject_rate"], out["det"]["false_alarms_per_hour"]) == at[1:]
+    # on codes: the same detections as the floats they stand for
+    from qat.fixed import FixedType
+
+    t = FixedType(16, 8)
+    codes = np.round(logits / t.lsb).astype(np.int64)
+    assert evaluate(codes, stream, cfg, [0.5, 2.0], t)["points"] == evaluate(codes * t.lsb, stream, cfg, [0.5, 2.0])["points"]
 
 
 def test_det_plot_draws_several_curves(tmp_path):
