@@ -33,6 +33,10 @@ SPEECH_LEVEL = 0.05  # MLPerf Tiny's wakeword windows: the clip trimmed to sampl
 FEATURE_CHUNK_FRAMES = 30_000  # frames featurized at a time (10 minutes; ~60 MB of windowed audio)
 
 
+class StreamError(ValueError):
+    """A stream cannot be built or featurized from what was given; the message says what to do."""
+
+
 @dataclass
 class Stream:
     audio: np.ndarray  # float32 in [-1, 1], or int16 PCM (k stands for k / PCM_SCALE)
@@ -67,7 +71,7 @@ def build_stream(audio, labels: np.ndarray, noises: list, seed: int = 0, gap_s=(
     rng = np.random.default_rng(seed)
     n = len(audio)
     if n == 0:
-        raise ValueError("build_stream: no clips to lay in the stream")
+        raise StreamError("build_stream: no clips to lay in the stream")
     passes, pos = [], 0  # per pass: order, gaps, gains and where it starts
     while not passes or pos < min_seconds * SAMPLE_RATE:
         order = rng.permutation(n)
@@ -115,7 +119,7 @@ def stream_frames(audio: np.ndarray, kind: str) -> np.ndarray:
     from qat.features import _DCT  # the matrices of features.compute
 
     if kind not in ("mfcc", "logmel"):
-        raise ValueError(f"stream features of kind {kind!r}: per-frame features exist for 'mfcc' and 'logmel' "
+        raise StreamError(f"stream features of kind {kind!r}: per-frame features exist for 'mfcc' and 'logmel' "
                          "(a raw-waveform model reads samples, not frames)")
     pcm = np.issubdtype(np.asarray(audio[:0]).dtype, np.integer)
     n_frames = max(0, 1 + (len(audio) - FRAME_LENGTH) // FRAME_STEP)
@@ -217,7 +221,7 @@ def plot_det(curves: dict, path, title: str, marks: dict | None = None) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for label, det in curves.items():
-        pts = sorted((fah, frr) for _, frr, fah in det["points"])
+        pts = [(fah, frr) for _, frr, fah in sorted(det["points"])]  # in threshold order: the path of the operating point
         line, = ax.plot([max(f, 0.1) for f, _ in pts], [r for _, r in pts], marker=".", label=label)
         if marks and label in marks:
             fah, frr = marks[label]

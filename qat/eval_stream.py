@@ -21,7 +21,7 @@ from qat.data.clips import load_clips, quantize16
 from qat.data.labels import BACKGROUND_NOISE_DIR, CLASSES, CLIP_SAMPLES, KEYWORDS
 from qat.data.speech_commands import listed_refs
 from qat.data.wav import read_wav
-from qat.det import Stream, build_stream, normalize_frames, stream_frames
+from qat.det import Stream, StreamError, build_stream, normalize_frames, stream_frames
 
 SETTINGS = {"gap_s": (0.5, 2.0), "gain_db": (-6.0, 3.0), "noise_volume": 0.05, "noise_db": (-6.0, 6.0)}
 
@@ -45,12 +45,12 @@ def _load_testing_list(root: Path):
     refs = listed_refs(root, "testing_list.txt")
     clips = load_clips(refs, "testing-list clips", progress=False)
     if clips.errors:
-        raise ValueError(f"{len(clips.errors)} testing-list clip(s) unreadable ({clips.errors[0]}): the stream "
+        raise StreamError(f"{len(clips.errors)} testing-list clip(s) unreadable ({clips.errors[0]}): the stream "
                          "must hold every clip of the list; replace or remove them from testing_list.txt")
     noise_files = sorted((root / BACKGROUND_NOISE_DIR).glob("*.wav"))
     noises = [n for n in (read_wav(f) for f in noise_files) if len(n) >= CLIP_SAMPLES]
     if not noises:
-        raise ValueError(f"{root / BACKGROUND_NOISE_DIR}: no background-noise recording of at least 1 s to lay the clips on")
+        raise StreamError(f"{root / BACKGROUND_NOISE_DIR}: no background-noise recording of at least 1 s to lay the clips on")
     return clips, noises
 
 
@@ -58,9 +58,9 @@ def evaluation_stream(root, seconds: float = 3600.0, seed: int = 0) -> EvalStrea
     """The stream of `root`'s testing list lasting at least `seconds` (whole passes over the list)."""
     root = Path(root).expanduser().resolve()
     if not (root / "testing_list.txt").exists():
-        raise ValueError(f"{root / 'testing_list.txt'} not found: point to an extracted speech_commands_v0.02 folder")
+        raise StreamError(f"{root / 'testing_list.txt'} not found: point to an extracted speech_commands_v0.02 folder")
     if not (isinstance(seconds, (int, float)) and seconds > 0):
-        raise ValueError(f"seconds={seconds!r}: the stream's length, > 0")
+        raise StreamError(f"seconds={seconds!r}: the stream's length, > 0")
     t0 = time.perf_counter()
     clips, noises = _load_testing_list(root)
     built = build_stream(clips.audio, clips.labels, noises, seed=seed, min_seconds=seconds, **SETTINGS)
