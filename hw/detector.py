@@ -11,10 +11,10 @@ Emissions e = 0, 1, ... since reset, each C logits l[e][c]:
 
 Why this form: a sum of N codes is exact in hardware without a divider, so the threshold is
 scaled by N instead of the logits (T = ceil(threshold * N * 2**F), qat/stream_config.py); the
-margin of the top logit over the runner-up needs no exponential, and a margin M bounds the top
-class's softmax share below by 1 / (1 + (C-1) e^-M) for every vector whose logits give it. The
-refractory count starts at each fire, as MLPerf Tiny's streaming wakeword scorer debounces false
-positives for 1 s after each one it counts (qat/det.py).
+lead of the top logit over the runner-up needs no exponential (a lead m of one logit vector puts
+the top class's softmax share at >= 1 / (1 + (C-1) e^-m)). The refractory count restarts at each
+fire, as MLPerf Tiny's streaming wakeword scorer silences 1 s after each false positive it counts
+(qat/det_count.py).
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ from qat.data.labels import SAMPLE_RATE
 
 
 def _keyword_events(stream, keywords, spans):
-    return [(s0, s1, c) for (s0, s1), (_, _, c) in zip(spans, stream.events) if c in set(keywords)]
+    keywords = set(keywords)
+    return [(s0, s1, c) for (s0, s1), (_, _, c) in zip(spans, stream.events) if c in keywords]
 
 
 def count_detections(times, ids, stream, keywords, tolerance_s: float = 1.0) -> dict:
