@@ -11,6 +11,7 @@ from qat import schemes
 from qat.dataset import DataConfig
 from qat.models import MODELS
 from qat.quant_config import QuantConfig
+from qat.stream_config import StreamConfig, StreamConfigError
 
 
 class RunConfigError(ValueError):
@@ -92,6 +93,8 @@ class RunConfig:
     # Hardware settings read by hw/ (backend, io_type, strategy, reuse_factor, precision_overrides);
     # carried through training untouched so one file describes the whole flow.
     hls: dict = field(default_factory=dict)
+    # The always-on IP: decision rate, smoothing, threshold and refractory of the keyword detector.
+    stream: StreamConfig = field(default_factory=StreamConfig)
 
     def __post_init__(self):
         try:
@@ -117,8 +120,12 @@ class RunConfig:
         train = dict(data.pop("train", None) or {})
         if set(train) - {f.name for f in fields(TrainConfig)}:
             raise RunConfigError(f"unknown train setting(s) {sorted(set(train) - {f.name for f in fields(TrainConfig)})}")
+        try:
+            stream = StreamConfig.from_dict(data.pop("stream", None))
+        except StreamConfigError as exc:
+            raise RunConfigError(str(exc)) from None
         return cls(data=DataConfig.from_dict(data.pop("data", None)), quant=QuantConfig.from_dict(data.pop("quant", None)),
-                   train=TrainConfig(**train), **data)
+                   train=TrainConfig(**train), stream=stream, **data)
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict | None = None) -> "RunConfig":
@@ -134,6 +141,7 @@ class RunConfig:
         out = asdict(self)
         out["data"] = self.data.to_dict()
         out["quant"] = self.quant.to_dict() if self.quant else None
+        out["stream"] = self.stream.to_dict()
         return out
 
     def save(self, path: str | Path) -> None:

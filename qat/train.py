@@ -294,6 +294,7 @@ def check_resumable(cfg: RunConfig, run_dir: Path) -> None:
         d = c.to_dict()
         d["train"] = {k: v for k, v in d["train"].items() if k not in ("float_epochs", "qat_epochs", "patience")}
         d.pop("hls", None)
+        d.pop("stream", None)  # the detector behind the network: no part of the weights
         return d
 
     stamp = run_dir / "ckpt" / "run_config.yaml"

@@ -89,6 +89,19 @@ def scan_raw_archive(root: str | Path, unknown_percent: float = 10.0, silence_pe
     return splits, problems
 
 
+def listed_refs(root: str | Path, listing: str = "testing_list.txt") -> list[ClipRef]:
+    """Every clip a split's list names, labelled by its folder (a keyword, else `_unknown_`), in
+    the list's sorted order; a listed file that is missing is an error."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetLayoutError(f"{root}: no such folder (an extracted speech_commands_v0.02 archive)")
+    problems: list[str] = []
+    entries = _read_list(root, listing, problems)
+    if problems:
+        raise DatasetLayoutError(f"{problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return [ClipRef(root / e, label_index(e.split("/")[0]), speaker_of(Path(e))) for e in sorted(entries)]
+
+
 def silence_refs(noise_files: list[Path], n: int, rng: np.random.Generator, problems: list[str]) -> list[ClipRef]:
     """`_silence_` examples: random one-second slices of the noise recordings at random volume."""
     import soundfile as sf
