@@ -14,7 +14,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc cv cv-table scale-check evaluate hls rtl sim report synth pnr acc-compare experiments compare fuzz test test-all clean help
+.PHONY: setup system-deps demo train train-gsc cv cv-table scale-check evaluate hls rtl sim stream report synth pnr acc-compare experiments compare fuzz test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -25,6 +25,7 @@ help:
 	@echo "make evaluate RUN=name [DATA=dir]             evaluate build/<name> on a dataset"
 	@echo "make rtl RUN=name [RF=64]                     Verilog + file list + FuseSoC core in build/<name>/rtl/"
 	@echo "make sim RUN=name [RF=64] [N=200] [SPLIT=all]     Verilator: RTL == golden model, latency/II in cycles"
+	@echo "make stream RUN=name [RF=64] [STREAM_SECONDS=3600]   always-on IP: streaming RTL + detector on an hour of audio, DET, cycles/hop"
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
 	@echo "make synth RUN=name [RF=64] [TARGET=ice40]    Yosys LUT/FF/BRAM of the generated RTL, per layer"
 	@echo "make pnr RUN=name PART=part [CLOCK_MHZ=..] [RF=64]  nextpnr: fits the part? fmax vs the clock (PART= lists the parts)"
@@ -103,6 +104,13 @@ rtl: setup
 # WAVES=1: also the cocotb bench on 2 clips, recorded as build/<run>/rtl/dump.fst.
 sim: setup
 	$(KWSFLOW) sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(SPLIT),--split $(SPLIT)) $(if $(WAVES),--cocotb 2 --waves)
+
+# The always-on IP of a run (its `stream:` settings): streaming RTL + keyword detector, an hour of
+# testing-list audio through it under Verilator (every decision against the streaming golden
+# model), cycles per hop, DET curves; COMPARE="build/x build/y" overlays those runs' curves.
+STREAM_SECONDS ?= 3600
+stream: setup
+	$(KWSFLOW) stream --run $(BUILD)/$(RUN) --data $(KWS_GSC_DIR) --reuse-factor $(RF) --seconds $(STREAM_SECONDS) $(if $(COMPARE),--compare $(COMPARE))
 
 report: setup
 	$(KWSFLOW) report --run $(BUILD)/$(RUN)

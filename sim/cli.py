@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "rtl": ("hw.rtl.__main__:main", "our Verilog of a run (file list, FuseSoC core, report)"),
     "sim": ("sim.__main__:main", "a run's RTL under Verilator: RTL == golden, latency and II in cycles"),
     "hw": ("sim.model_check:main", "your own QKeras model (.h5) + inputs through golden, C sim and RTL"),
+    "stream": ("sim.studies.stream_study:main", "the always-on IP of a run on an hour of audio: exactness, cycles per hop, DET"),
     "synth": ("hw.synth:main", "Yosys resources of a run's RTL, per layer"),
     "pnr": ("hw.pnr:main", "nextpnr place and route of a run's RTL on a named FPGA part"),
     "report": ("sim.studies.flow_report:main", "one page over every stage of a run"),

@@ -38,13 +38,16 @@ def stream_compare(design, want_beats: list[list[int]], frames_raw, *, p_valid=1
     return {"identical": exact, "decisions": len(want_beats), "first_differing": bad[:10], "got": got, **stats}
 
 
-def hop_timing(design, frames_raw, n_decisions: int, hop_cycles: int, warmup_frames: int) -> dict:
-    """Cycles per hop, per layer and in all, with frames `hop_cycles` apart; hops before
-    `warmup_frames` (buffers still filling) are left out."""
+def hop_timing(design, frames_raw, n_decisions: int, warmup_frames: int, hop_cycles: int | None = None) -> dict:
+    """Cycles per hop, per layer and in all, with frames `hop_cycles` apart (default: 8 times the
+    back-to-back cycles per frame, at least 1,000, so that every hop's work ends within its hop);
+    hops before `warmup_frames` (buffers still filling) are left out."""
     frames = frame_beats(design, frames_raw)
+    _, fast = run_harness(design, frames, design.out_frame_beats, out_frames=n_decisions)
+    if hop_cycles is None:
+        hop_cycles = max(1000, 8 * int(np.ceil(fast["cycles"] / len(frames))))
     _, one = run_harness(design, frames, design.out_frame_beats, out_frames=n_decisions, probe=True,
                          hop_cycles=hop_cycles)
-    _, fast = run_harness(design, frames, design.out_frame_beats, out_frames=n_decisions)
     hs = [np.asarray(h, dtype=np.int64) for h in one["handshakes"]]
     n_hops = len(frames)
     hops = np.arange(warmup_frames, n_hops)

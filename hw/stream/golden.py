@@ -194,7 +194,8 @@ def _pad_row(x: np.ndarray, pads) -> np.ndarray:
 
 
 def _crop_row(x: np.ndarray, kernel) -> np.ndarray:
-    crops = getattr(kernel, "row_crops", ())  # (left, right) of the frequency axis of a 2-D map
-    if crops and any(crops):
-        return x[:, crops[0]:x.shape[1] - crops[1]]
+    """The non-time part of a crop (the time steps were chosen by the plan's skip): a 2-D map's
+    columns; a 1-D sequence has only time to crop."""
+    if len(kernel.window) == 3:  # (time, columns, channels) slices of the windowed kernel
+        return x[:, kernel.window[1]]
     return x

@@ -229,6 +229,8 @@ def _plan_layer(layer, kind: str, role: str | None, t: TimeAxis, sources, k: int
         time_pads = ("pad_left", "pad_right") if kind.endswith("1D") else ("pad_top", "pad_bottom")
         if any(_int(layer, p) for p in time_pads):
             _refuse(layer, "pads the time axis: the zeros would sit at a different place in every window")
+        if not t.decided:  # padding along frequency: the same time steps, each wider
+            return StreamLayer(layer.name, kind, "row", sources, t, TimeAxis(t.rows, t.stride, shape[1:], t.first, t.span))
     elif role not in ("elementwise", "shape") and kind != "Clone":
         _refuse(layer, f"no streaming form for {kind}")
     return StreamLayer(layer.name, kind, "emission" if t.decided else "row", sources, t, _axis_from_shape(layer, shape, t))

@@ -57,7 +57,7 @@ def render(run_dir: Path) -> str:
                 (f" (failed: {', '.join(missing)})" if missing else "")
             lines.append(f"| {synth.parent.name} | {t['lut']} | {t['ff']} | {t['carry']} | {t['bram']} | {done} |")
         lines += ["", "Totals are sums over the layers, each synthesized as its own top (`python -m hw.synth`).", ""]
-    lines += pnr_section(run_dir)
+    lines += stream_section(run_dir) + pnr_section(run_dir)
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +84,27 @@ def model_check_section(run_dir: Path) -> list[str]:
              f"valid {r['p_valid']} % / ready {r['p_ready']} %.", "", "| pair | identical vectors |", "|---|---|"]
     lines += [f"| {name} | {p['identical']} of {p['total']} |" for name, p in r["pairs"].items()]
     return lines + ["", f"Latency {r['latency_cycles']} cycles, II {r['ii_cycles']} cycles, {r['multipliers']} multipliers.", ""]
+
+
+def stream_section(run_dir: Path) -> list[str]:
+    """The always-on IP (sim/studies/stream_study.py), if `make stream` ran for this run."""
+    r = _load(run_dir / "stream" / "stream_report.json")
+    lines = ["## Always-on IP (streaming RTL + keyword detector)", ""]
+    if r is None:
+        return lines + [f"Not run (`make stream RUN={run_dir.name}`).", ""]
+    t, k = r["timing"], r["plan"]["decision_frames"]
+    lines += [f"**{r['identical']} of {r['decisions']} decisions identical** (RTL vs streaming golden model) on "
+              f"{r['stream']['hours']:.2f} h of testing-list audio, a decision every {k} frames, reuse factor "
+              f"{r['reuse_factor']}.", "",
+              f"- {t['back_to_back_cycles_per_frame']:.1f} cycles per hop, {r['speedup_vs_windowed']:.1f}x fewer than the "
+              f"windowed IP recomputing its window ({r['windowed']['ii_cycles']:.0f} cycles per decision); real-time margin "
+              f"{r['real_time_margin']:,.0f}x at {r['clock_mhz']:g} MHz", ""]
+    lines += ["| model | false rejects | false alarms / h | MLPerf Tiny TP / FN / FP |", "|---|---|---|---|"]
+    for name, c in r["curves"].items():
+        d, m = c["det"], c["mlperf"]
+        lines.append(f"| {name} | {d['false_reject_rate']:.1%} | {d['false_alarms_per_hour']:.1f} | "
+                     f"{m['true_positives']} / {m['false_negatives']} / {m['false_positives']} |")
+    return lines + ["", "Details: stream/stream_report.md, DET curves stream/stream_det.png.", ""]
 
 
 def pnr_section(run_dir: Path) -> list[str]:

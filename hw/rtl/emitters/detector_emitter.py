@@ -56,7 +56,7 @@ def emit_detector(edge_in: Edge, params: DetectorParams) -> EmittedLayer:
     out_w = c * t.width + 1 + id_width(c)
     return EmittedLayer(layer="detector", kind="Detector", module="kws_detector", verilog="",
                         out=Edge(1, FixedType(out_w, out_w, signed=False)), library=("kws_detector.v",),
-                        notes={"params": params_v, "parameterized": True})
+                        notes={"params": params_v, "parameterized": True, "out_frame_elems": 1})  # a beat per emission
 
 
 def write_standalone(out_dir, logit_type: FixedType, params: DetectorParams, top: str = "kws_detector_top"):
