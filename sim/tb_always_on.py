@@ -5,7 +5,7 @@ sim/tb_stream.py, which checks frame-in/frame-out designs."""
 from __future__ import annotations
 
 import cocotb
-from cocotb.triggers import RisingEdge
+from cocotb.triggers import RisingEdge, Timer
 
 from sim.tb_stream import StreamBench, _load_config, _start, _write_report
 
@@ -22,9 +22,10 @@ async def stream_reset(dut):
     bench = StreamBench(dut, cfg["frames_before"], cfg["out_before"], p_valid=0.8, p_ready=0.5, seed=cfg.get("seed", 3))
     await bench.reset()
     await bench.run(stop_after_input_beats=len(cfg["frames_before"]))
+    await Timer(1, unit="ns")  # leave the ReadOnly phase before the next edge
+    dut.s_axis_tvalid.value = 0  # the last frame was taken: offering it again would feed it twice
     for _ in range(cfg.get("cycles_before_reset", 7)):  # decisions still in flight
         await RisingEdge(dut.clk)
-    dut.s_axis_tvalid.value = 0
     before = list(bench.received)
     after = StreamBench(dut, cfg["frames_after"], cfg["out_after"], p_valid=cfg.get("p_valid", 0.7),
                         p_ready=cfg.get("p_ready", 0.6), seed=cfg.get("seed", 3) + 1)

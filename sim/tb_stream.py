@@ -22,7 +22,7 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 
 def _load_config() -> dict:
@@ -182,10 +182,11 @@ async def reset_mid_stream(dut):
     # some outputs are out, some in flight, when reset hits.
     stop = sum(len(f) for f in frames_in[:n - 1]) + max(1, len(frames_in[n - 1]) // 2)
     await bench.run(stop_after_input_beats=stop)
+    await Timer(1, unit="ns")  # leave the ReadOnly phase before the next edge
+    dut.s_axis_tvalid.value = 0  # that beat was taken: left valid, the DUT could take it a second time
     # Let a few cycles pass with outputs flowing, then reset.
     for _ in range(5):
         await RisingEdge(dut.clk)
-    dut.s_axis_tvalid.value = 0
     before = list(bench.received)
     errors_before = list(bench.errors)
     bench2 = StreamBench(dut, frames_in[:n], frames_out[:n], p_valid=0.8, p_ready=0.6, seed=8)

@@ -148,6 +148,8 @@ def test_streaming_rtl_equals_streaming_golden(graphs, tmp_path, kind, rf, p_val
 def test_cocotb_reset_mid_stream(graphs, tmp_path, kind):
     """cocotb: bubbles, backpressure, a reset with decisions in flight; after it only the new frames count
     and the first decision waits for the buffers to fill again."""
+    from hw.detector import DetectorParams, detect
+    from hw.rtl.emitters.detector_emitter import emit_detector, output_beat
     from hw.rtl.stream_generate import generate_stream_rtl
     from sim.frames import to_beats
     from sim.runner import run_cocotb
@@ -156,11 +158,22 @@ def test_cocotb_reset_mid_stream(graphs, tmp_path, kind):
     plan = build_plan(graph, 2)
     stream = StreamingGolden(graph, plan)
     first, second = random_frames(plan, stream, 75, seed=2), random_frames(plan, stream, 70, seed=3)
-    design = generate_stream_rtl(graph, plan, tmp_path / "rtl", reuse_factor=2)
-    ie, oe = design.in_edge, design.out_edge
-    beats = lambda rows, e: [to_beats(r, e.beat, e.width) for r in rows]  # noqa: E731
-    cfg = {"frames_before": beats(first, ie), "out_before": beats(stream.run(first), oe),
-           "frames_after": beats(second, ie), "out_after": beats(stream.run(second), oe),
+    # with the keyword detector behind the logits, firing often (every class a keyword, margin >= 0, refractory 2): its sums,
+    # warm-up and refractory state must restart at the reset too
+    params = DetectorParams(n_classes=5, smooth=3, threshold=0, refractory=2, keywords=tuple(range(5)))
+    design = generate_stream_rtl(graph, plan, tmp_path / "rtl", reuse_factor=2,
+                                 tail=(lambda edge, n: emit_detector(edge, params),))
+    ie = design.in_edge
+
+    def outputs(frames):
+        logits = stream.run(frames)
+        fire, ids = detect(logits, params)
+        return [[output_beat(c, f, i, stream.output_t.width)] for c, f, i in zip(logits, fire, ids)], int(fire.sum())
+
+    (out_before, _), (out_after, fired) = outputs(first), outputs(second)
+    assert fired > 2  # the check sees detections
+    cfg = {"frames_before": [to_beats(r, ie.beat, ie.width) for r in first], "out_before": out_before,
+           "frames_after": [to_beats(r, ie.beat, ie.width) for r in second], "out_after": out_after,
            "refill_frames": plan.receptive_frames, "p_valid": 0.7, "p_ready": 0.6}
     result = run_cocotb(design.files, design.top, "sim.tb_always_on", tb_config=cfg)
     rep = result.report["stream_reset"]
