@@ -111,9 +111,7 @@ def _time_geometry(layer, kind: str):
         keys = ("n_in" if pool else "in_width", "n_out" if pool else "out_width", "pool_width" if pool else "filt_width",
                 "stride_width", "pad_left", "pad_right")
     t_in, t_out, fh, sh, pt, pb = (_int(layer, k) for k in keys)
-    if kind.startswith("Pointwise"):
-        fh = sh = 1
-    return t_in, t_out, fh, sh, (pt, pb)
+    return t_in, t_out, max(fh, 1), max(sh, 1), (pt, pb)  # a 1x1 conv (hls4ml's Pointwise) may stride
 
 
 def base_class(layer) -> str:
