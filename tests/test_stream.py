@@ -47,7 +47,7 @@ def windowed(graph, frames_raw, k, window=49):
 
 
 def test_plan_roles(graphs):
-    roles = {k: {s.name: (s.role, s.fh, s.sh) for s in build_plan(g, 2).layers} for k, g in graphs.items()}
+    roles = {k: {s.name: (s.role, s.fh, s.sh) for s in build_plan(graphs[k], 2).layers} for k in KINDS}
     assert roles["ffn"]["fc1"] == ("collapse", 49, 2)  # the dense reads the whole window once per decision
     assert roles["ffn"]["logits"][0] == "emission"
     assert roles["cnn2d"]["conv1"] == ("window", 5, 2)
