@@ -51,6 +51,9 @@ class DataConfig:
     # silence_volume: `_silence_` training clips re-cut from the noise every epoch at U(0, 1) volume
     augment: dict = field(default_factory=lambda: {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1,
                                                    "silence_volume": 1.0})
+    # The front end's size (qat/features.py FeatureSpec): mel_bands (default 40) and, for MFCC
+    # models, coefficients (default 10); empty = the defaults. Checked against the model's kind.
+    features: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.source not in SOURCES:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qat.data.labels import CLASSES, CLIP_SAMPLES, KEYWORDS, SAMPLE_RATE
-from qat.features import FRAME_STEP, NUM_MEL, log_mel
+from qat.features import FRAME_STEP, as_spec, frame_features, log_mel
 
 WINDOW_FRAMES = 49
 KEYWORD_IDS = [CLASSES.index(k) for k in KEYWORDS]
@@ -53,17 +53,15 @@ def build_stream(audio: np.ndarray, labels: np.ndarray, noises: list, seed: int 
     return Stream(np.clip(stream, -1, 1), events)
 
 
-def window_features(stream: Stream, kind: str, normalizer, hop_frames: int):
-    """Features of every window (ending at frame j, every hop_frames) and each window's end sample."""
-    from qat.features import _DCT  # same matrices as features.compute
-
-    mel = log_mel(stream.audio[None])[0]  # (F, 40)
-    if kind == "mfcc":
-        mel = mel @ _DCT
+def window_features(stream: Stream, kind, normalizer, hop_frames: int):
+    """Features of every window (ending at frame j, every hop_frames) and each window's end sample.
+    `kind`: a feature kind or a qat.features.FeatureSpec (a run's data.features)."""
+    spec = as_spec(kind)
+    mel = frame_features(spec, log_mel(stream.audio[None], spec.mel_bands)[0])  # (F, 40) or (F, 10): as features.compute
     ends = np.arange(WINDOW_FRAMES - 1, len(mel), hop_frames)
     idx = ends[:, None] - np.arange(WINDOW_FRAMES - 1, -1, -1)[None, :]
     x = mel[idx]  # (W, 49, C)
-    x = x[..., None] if kind == "mfcc" else x.reshape(len(x), WINDOW_FRAMES * NUM_MEL)
+    x = x[..., None] if spec.kind == "mfcc" else x.reshape(len(x), WINDOW_FRAMES * spec.mel_bands)
     end_samples = ends * FRAME_STEP + 480
     return normalizer(kind, x.astype(np.float32)), end_samples
 
@@ -104,7 +102,7 @@ def det_points(p: np.ndarray, end_samples: np.ndarray, stream: Stream, threshold
     return out
 
 
-def evaluate_model(model, kind: str, normalizer, stream: Stream, hop_frames: int = 5) -> dict:
+def evaluate_model(model, kind, normalizer, stream: Stream, hop_frames: int = 5) -> dict:
     x, ends = window_features(stream, kind, normalizer, hop_frames)
     points = det_points(posteriors(model, x), ends, stream)
     frr_at = {}

@@ -14,6 +14,26 @@ def test_defaults_round_trip(tmp_path):
     assert again.to_dict() == cfg.to_dict() and again.quant.weight_bits == 4
 
 
+@pytest.mark.parametrize("model, feats, match", [
+    ("dscnn", {"coefficients": 41}, "coefficients=41: between 1 and mel_bands"),
+    ("dscnn", {"mel_bands": 20, "coefficients": 30}, "coefficients=30"),
+    ("dscnn", {"mel_bands": 200}, "mel_bands=200: between 2 and 80"),
+    ("dscnn", {"mel_bands": "many"}, "an integer"),
+    ("dscnn", {"bands": 20}, "unknown setting"),
+    ("streaming_ffn", {"coefficients": 20}, "do.*not apply to 'logmel'"),
+    ("raw_cnn", {"mel_bands": 20}, "not apply to 'raw'"),
+])
+def test_bad_feature_settings(model, feats, match):
+    with pytest.raises(RunConfigError, match=match):
+        RunConfig.from_dict({"name": "x", "model": model, "data": {"features": feats}})
+
+
+def test_feature_settings_reach_the_spec():
+    spec = RunConfig.from_dict({"name": "x", "model": "tc_resnet", "data": {"features": {"coefficients": 40}}}).feature_spec()
+    assert (spec.kind, spec.mel_bands, spec.coefficients) == ("mfcc", 40, 40)
+    assert RunConfig.from_dict({"name": "x", "model": "streaming_ffn"}).feature_spec().mel_bands == 40
+
+
 @pytest.mark.parametrize("data, match", [
     ({"name": "x", "model": "lstm"}, "choose one of"),
     ({"model": "dscnn"}, "needs a `name`"),
