@@ -81,3 +81,17 @@ def test_integer_bits_for():
     assert [integer_bits_for(v) for v in (0.3, 0.5, 0.51, 1.0, 1.5, 7.9, 8.0, 8.1)] == [-1, -1, 0, 0, 1, 3, 3, 4]
     with pytest.raises(QuantConfigError, match="diverged"):
         integer_bits_for(float("nan"))
+
+
+def test_quantized_gsc_configs_match_their_float_run():
+    """A quantized config starts from the float run it names (train.init_from), which must be the
+    same model, model_args and data settings: a recipe change made in one config only would be
+    refused at training time (qat.train.load_float_run), after the float folds had trained."""
+    from qat.cv import CONFIG_DIR, find_config
+
+    for path in sorted((CONFIG_DIR / "gsc").glob("*.yaml")):
+        cfg = RunConfig.load(path)
+        if not cfg.train.init_from:
+            continue
+        parent = RunConfig.load(find_config(cfg.train.init_from))
+        assert (cfg.model, cfg.model_args, cfg.data.to_dict()) == (parent.model, parent.model_args, parent.data.to_dict()), path
