@@ -25,15 +25,14 @@ def stream_det(run_dir, data, seconds: float = 3600.0, seed: int = 0, overrides:
     from qat import det
     from qat.eval_stream import evaluation_stream
     from qat.features import Normalizer
-    from qat.models import feature_kind
     from qat.run_config import RunConfig
 
     run_dir = Path(run_dir)
     cfg = RunConfig.load(run_dir / "config.yaml", overrides)  # bad settings fail before the stream is built
     model, _ = load_run(run_dir)
     es = evaluation_stream(data, seconds, seed)
-    frames = es.frames(feature_kind(cfg.model), Normalizer.load(run_dir / "normalizer.npz"))
-    logits = det.stream_logits(model, frames, feature_kind(cfg.model), cfg.stream.decision_frames)
+    frames = es.frames(cfg.feature_spec(), Normalizer.load(run_dir / "normalizer.npz"))
+    logits = det.stream_logits(model, frames, cfg.feature_spec(), cfg.stream.decision_frames)
     out = {"run": str(run_dir), "stream": es.info, "settings": cfg.stream.to_dict(),
            **evaluate(logits, es.stream, cfg.stream, THRESHOLDS)}
     (run_dir / "stream_det.json").write_text(json.dumps(out, indent=1))

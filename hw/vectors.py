@@ -70,13 +70,11 @@ def run_vectors(run_dir, split: str = "all", n: int | None = None, progress: boo
 
     from qat import dataset, features
     from qat.data.feature_chunks import clip_features
-    from qat.models import feature_kind
-
     cfg = run_config(run_dir)
     norm_path = run_dir / "normalizer.npz"
     if not norm_path.exists():
         raise VectorsError(f"{norm_path} not found: the run's feature normalizer is needed")
-    kind = feature_kind(cfg.model)
+    kind = cfg.feature_spec()  # the model's kind of input with the run's data.features
     normalizer = features.Normalizer.load(norm_path)
     wanted = ("test",) if split == "test" else _ORDER
     try:
@@ -98,7 +96,7 @@ def run_vectors(run_dir, split: str = "all", n: int | None = None, progress: boo
         if budget is not None and budget <= 0:
             break
     x, y = np.concatenate(xs), np.concatenate(ys)
-    return Vectors(x.astype(np.float32), y, f"{len(x)} real {kind} vectors of the {cfg.data.source} data ({', '.join(counts)})")
+    return Vectors(x.astype(np.float32), y, f"{len(x)} real {kind.kind} vectors of the {cfg.data.source} data ({', '.join(counts)})")
 
 
 def _take(x, y, n, what) -> Vectors:

@@ -30,6 +30,11 @@ SOURCES = ("synthetic", "gsc", "download")
 CACHE_FORMAT = 3  # bump when the cached audio's encoding changes (3: a folder with an int16 .npy)
 
 
+# Waveform augmentation (qat/data/augment.py); a run's data.augment overrides single keys of it.
+AUGMENT_DEFAULTS = {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1, "silence_volume": 1.0}
+AUGMENT_KEYS = (*AUGMENT_DEFAULTS, "speed")  # speed: off unless set (0 = off)
+
+
 class DataConfigError(ValueError):
     pass
 
@@ -49,8 +54,10 @@ class DataConfig:
     fold: int = 0
     validation_percent: float = 5.0  # of the training folds' clips, whole speakers, when folds > 0
     # silence_volume: `_silence_` training clips re-cut from the noise every epoch at U(0, 1) volume
-    augment: dict = field(default_factory=lambda: {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1,
-                                                   "silence_volume": 1.0})
+    augment: dict = field(default_factory=lambda: dict(AUGMENT_DEFAULTS))
+    # The front end's size (qat/features.py FeatureSpec): mel_bands (default 40) and, for MFCC
+    # models, coefficients (default 10); empty = the defaults. Checked against the model's kind.
+    features: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -63,6 +70,19 @@ class DataConfig:
             raise DataConfigError(f"data.fold={self.fold}: choose 0 .. {self.folds - 1} for data.folds={self.folds}")
         if not 0 < self.validation_percent < 50:
             raise DataConfigError(f"data.validation_percent={self.validation_percent}: between 0 and 50")
+        # a partial data.augment (e.g. --set data.augment.speed=0.1) changes those keys only: the
+        # others keep their defaults instead of silently falling back to augment()'s (no silence re-cut)
+        self.augment = {**AUGMENT_DEFAULTS, **(self.augment or {})}
+        unknown = set(self.augment) - set(AUGMENT_KEYS)
+        if unknown:
+            raise DataConfigError(f"data.augment: unknown key(s) {sorted(unknown)}; known: {list(AUGMENT_KEYS)}")
+        for key, value in self.augment.items():
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+                raise DataConfigError(f"data.augment.{key}={value!r}: a number >= 0")
+        if not 0 <= (self.augment["noise_probability"] or 0) <= 1:
+            raise DataConfigError(f"data.augment.noise_probability={self.augment['noise_probability']}: between 0 and 1")
+        if not 0 <= self.augment.get("speed", 0) < 0.5:
+            raise DataConfigError(f"data.augment.speed={self.augment['speed']}: a relative change in [0, 0.5)")
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "DataConfig":

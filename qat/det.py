@@ -24,7 +24,7 @@ import numpy as np
 
 from qat.data.clips import PCM_SCALE
 from qat.data.labels import CLASSES, CLIP_SAMPLES, KEYWORDS, SAMPLE_RATE
-from qat.features import FRAME_LENGTH, FRAME_STEP, NUM_MEL, log_mel
+from qat.features import FRAME_LENGTH, FRAME_STEP, as_spec, frame_features, log_mel
 
 WINDOW_FRAMES = 49
 WINDOW_SAMPLES = (WINDOW_FRAMES - 1) * FRAME_STEP + FRAME_LENGTH  # 15,840: the audio 49 frames hear
@@ -113,22 +113,21 @@ def emission_samples(emissions, hop_frames: int) -> tuple[np.ndarray, np.ndarray
     return start, start + WINDOW_SAMPLES
 
 
-def stream_frames(audio: np.ndarray, kind: str) -> np.ndarray:
-    """(F, 10) MFCC or (F, 40) log-mel of every 20 ms frame of the stream, unnormalized: the rows
-    of features.compute for any one-second window (computed a chunk of frames at a time)."""
-    from qat.features import _DCT  # the matrices of features.compute
-
-    if kind not in ("mfcc", "logmel"):
-        raise StreamError(f"stream features of kind {kind!r}: per-frame features exist for 'mfcc' and 'logmel' "
-                         "(a raw-waveform model reads samples, not frames)")
+def stream_frames(audio: np.ndarray, kind) -> np.ndarray:
+    """(F, 10) MFCC or (F, 40) log-mel (by default; a run's data.features otherwise) of every 20 ms
+    frame of the stream, unnormalized: the rows of features.compute for any one-second window
+    (computed a chunk of frames at a time). `kind`: a feature kind or a qat.features.FeatureSpec."""
+    spec = as_spec(kind)
+    if spec.kind not in ("mfcc", "logmel"):
+        raise StreamError(f"stream features of kind {spec.kind!r}: per-frame features exist for 'mfcc' and 'logmel' "
+                          "(a raw-waveform model reads samples, not frames)")
     pcm = np.issubdtype(np.asarray(audio[:0]).dtype, np.integer)
     n_frames = max(0, 1 + (len(audio) - FRAME_LENGTH) // FRAME_STEP)
-    out = np.empty((n_frames, len(_DCT[0]) if kind == "mfcc" else NUM_MEL), np.float32)
+    out = np.empty((n_frames, spec.coefficients if spec.kind == "mfcc" else spec.mel_bands), np.float32)
     for j0 in range(0, n_frames, FEATURE_CHUNK_FRAMES):
         j1 = min(n_frames, j0 + FEATURE_CHUNK_FRAMES)
         x = np.asarray(audio[j0 * FRAME_STEP:(j1 - 1) * FRAME_STEP + FRAME_LENGTH], np.float32)
-        mel = log_mel((x / PCM_SCALE if pcm else x)[None])[0]
-        out[j0:j1] = mel @ _DCT if kind == "mfcc" else mel
+        out[j0:j1] = frame_features(spec, log_mel((x / PCM_SCALE if pcm else x)[None], spec.mel_bands)[0])
     return out
 
 
@@ -138,13 +137,14 @@ def normalize_frames(frames: np.ndarray, normalizer) -> np.ndarray:
     return ((frames - normalizer.mean) / normalizer.std).astype(np.float32)
 
 
-def windows(frames: np.ndarray, kind: str, hop_frames: int, first: int = 0, count: int | None = None) -> np.ndarray:
-    """The model inputs of emissions first .. first+count-1: (n, 49, 10, 1) MFCC or (n, 1960) log-mel."""
+def windows(frames: np.ndarray, kind, hop_frames: int, first: int = 0, count: int | None = None) -> np.ndarray:
+    """The model inputs of emissions first .. first+count-1: (n, 49, 10, 1) MFCC or (n, 1960) log-mel
+    (by default; `kind` may be a FeatureSpec)."""
     total = emission_count(len(frames), hop_frames)
     count = total - first if count is None else min(count, total - first)
     idx = (first + np.arange(max(count, 0)))[:, None] * hop_frames + np.arange(WINDOW_FRAMES)[None, :]
     x = frames[idx]
-    return x[..., None] if kind == "mfcc" else x.reshape(len(x), -1)
+    return x[..., None] if as_spec(kind).kind == "mfcc" else x.reshape(len(x), -1)
 
 
 def window_features(stream: Stream, kind: str, normalizer, hop_frames: int):
@@ -199,7 +199,7 @@ def det_points(p: np.ndarray, end_samples: np.ndarray, stream: Stream, threshold
     return out
 
 
-def evaluate_model(model, kind: str, normalizer, stream: Stream, hop_frames: int = 5) -> dict:
+def evaluate_model(model, kind, normalizer, stream: Stream, hop_frames: int = 5) -> dict:
     x, ends = window_features(stream, kind, normalizer, hop_frames)
     points = det_points(posteriors(model, x), ends, stream)
     frr_at = {}

@@ -32,9 +32,10 @@ class EvalStream:
     info: dict  # seed, seconds asked, hours, passes, clip counts, build seconds, settings
     _frames: dict = field(default_factory=dict)  # per kind, unnormalized
 
-    def frames(self, kind: str, normalizer=None) -> np.ndarray:
-        """(F, 10) MFCC or (F, 40) log-mel of every 20 ms frame, normalized with a run's Normalizer
-        if given; emission e of a network deciding every k frames reads rows [e k, e k + 49)."""
+    def frames(self, kind, normalizer=None) -> np.ndarray:
+        """(F, 10) MFCC or (F, 40) log-mel of every 20 ms frame (`kind`: a kind, or a run's
+        FeatureSpec), normalized with a run's Normalizer if given; emission e of a network deciding
+        every k frames reads rows [e k, e k + 49)."""
         if kind not in self._frames:
             self._frames[kind] = stream_frames(self.stream.audio, kind)
         x = self._frames[kind]

@@ -26,7 +26,7 @@ def evaluate(run_dir: Path, data: str | None = None, split: str = "test", progre
     from qat.data.speech_commands import is_test_set_layout
     from qat.dataset import DataConfig, load_splits, load_test_set
     from qat.metrics import confusion, plot_confusion
-    from qat.models import feature_kind, load_model
+    from qat.models import load_model
     from qat.run_config import RunConfig
 
     run_dir = Path(run_dir)
@@ -38,7 +38,7 @@ def evaluate(run_dir: Path, data: str | None = None, split: str = "test", progre
     else:
         data_cfg = DataConfig(**{**cfg.data.to_dict(), **({"source": "gsc", "path": data} if data else {})})
         clips, name = load_splits(data_cfg, progress, splits=(split,))[split], f"{data_cfg.source}_{split}"
-    kind = feature_kind(cfg.model)
+    kind = cfg.feature_spec()
     # chunk by chunk: the official archive's audio need not fit in memory as float32 (feature_chunks)
     x = clip_features(kind, clips.audio, features.Normalizer.load(run_dir / "normalizer.npz"))
     model = load_model(run_dir / "model.h5")

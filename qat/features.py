@@ -6,12 +6,18 @@
 - `logmel`: the same 49 x 40 log-mel frames, stacked — the streaming feed-forward model's input.
 - `raw`: the waveform itself (16000 samples), for the raw-waveform CNN.
 
+The model decides the kind; a run's `data.features` may change the number of mel bands
+(`mel_bands`, default 40) and of MFCC coefficients (`coefficients`, default 10): a
+`FeatureSpec` carries all three, and every function here takes either a spec or a kind name
+(= the default spec of that kind).
+
 `Normalizer` then scales each coefficient (or the waveform as a whole) with training-set
 statistics, so one fixed-point input format fits all inputs.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +32,54 @@ NUM_MEL = 40
 MEL_LOW_HZ, MEL_HIGH_HZ = 20.0, 4000.0
 NUM_MFCC = 10
 FEATURE_KINDS = ("mfcc", "logmel", "raw")
+NUM_FRAMES = 1 + (CLIP_SAMPLES - FRAME_LENGTH) // FRAME_STEP  # 49 per one-second clip
+
+
+MAX_MEL_BANDS = 80  # 20-4000 Hz holds ~127 FFT bins: more bands would be narrower than a bin at the low end
+FEATURE_SETTINGS = ("mel_bands", "coefficients")
 
 
 class FeatureError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What a model reads: the kind, and for mfcc/logmel the mel bands (and MFCC coefficients)."""
+
+    kind: str
+    mel_bands: int = NUM_MEL
+    coefficients: int = NUM_MFCC  # mfcc only: the first `coefficients` DCT-II outputs
+
+    def __post_init__(self):
+        if self.kind not in FEATURE_KINDS:
+            raise FeatureError(f"unknown feature kind {self.kind!r}; choose one of {FEATURE_KINDS}")
+        for name in FEATURE_SETTINGS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise FeatureError(f"data.features.{name}={value!r}: an integer")
+        if not 2 <= self.mel_bands <= MAX_MEL_BANDS:
+            raise FeatureError(f"data.features.mel_bands={self.mel_bands}: between 2 and {MAX_MEL_BANDS}")
+        if not 1 <= self.coefficients <= self.mel_bands:
+            raise FeatureError(f"data.features.coefficients={self.coefficients}: between 1 and mel_bands "
+                               f"({self.mel_bands}); a DCT of {self.mel_bands} bands has no more")
+
+    @classmethod
+    def of(cls, kind: str, settings: dict | None = None) -> "FeatureSpec":
+        """The spec of `kind` with a run's `data.features` settings; refuses what the kind does not use."""
+        settings = dict(settings or {})
+        unknown = set(settings) - set(FEATURE_SETTINGS)
+        if unknown:
+            raise FeatureError(f"data.features: unknown setting(s) {sorted(unknown)}; known: {list(FEATURE_SETTINGS)}")
+        unused = {"raw": set(FEATURE_SETTINGS), "logmel": {"coefficients"}, "mfcc": set()}.get(kind, set()) & set(settings)
+        if unused:
+            raise FeatureError(f"data.features: {sorted(unused)} do(es) not apply to {kind!r} features "
+                               f"(the model reads {'the waveform' if kind == 'raw' else 'log-mel bands'})")
+        return cls(kind, **settings)
+
+
+def as_spec(kind: "str | FeatureSpec") -> FeatureSpec:
+    return kind if isinstance(kind, FeatureSpec) else FeatureSpec(kind)
 
 
 def hann_periodic(n: int) -> np.ndarray:
@@ -57,8 +107,18 @@ def dct2_matrix(n_in: int = NUM_MEL, n_out: int = NUM_MFCC) -> np.ndarray:
     return (2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) / np.sqrt(2.0 * n_in)).astype(np.float32)
 
 
-_MEL = mel_matrix()
-_DCT = dct2_matrix()
+@functools.lru_cache(maxsize=None)
+def _mel(num_mel: int) -> np.ndarray:
+    return mel_matrix(num_mel)
+
+
+@functools.lru_cache(maxsize=None)
+def _dct(n_in: int, n_out: int) -> np.ndarray:
+    return dct2_matrix(n_in, n_out)
+
+
+_MEL = _mel(NUM_MEL)
+_DCT = _dct(NUM_MEL, NUM_MFCC)
 _WINDOW = hann_periodic(FRAME_LENGTH)
 
 
@@ -72,51 +132,59 @@ def frames(audio: np.ndarray) -> np.ndarray:
     return audio[:, idx] * _WINDOW
 
 
-def log_mel(audio: np.ndarray) -> np.ndarray:
+def log_mel(audio: np.ndarray, mel_bands: int = NUM_MEL) -> np.ndarray:
     # scipy's FFT stays in float32 (numpy's works in float64): 3x faster, and training recomputes
     # the features of every augmented clip each epoch
     spectrum = np.abs(scipy.fft.rfft(frames(audio), n=FFT_LENGTH))
-    return np.log(spectrum @ _MEL + 1e-6)
+    return np.log(spectrum @ _mel(mel_bands) + 1e-6)
 
 
-def mfcc(audio: np.ndarray) -> np.ndarray:
-    return log_mel(audio) @ _DCT
+def mfcc(audio: np.ndarray, mel_bands: int = NUM_MEL, coefficients: int = NUM_MFCC) -> np.ndarray:
+    return log_mel(audio, mel_bands) @ _dct(mel_bands, coefficients)
 
 
-def compute(kind: str, audio: np.ndarray, batch: int = 512) -> np.ndarray:
-    """Features of a batch of one-second clips: (N, 49, 10, 1), (N, 1960) or (N, 16000, 1)."""
+def frame_features(spec: "str | FeatureSpec", log_mel_frames: np.ndarray) -> np.ndarray:
+    """(..., frames, mel_bands) log-mel → what the spec reads per frame: the MFCCs or the bands."""
+    spec = as_spec(spec)
+    return log_mel_frames @ _dct(spec.mel_bands, spec.coefficients) if spec.kind == "mfcc" else log_mel_frames
+
+
+def compute(kind: "str | FeatureSpec", audio: np.ndarray, batch: int = 512) -> np.ndarray:
+    """Features of a batch of one-second clips: (N, 49, 10, 1), (N, 1960) or (N, 16000, 1) by
+    default; (N, 49, coefficients, 1) and (N, 49 * mel_bands) with other settings."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 2 or audio.shape[1] != CLIP_SAMPLES:
         raise FeatureError(f"expected clips of shape (N, {CLIP_SAMPLES}), got {audio.shape}")
-    if kind == "raw":
+    spec = as_spec(kind)
+    if spec.kind == "raw":
         return audio[..., None]
-    fn = {"mfcc": mfcc, "logmel": log_mel}.get(kind)
-    if fn is None:
-        raise FeatureError(f"unknown feature kind {kind!r}; choose one of {FEATURE_KINDS}")
+    if spec.kind == "mfcc":
+        fn = functools.partial(mfcc, mel_bands=spec.mel_bands, coefficients=spec.coefficients)
+    else:
+        fn = functools.partial(log_mel, mel_bands=spec.mel_bands)
     out = np.concatenate([fn(audio[i:i + batch]) for i in range(0, len(audio), batch)]) if len(audio) else None
     if out is None:
         out = fn(np.zeros((1, CLIP_SAMPLES), np.float32))[:0]
-    return out[..., None] if kind == "mfcc" else out.reshape(len(out), -1)
+    return out[..., None] if spec.kind == "mfcc" else out.reshape(len(out), -1)
 
 
-def time_freq_view(kind: str, x: np.ndarray) -> np.ndarray:
+def time_freq_view(kind: "str | FeatureSpec", x: np.ndarray) -> np.ndarray:
     """(N, time, frequency) view of a feature batch (writes go through to x): frames x
     coefficients for mfcc/logmel, samples x 1 for raw (which has no frequency axis to mask)."""
-    if kind == "mfcc":
+    spec = as_spec(kind)
+    if spec.kind == "mfcc":
         return x[..., 0]
-    if kind == "logmel":
-        return x.reshape(len(x), -1, NUM_MEL)
-    if kind == "raw":
-        return x.reshape(len(x), -1, 1)
-    raise FeatureError(f"unknown feature kind {kind!r}; choose one of {FEATURE_KINDS}")
+    if spec.kind == "logmel":
+        return x.reshape(len(x), -1, spec.mel_bands)
+    return x.reshape(len(x), -1, 1)
 
 
-def frame_samples(kind: str) -> int:
+def frame_samples(kind: "str | FeatureSpec") -> int:
     """Time steps of `time_freq_view` per 20 ms feature frame (SpecAugment widths are in frames)."""
-    return FRAME_STEP if kind == "raw" else 1
+    return FRAME_STEP if as_spec(kind).kind == "raw" else 1
 
 
-def input_shape(kind: str) -> tuple[int, ...]:
+def input_shape(kind: "str | FeatureSpec") -> tuple[int, ...]:
     return compute(kind, np.zeros((1, CLIP_SAMPLES), np.float32)).shape[1:]
 
 
@@ -128,20 +196,27 @@ class Normalizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, kind: str, x: np.ndarray) -> "Normalizer":
-        if kind == "raw":
+    def fit(cls, kind: "str | FeatureSpec", x: np.ndarray) -> "Normalizer":
+        spec = as_spec(kind)
+        if spec.kind == "raw":
             return cls(np.zeros(1, np.float32), np.asarray([x.std() + 1e-8], np.float32))
-        if kind == "mfcc":  # (N, 49, 10, 1): statistics per coefficient, shared over time
+        if spec.kind == "mfcc":  # (N, 49, 10, 1): statistics per coefficient, shared over time
             return cls(x.mean(axis=(0, 1, 3)).astype(np.float32), (x.std(axis=(0, 1, 3)) + 1e-8).astype(np.float32))
-        per_band = x.reshape(len(x), -1, NUM_MEL)  # (N, 49*40) log-mel: per band
+        per_band = x.reshape(len(x), -1, spec.mel_bands)  # (N, 49*40) log-mel: per band
         return cls(per_band.mean(axis=(0, 1)).astype(np.float32), (per_band.std(axis=(0, 1)) + 1e-8).astype(np.float32))
 
-    def __call__(self, kind: str, x: np.ndarray) -> np.ndarray:
-        if kind == "raw":
+    def __call__(self, kind: "str | FeatureSpec", x: np.ndarray) -> np.ndarray:
+        spec = as_spec(kind)
+        if spec.kind == "raw":
             return ((x - self.mean[0]) / self.std[0]).astype(np.float32)
-        if kind == "mfcc":
+        # statistics per coefficient or band: the saved normalizer says how many the run read
+        n = len(self.mean)
+        if spec.kind == "mfcc" and x.shape[2] != n or spec.kind == "logmel" and x.shape[1] != NUM_FRAMES * n:
+            raise FeatureError(f"normalizer of {n} {'coefficients' if spec.kind == 'mfcc' else 'bands'} "
+                               f"cannot scale features of shape {x.shape[1:]}: computed with other data.features?")
+        if spec.kind == "mfcc":
             return ((x - self.mean[None, None, :, None]) / self.std[None, None, :, None]).astype(np.float32)
-        shaped = x.reshape(len(x), -1, NUM_MEL)
+        shaped = x.reshape(len(x), -1, len(self.mean))
         return ((shaped - self.mean) / self.std).reshape(x.shape).astype(np.float32)
 
     def save(self, path) -> None:

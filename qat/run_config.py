@@ -106,8 +106,19 @@ class RunConfig:
             raise RunConfigError(str(exc)) from exc
         if self.model not in MODELS:
             raise RunConfigError(f"model={self.model!r}: choose one of {sorted(MODELS)}")
+        self.feature_spec()  # data.features must fit the model's kind of input
         if not self.name or "/" in self.name:
             raise RunConfigError(f"name={self.name!r}: a non-empty run name without '/'")
+
+    def feature_spec(self):
+        """What the model reads (qat.features.FeatureSpec): its kind with the run's data.features."""
+        from qat.features import FeatureError, FeatureSpec
+        from qat.models import feature_kind
+
+        try:
+            return FeatureSpec.of(feature_kind(self.model), self.data.features)
+        except FeatureError as exc:
+            raise RunConfigError(str(exc)) from None
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":

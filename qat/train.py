@@ -31,7 +31,7 @@ log = logging.getLogger("qat.train")
 
 @dataclass
 class Prepared:
-    kind: str
+    kind: object  # qat.features.FeatureSpec: the model's kind of input and the run's data.features
     normalizer: object
     train_audio: object  # qat.data.clips.ClipAudio: int16 (on disk for cached data), read a chunk at a time
     train_labels: np.ndarray
@@ -48,9 +48,7 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Prepared:
     from qat import features
     from qat.data import feature_chunks as chunked
     from qat.dataset import background_noises, load_splits
-    from qat.models import feature_kind
-
-    kind = feature_kind(cfg.model)
+    kind = cfg.feature_spec()
     splits = load_splits(cfg.data, progress=progress)
     for split, clips in splits.items():
         if len(clips.labels) == 0:
@@ -311,7 +309,7 @@ def check_teacher(cfg: RunConfig, build_dir: Path):
     """The distillation teacher named by train.distill.teacher, loaded and checked to read this
     run's input (None: no distillation, or the run's own float model)."""
     from qat import features
-    from qat.models import feature_kind, load_model
+    from qat.models import load_model
 
     d = cfg.train.distill
     if d is None:
@@ -324,7 +322,7 @@ def check_teacher(cfg: RunConfig, build_dir: Path):
     if not path.exists():
         raise RunConfigError(f"train.distill.teacher: {path} not found; train that run first or set teacher: null")
     teacher = load_model(path)
-    want = tuple(features.input_shape(feature_kind(cfg.model)))
+    want = tuple(features.input_shape(cfg.feature_spec()))
     have = tuple(teacher.input_shape[1:])
     if have != want or teacher.output_shape[-1] != len(CLASSES):
         raise RunConfigError(f"train.distill.teacher: {path} reads {have} and gives {teacher.output_shape[-1]} "

@@ -14,6 +14,26 @@ def test_defaults_round_trip(tmp_path):
     assert again.to_dict() == cfg.to_dict() and again.quant.weight_bits == 4
 
 
+@pytest.mark.parametrize("model, feats, match", [
+    ("dscnn", {"coefficients": 41}, "coefficients=41: between 1 and mel_bands"),
+    ("dscnn", {"mel_bands": 20, "coefficients": 30}, "coefficients=30"),
+    ("dscnn", {"mel_bands": 200}, "mel_bands=200: between 2 and 80"),
+    ("dscnn", {"mel_bands": "many"}, "an integer"),
+    ("dscnn", {"bands": 20}, "unknown setting"),
+    ("streaming_ffn", {"coefficients": 20}, "do.*not apply to 'logmel'"),
+    ("raw_cnn", {"mel_bands": 20}, "not apply to 'raw'"),
+])
+def test_bad_feature_settings(model, feats, match):
+    with pytest.raises(RunConfigError, match=match):
+        RunConfig.from_dict({"name": "x", "model": model, "data": {"features": feats}})
+
+
+def test_feature_settings_reach_the_spec():
+    spec = RunConfig.from_dict({"name": "x", "model": "tc_resnet", "data": {"features": {"coefficients": 40}}}).feature_spec()
+    assert (spec.kind, spec.mel_bands, spec.coefficients) == ("mfcc", 40, 40)
+    assert RunConfig.from_dict({"name": "x", "model": "streaming_ffn"}).feature_spec().mel_bands == 40
+
+
 @pytest.mark.parametrize("data, match", [
     ({"name": "x", "model": "lstm"}, "choose one of"),
     ({"model": "dscnn"}, "needs a `name`"),
@@ -61,3 +81,17 @@ def test_integer_bits_for():
     assert [integer_bits_for(v) for v in (0.3, 0.5, 0.51, 1.0, 1.5, 7.9, 8.0, 8.1)] == [-1, -1, 0, 0, 1, 3, 3, 4]
     with pytest.raises(QuantConfigError, match="diverged"):
         integer_bits_for(float("nan"))
+
+
+def test_quantized_gsc_configs_match_their_float_run():
+    """A quantized config starts from the float run it names (train.init_from), which must be the
+    same model, model_args and data settings: a recipe change made in one config only would be
+    refused at training time (qat.train.load_float_run), after the float folds had trained."""
+    from qat.cv import CONFIG_DIR, find_config
+
+    for path in sorted((CONFIG_DIR / "gsc").glob("*.yaml")):
+        cfg = RunConfig.load(path)
+        if not cfg.train.init_from:
+            continue
+        parent = RunConfig.load(find_config(cfg.train.init_from))
+        assert (cfg.model, cfg.model_args, cfg.data.to_dict()) == (parent.model, parent.model_args, parent.data.to_dict()), path

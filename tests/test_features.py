@@ -69,3 +69,34 @@ def test_normalizer_round_trip(tmp_path, clips):
         assert np.array_equal(features.Normalizer.load(tmp_path / f"{kind}.npz")(kind, x), y)
     mfcc = features.Normalizer.fit("mfcc", features.compute("mfcc", clips[:2]))
     assert mfcc.mean.shape == (10,)
+
+
+def test_feature_settings_shapes_and_values(clips):
+    """data.features: other band/coefficient counts give the matching shapes; 10 of 40 is the default."""
+    spec = features.FeatureSpec("mfcc", mel_bands=40, coefficients=20)
+    x = features.compute(spec, clips)
+    assert x.shape == (3, 49, 20, 1) and features.input_shape(spec) == (49, 20, 1)
+    np.testing.assert_array_equal(x[..., :10, :], features.compute("mfcc", clips))  # the DCT's first 10 rows
+    _, ref20 = tf_reference(clips, n_mfcc=20)
+    np.testing.assert_allclose(x[..., 0], ref20, atol=2e-3, rtol=1e-4)
+    bands = features.FeatureSpec("logmel", mel_bands=20)
+    assert features.compute(bands, clips).shape == (3, 49 * 20) and features.input_shape(bands) == (980,)
+    assert features.time_freq_view(bands, features.compute(bands, clips)).shape == (3, 49, 20)
+    assert features.FeatureSpec.of("mfcc") == features.as_spec("mfcc") == features.FeatureSpec("mfcc", 40, 10)
+
+
+def test_normalizer_follows_feature_settings(tmp_path, clips):
+    for spec, n in ((features.FeatureSpec("mfcc", 32, 32), 32), (features.FeatureSpec("logmel", 20), 20)):
+        x = features.compute(spec, clips)
+        norm = features.Normalizer.fit(spec, x)
+        assert norm.mean.shape == (n,)
+        y = norm(spec, x)
+        per = features.time_freq_view(spec, y)
+        np.testing.assert_allclose(per.mean(axis=(0, 1)), 0, atol=1e-4)
+        norm.save(tmp_path / "n.npz")
+        # a saved normalizer knows its width: the kind name is enough to apply it
+        assert np.array_equal(features.Normalizer.load(tmp_path / "n.npz")(spec.kind, x), y)
+    with pytest.raises(features.FeatureError, match="normalizer of 20 bands"):
+        norm("logmel", features.compute("logmel", clips))
+    with pytest.raises(features.FeatureError, match="normalizer of 10 coefficients"):
+        features.Normalizer.fit("mfcc", features.compute("mfcc", clips))("mfcc", features.compute(features.FeatureSpec("mfcc", 40, 12), clips))

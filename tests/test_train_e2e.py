@@ -125,3 +125,27 @@ def test_sim_cli_streams_every_split_of_a_trained_run(synthetic_run, capsys):
     assert f"test {n_test}" in report["vectors"] and "validation 5" in report["vectors"]
     printed = capsys.readouterr().out
     assert f"{n} of {n} identical" in printed and "--split all" in printed
+
+
+def test_feature_settings_reach_training_evaluation_and_vectors(tmp_path):
+    """data.features (20 MFCC coefficients): the model reads (49, 20, 1), the normalizer has 20
+    entries, and evaluation and the hardware test vectors recompute the same features."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from hw.vectors import run_vectors
+    from qat.evaluate import evaluate
+    from qat.features import Normalizer
+    from qat.models import load_model
+
+    cfg = RunConfig.from_dict({"name": "mfcc20", "model": "tc_resnet", "model_args": {"width": 0.5},
+                               "data": {"source": "synthetic", "synth_speakers": 60, "features": {"coefficients": 20}},
+                               "train": {"float_epochs": 1, "batch_size": 64}})
+    metrics = train(cfg, tmp_path, progress=False)
+    run = tmp_path / "mfcc20"
+    assert load_model(run / "model.h5").input_shape[1:] == (49, 20, 1)
+    assert Normalizer.load(run / "normalizer.npz").mean.shape == (20,)
+    assert evaluate(run, progress=False)["accuracy"] == pytest.approx(metrics["accuracy"]["float"]["test"])
+    with np.load(run / "test_vectors.npz") as saved:
+        (run / "test_vectors.npz").unlink()  # recomputed from the audio by the hardware side
+        again = run_vectors(run, split="test")
+        np.testing.assert_allclose(again.x, saved["x"], atol=1e-5)

@@ -1,5 +1,8 @@
 """Training-time augmentation on waveforms (MLPerf Tiny / TensorFlow speech_commands recipe).
 
+- speed (off by default, `speed: 0.1` = ±10 %): each clip played faster or slower by a factor
+  uniform in [1 - speed, 1 + speed] (time and pitch together, like tape), by linear interpolation
+  around the clip's centre, cut or zero-padded back to one second;
 - time shift: uniform in ±100 ms, zero-filled;
 - background noise: with probability 0.8 add a random one-second slice of a background
   recording, scaled by uniform(0, 0.1); the sum is clipped to [-1, 1].
@@ -17,6 +20,19 @@ from __future__ import annotations
 import numpy as np
 
 from qat.data.labels import CLIP_SAMPLES, SAMPLE_RATE
+
+
+def speed_perturb(audio: np.ndarray, rng: np.random.Generator, max_change: float) -> np.ndarray:
+    """Each row resampled by a factor f ~ U(1 - max_change, 1 + max_change) about its centre: output
+    sample j reads input position c + (j - c) f (f > 1: faster and higher), zero outside the clip."""
+    if max_change <= 0:
+        return audio
+    t = np.arange(CLIP_SAMPLES, dtype=np.float64)
+    centre = (CLIP_SAMPLES - 1) / 2
+    out = np.empty_like(audio)
+    for i, f in enumerate(rng.uniform(1 - max_change, 1 + max_change, size=len(audio))):
+        out[i] = np.interp(centre + (t - centre) * f, t, audio[i], left=0.0, right=0.0)
+    return out
 
 
 def time_shift(audio: np.ndarray, rng: np.random.Generator, max_ms: float = 100.0) -> np.ndarray:
@@ -63,10 +79,12 @@ def recut_silence(audio: np.ndarray, labels: np.ndarray, noises: list[np.ndarray
 
 def augment(audio: np.ndarray, noises: list[np.ndarray], rng: np.random.Generator, shift_ms: float = 100.0,
             noise_probability: float = 0.8, noise_volume: float = 0.1, labels: np.ndarray | None = None,
-            silence_volume: float | None = None) -> np.ndarray:
-    """The waveform augmentations; silence re-cut only when `labels` and `silence_volume` are given."""
+            silence_volume: float | None = None, speed: float = 0.0) -> np.ndarray:
+    """The waveform augmentations; silence re-cut only when `labels` and `silence_volume` are given,
+    speed perturbation only when `speed` > 0 (no random draws otherwise)."""
     if labels is not None and silence_volume:
         audio = recut_silence(audio, labels, noises, rng, silence_volume)
+    audio = speed_perturb(audio, rng, speed)
     return add_background(time_shift(audio, rng, shift_ms), noises, rng, noise_probability, noise_volume)
 
 

@@ -11,7 +11,6 @@ def run_det(run_dir: Path, cfg, spec: dict, stream_cache: dict) -> dict:
     from qat import det
     from qat.dataset import background_noises, load_splits
     from qat.features import Normalizer
-    from qat.models import feature_kind
     from qat.quantizers import custom_objects
     import tensorflow as tf
 
@@ -20,6 +19,6 @@ def run_det(run_dir: Path, cfg, spec: dict, stream_cache: dict) -> dict:
         test = load_splits(cfg.data, progress=False, splits=("test",))["test"]
         stream_cache[key] = det.build_stream(test.audio, test.labels, background_noises(cfg.data), seed=0)
     model = tf.keras.models.load_model(run_dir / "model.h5", custom_objects=custom_objects(), compile=False)
-    out = det.evaluate_model(model, feature_kind(cfg.model), Normalizer.load(run_dir / "normalizer.npz"), stream_cache[key])
+    out = det.evaluate_model(model, cfg.feature_spec(), Normalizer.load(run_dir / "normalizer.npz"), stream_cache[key])
     (run_dir / "det.json").write_text(json.dumps(out, indent=1))
     return out

@@ -44,13 +44,12 @@ def _float_curve(run_dir: Path, cfg, es, thresholds) -> dict | None:
     from hw.detector import evaluate
     from qat import det
     from qat.features import Normalizer
-    from qat.models import feature_kind
 
     float_dir = run_dir.parent / cfg.train.init_from if cfg.train.init_from else run_dir
     if cfg.train.init_from is None and cfg.quant is not None or not (float_dir / "model.h5").exists():
         return None
     model, _ = load_run(float_dir)
-    kind = feature_kind(cfg.model)
+    kind = cfg.feature_spec()
     frames = es.frames(kind, Normalizer.load(float_dir / "normalizer.npz"))
     logits = det.stream_logits(model, frames, kind, cfg.stream.decision_frames)
     return {"run": float_dir.name, **evaluate(logits, es.stream, cfg.stream, thresholds)}
@@ -67,7 +66,6 @@ def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, see
     from qat import det
     from qat.eval_stream import evaluation_stream
     from qat.features import Normalizer
-    from qat.models import feature_kind
     from qat.run_config import RunConfig
     from qat.stream_config import FRAME_HOP
     from sim.stream_check import hop_timing, stream_compare, windowed_ii
@@ -84,7 +82,7 @@ def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, see
     design = generate_stream_rtl(graph, plan, out_dir / "rtl", reuse_factor=reuse_factor,
                                  tail=(lambda edge, n: emit_detector(edge, params),))
     es = evaluation_stream(data, seconds, seed)
-    kind = feature_kind(cfg.model)
+    kind = cfg.feature_spec()
     frames = es.frames(kind, Normalizer.load(run_dir / "normalizer.npz"))
     raw = golden.quantize_frames(frames).reshape(len(frames), -1)
     t1 = time.perf_counter()
