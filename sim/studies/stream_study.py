@@ -133,12 +133,12 @@ def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, see
     return report
 
 
-def overlay(run_dir, compare) -> dict:
+def overlay(run_dir, compare, out_dir=None) -> dict:
     """A finished stream report with the RTL curves of other runs' reports added (DET plot and page
     rewritten; nothing simulated again)."""
     from qat import det
 
-    out_dir = Path(run_dir) / "stream"
+    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "stream"
     path = out_dir / "stream_report.json"
     reports = [path] + [Path(c) / "stream" / "stream_report.json" for c in compare]
     missing = [str(p) for p in reports if not p.exists()]
@@ -215,10 +215,12 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", nargs="*", default=[], help="other runs whose stream reports to overlay")
     ap.add_argument("--set", action="append", default=[], metavar="stream.KEY=VALUE")
     ap.add_argument("--report-only", action="store_true", help="only add --compare curves to the finished report")
+    ap.add_argument("--out", help="report folder (default <run>/stream; another keeps that report, e.g. at another RF)")
     args = ap.parse_args(argv)
+    out_dir = Path(args.out) if args.out else Path(args.run) / "stream"
     if args.report_only:
-        overlay(args.run, args.compare)
-        print(Path(args.run) / "stream" / "stream_report.md")
+        overlay(args.run, args.compare, out_dir)
+        print(out_dir / "stream_report.md")
         return 0
     if not args.data:
         raise InputError("no Speech Commands folder: pass --data DIR or set KWS_GSC_DIR")
@@ -228,14 +230,14 @@ def main(argv=None) -> int:
     rf = int(args.reuse_factor) if args.reuse_factor.isdigit() else args.reuse_factor
     try:
         r = stream_study(args.run, args.data, reuse_factor=rf, seconds=args.seconds, seed=args.seed,
-                         clock_mhz=args.clock_mhz, overrides=dict(parse_override(s) for s in args.set))
+                         clock_mhz=args.clock_mhz, overrides=dict(parse_override(s) for s in args.set), out_dir=out_dir)
     except (RunConfigError, StreamError) as exc:
         raise InputError(str(exc)) from None
     if args.compare:
-        r = overlay(args.run, args.compare)
+        r = overlay(args.run, args.compare, out_dir)
     print(f"{args.run}: {r['identical']} of {r['decisions']} decisions identical; "
           f"{r['timing']['back_to_back_cycles_per_frame']:.0f} cycles per hop, {r['speedup_vs_windowed']:.1f}x fewer than "
-          f"recomputing the window; {Path(args.run) / 'stream' / 'stream_report.md'}")
+          f"recomputing the window; {out_dir / 'stream_report.md'}")
     return 0 if r["identical"] == r["decisions"] else 1
 
 
