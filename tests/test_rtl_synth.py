@@ -111,3 +111,20 @@ def test_dscnn_narrow_vs_wide_accumulators(tmp_path):
     (RESULTS / "dscnn64_rf64_acc16_vs_acc32_ice40.md").write_text(_acc_table(rows))
     assert rows[16]["total"]["summary"]["lut"] < rows[32]["total"]["summary"]["lut"]
     assert rows[16]["total"]["summary"]["ff"] < rows[32]["total"]["summary"]["ff"]
+
+
+def test_library_layer_with_a_verilog_literal_parameter(tmp_path):
+    """Per-layer synthesis hands a library module its parameters through chparam: the keyword
+    detector's mask is a sized literal (12'b...), which an int() conversion used to reject."""
+    from hw.detector import DetectorParams
+    from hw.rtl.emitters.base import Edge
+    from hw.rtl.emitters.detector_emitter import emit_detector
+    from hw.rtl.generate import LIBRARY_DIR
+    from qat.fixed import FixedType
+
+    layer = emit_detector(Edge(12, FixedType(8, 4)), DetectorParams(12, 3, 40, 5, tuple(range(2, 12))))
+    params = layer.notes["params"]
+    assert isinstance(params["KW_MASK"], str) and params["KW_MASK"].startswith("12'b")
+    res = synthesize([LIBRARY_DIR / f for f in layer.library], layer.module, tmp_path / "syn", "ice40", params=params)
+    # C = 12 logits of 8 bits over N = 3 emissions: its ring and running sums hold more than 2 x 12 x 8 bits
+    assert res["summary"]["ff"] >= 2 * 12 * 8 and res["summary"]["lut"] > 0

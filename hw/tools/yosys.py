@@ -121,7 +121,8 @@ def synthesize(files: list[Path], top: str, work_dir: Path, target: str = "ice40
     old = _cached(work_dir, key)  # a layer whose sources did not change is not synthesized again (an hour for a dw layer)
     if old is not None:
         return old
-    chparam = "".join(f"chparam -set {k} {int(v)} {top}; " for k, v in (params or {}).items())
+    # a parameter is a number or, like the detector's keyword mask, a sized Verilog literal (12'b...)
+    chparam = "".join(f"chparam -set {k} {v if isinstance(v, str) else int(v)} {top}; " for k, v in (params or {}).items())
     seconds, stat = _run_yosys(files, work_dir, f"{chparam}{TARGETS[target].format(top=top)}",
                                f"{top} ({target})", timeout)
     cells = _cells(stat)
