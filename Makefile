@@ -27,8 +27,8 @@ help:
 	@echo "make sim RUN=name [RF=64] [N=200] [SPLIT=all]     Verilator: RTL == golden model, latency/II in cycles"
 	@echo "make stream RUN=name [RF=64] [STREAM_SECONDS=3600]   always-on IP: streaming RTL + detector on an hour of audio, DET, cycles/hop"
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
-	@echo "make synth RUN=name [RF=64] [TARGET=ice40]    Yosys LUT/FF/BRAM of the generated RTL, per layer"
-	@echo "make pnr RUN=name PART=part [CLOCK_MHZ=..] [RF=64]  nextpnr: fits the part? fmax vs the clock (PART= lists the parts)"
+	@echo "make synth RUN=name [RF=64] [TARGET=ice40] [STREAM=1]   Yosys LUT/FF/BRAM of the generated RTL, per layer (STREAM=1: the always-on IP)"
+	@echo "make pnr RUN=name PART=part [CLOCK_MHZ=..] [RF=64] [STREAM=1]  nextpnr: fits the part? fmax vs the clock (PART= lists the parts)"
 	@echo "make acc-compare [RF=64]                      paper A: 16- vs 32-bit accumulator DS-CNN in RTL, side by side"
 	@echo "make cv CONFIG=configs/gsc/x.yaml [FOLDS=5] [SEEDS=\"0 1 2\"] [JOBS=2]  speaker-grouped K-fold CV → build/cv/"
 	@echo "make cv-table                                   every finished CV + testing-list run: build/cv/results.{md,png}"
@@ -118,14 +118,15 @@ report: setup
 # Yosys (yowasp) LUT/FF/carry/BRAM of the generated RTL, per layer; TARGET=ice40|xilinx|generic.
 TARGET ?= ice40
 synth: setup
-	$(KWSFLOW) synth --run $(BUILD)/$(RUN) --reuse-factor $(RF) --target $(TARGET)
+	$(KWSFLOW) synth --run $(BUILD)/$(RUN) --reuse-factor $(RF) --target $(TARGET) $(if $(STREAM),--stream)
 
 # nextpnr (yowasp) place and route of the whole generated top on a named part, e.g.
 # PART=ice40-up5k-sg48 | ice40-hx8k-ct256 | ecp5-25k-cabga381 (an empty PART lists them all);
 # CLOCK_MHZ defaults to the part's board clock. Report: build/<run>/pnr/pnr_report_<part>_rf<RF>_<clock>mhz.md
+# (STREAM=1: the always-on IP of `make stream`, pnr_report_<part>_stream_rf<RF>_<clock>mhz.md)
 PART ?=
 pnr: setup
-	$(KWSFLOW) pnr --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(PART),--part $(PART)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ))
+	$(KWSFLOW) pnr --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(PART),--part $(PART)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) $(if $(STREAM),--stream)
 
 # Paper A in hardware: the FXP-QAT DS-CNN with 16- vs 32-bit accumulators (train both first:
 # make train-gsc CONFIG=configs/gsc/dscnn_fxp4_acc16.yaml, then ..._acc32.yaml).

@@ -43,32 +43,37 @@ def pnr_design(design, part, work_dir: Path, clock_mhz: float | None = None, io:
     return place_and_route(files, top, part, work_dir, clock_mhz, seed=seed), note
 
 
-def report_stem(part: Part, plan, clock_mhz: float, io: str = "shell", seed: int = 1) -> str:
-    return (f"pnr_report_{part.name}_rf{plan.tag}_{clock_mhz:g}mhz" + (f"_seed{seed}" if seed != 1 else "")
-            + ("_pins" if io == "pins" else ""))
+def report_stem(part: Part, plan, clock_mhz: float, io: str = "shell", seed: int = 1, stream: bool = False) -> str:
+    return (f"pnr_report_{part.name}_{'stream_' if stream else ''}rf{plan.tag}_{clock_mhz:g}mhz"
+            + (f"_seed{seed}" if seed != 1 else "") + ("_pins" if io == "pins" else ""))
 
 
 def pnr_run(run_dir, part, *, reuse_factor, clock_mhz: float | None = None, io: str = "shell", seed: int = 1,
-            command: str = "") -> dict:
+            command: str = "", stream: bool = False) -> dict:
     """Generate the run's RTL at `reuse_factor`, place and route it on `part`, write the reports;
     returns the report dict (with 'json' and 'markdown': the files written). `command`: Markdown (in
-    backticks) naming the command, for the report."""
+    backticks) naming the command, for the report. stream=True: the always-on IP (streaming RTL +
+    keyword detector, the run's `stream:` settings) instead of the windowed one."""
     from hw.rtl.reuse import parse_reuse
-    from hw.rtl.run import generate_for_run
+    from hw.rtl.run import generate_for_run, stream_for_run
 
     part = get_part(part)  # an unknown part stops before the hls4ml conversion
     plan = parse_reuse(reuse_factor)
     clock_mhz = float(clock_mhz or part.clock_mhz)
     run_dir = Path(run_dir)
-    work = run_dir / "pnr" / f"rf{plan.tag}"
-    design, _ = generate_for_run(run_dir, work / "rtl", plan)
+    work = run_dir / "pnr" / f"{'stream_' if stream else ''}rf{plan.tag}"
+    if stream:
+        design = stream_for_run(run_dir, work / "rtl", plan).design
+    else:
+        design, _ = generate_for_run(run_dir, work / "rtl", plan)
     result, note = pnr_design(design, part, work, clock_mhz, io, seed)
-    report = {"run": run_dir.name, "reuse_factor": str(plan), "part": part.name, "family": part.family,
+    report = {"run": run_dir.name, "ip": "always-on (streaming)" if stream else "windowed", "reuse_factor": str(plan),
+              "part": part.name, "family": part.family,
               "device": part.device, "package": part.package, **result.to_dict(), "io_note": note,
               "design": {"top": design.top, "multipliers": design.report["multipliers"],
                          "rom_bits": design.report["rom_bits"]},
               "command": command}
-    stem = run_dir / "pnr" / report_stem(part, plan, clock_mhz, io, seed)
+    stem = run_dir / "pnr" / report_stem(part, plan, clock_mhz, io, seed, stream)
     report["json"], report["markdown"] = str(stem.with_suffix(".json")), str(stem.with_suffix(".md"))
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1))
     stem.with_suffix(".md").write_text(markdown(report))
@@ -77,7 +82,8 @@ def pnr_run(run_dir, part, *, reuse_factor, clock_mhz: float | None = None, io: 
 
 def markdown(rep: dict) -> str:
     """A short page: verdict, utilisation vs the part, fmax per clock, step times, I/O, command."""
-    lines = [f"# Place and route: {rep['run']} on {rep['part']}, RF {rep['reuse_factor']}, {rep['clock_mhz']:g} MHz", "",
+    ip = " (always-on IP)" if rep.get("ip", "").startswith("always-on") else ""
+    lines = [f"# Place and route: {rep['run']}{ip} on {rep['part']}, RF {rep['reuse_factor']}, {rep['clock_mhz']:g} MHz", "",
              f"**{rep['verdict']}**: {rep['reason']}.", "",
              "| resource | used | available | use |", "|---|---|---|---|"]
     for key, u in rep["utilization"].items():
@@ -124,6 +130,7 @@ def main(argv=None) -> int:
     ap.add_argument("--io", choices=IO_MODES, default="shell",
                     help="shell: inside a 9-pin serial wrapper (default); pins: stream ports on package pins")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr's placer seed")
+    ap.add_argument("--stream", action="store_true", help="the always-on IP (make stream's RTL + detector)")
     args = ap.parse_args(argv)
     try:
         if args.part is None:
@@ -134,19 +141,19 @@ def main(argv=None) -> int:
         clock = f"{args.clock_mhz:g}" if args.clock_mhz else None
         cmd = (f"python -m hw.pnr --run {args.run} --part {part.name} --reuse-factor {args.reuse_factor}"
                + (f" --clock-mhz {clock}" if clock else "") + (f" --io {args.io}" if args.io != "shell" else "")
-               + (f" --seed {args.seed}" if args.seed != 1 else ""))
+               + (f" --seed {args.seed}" if args.seed != 1 else "") + (" --stream" if args.stream else ""))
         cmd = f"`{cmd}`"
         if args.io == "shell" and args.seed == 1:  # what `make pnr` runs
             cmd = (f"`make pnr RUN={Path(args.run).name} PART={part.name} RF={args.reuse_factor}"
-                   + (f" CLOCK_MHZ={clock}" if clock else "") + f"` ({cmd})")
+                   + (f" CLOCK_MHZ={clock}" if clock else "") + (" STREAM=1" if args.stream else "") + f"` ({cmd})")
         rep = pnr_run(args.run, part, reuse_factor=args.reuse_factor, clock_mhz=args.clock_mhz, io=args.io,
-                      seed=args.seed, command=cmd)
+                      seed=args.seed, command=cmd, stream=args.stream)
     except (ValueError, RuntimeError, subprocess.TimeoutExpired) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     used = ", ".join(f"{SHORT[k]} {u['used']}/{u['available']}" for k, u in rep["utilization"].items()
                      if u["available"] or u["used"])
-    print(f"{rep['run']} RF {rep['reuse_factor']} on {rep['part']}: {rep['verdict']} ({rep['reason']}); {used}; "
+    print(f"{rep['run']}{' (always-on IP)' if args.stream else ''} RF {rep['reuse_factor']} on {rep['part']}: {rep['verdict']} ({rep['reason']}); {used}; "
           f"report {rep['markdown']}")
     return 1 if rep["verdict"] == "failed" else 0
 

