@@ -1,0 +1,180 @@
+"""Real-time planner: per-layer reuse factors for the fewest multipliers that still meet a rate.
+
+The cost model is the generator's own: for every layer with weights (hw.rtl.generate.mac_shape)
+and every reuse factor it can realise (dense_emitter.valid_reuse_factors), the layer is emitted
+in memory and its multipliers and stage cycles per frame (hw.rtl.report.stage_cycles) are read
+off; every other stage keeps its cycles whatever the RFs. Then
+
+    II(plan)    = max(fixed stages, input/output beats, max over layers of cycles_l(rf_l))
+    area(plan)  = fixed multipliers + sum over layers of multipliers_l(rf_l)
+
+and a plan meets a budget B of cycles per inference when II(plan) <= B. That holds exactly when
+every layer's cycles are <= B (and the fixed stages are), so the feasible plans are the product
+of per-layer sets {rf : cycles_l(rf) <= B}; the area is a sum of per-layer terms, so its minimum
+over that product is the sum of per-layer minima. Each layer independently taking its cheapest
+RF within B is therefore the exact optimum of this model (not a heuristic), and if that minimum
+exceeds the part's multiplier blocks no plan fits. tests/test_planner.py checks this against
+brute force over every combination.
+
+What the model does not know: the stream widths are the generator's (one pixel or the whole
+vector per beat), not a choice here; LUTs, flip-flops and block RAM are not counted (the part's
+DSP blocks are the only capacity checked; a part without DSP blocks builds multipliers from LUTs,
+which `make pnr` has to judge); and the stage cycles are the generator's schedule, which a
+windowed layer can exceed in simulation (`--check N` measures).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hw.cli import InputError
+from hw.rtl.emitters.dense_emitter import valid_reuse_factors
+from hw.rtl.generate import emit_layer, generate_rtl, mac_shape
+from hw.rtl.layer_spec import read_graph
+from hw.rtl.report import expected_ii, stage_cycles
+from hw.rtl.reuse import ReusePlan
+
+REFERENCE_RF = 64  # the design the fixed stages are read from; any RF gives them the same cycles
+
+
+@dataclass(frozen=True)
+class Option:
+    """One layer at one reuse factor, as the generator emits it."""
+
+    rf: int
+    multipliers: int
+    cycles: int  # stage cycles per frame
+
+
+@dataclass(frozen=True)
+class LayerChoices:
+    layer: str  # hls4ml name (a split separable conv: each half its own)
+    keras_layer: str
+    options: tuple[Option, ...]  # every RF the layer can realise without changing its output stream
+
+
+@dataclass(frozen=True)
+class DesignSpace:
+    layers: tuple[LayerChoices, ...]
+    fixed_cycles: int  # slowest stage without a reuse factor, or the input/output stream's beats
+    fixed_multipliers: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Chosen option per layer (the order of DesignSpace.layers)."""
+
+    space: DesignSpace
+    picks: tuple[Option, ...]
+
+    @property
+    def ii_cycles(self) -> int:
+        return max([self.space.fixed_cycles] + [o.cycles for o in self.picks])
+
+    @property
+    def multipliers(self) -> int:
+        return self.space.fixed_multipliers + sum(o.multipliers for o in self.picks)
+
+    @property
+    def reuse(self) -> ReusePlan:
+        """Exact per-layer RFs, in the form hw.rtl and python -m sim take (--reuse-factor)."""
+        return ReusePlan(layers=tuple((l.layer, o.rf) for l, o in zip(self.space.layers, self.picks)))
+
+    def rows(self) -> list[dict]:
+        return [{"layer": l.layer, "keras_layer": l.keras_layer, "reuse_factor": o.rf, "multipliers": o.multipliers,
+                 "cycles": o.cycles} for l, o in zip(self.space.layers, self.picks)]
+
+
+class PlanInfeasible(InputError):
+    """No reuse factors meet the budget within the part; the message has the numbers (a verdict on
+    the user's setting: one `error:` line, exit 2). `best`: the fastest plan there is within the
+    part (None: none fits at any rate)."""
+
+    def __init__(self, message: str, best: Plan | None):
+        super().__init__(message)
+        self.best = best
+
+
+def design_space(model_graph, top: str = "kws_top") -> DesignSpace:
+    """Every layer's options, from one generated design (in a temporary folder) plus each layer with
+    weights emitted again, in memory, at each RF it can realise."""
+    specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
+    seen = []  # (spec, input edge, emitted layer) in generation order
+
+    def recording_emit(spec, edge, top_name, rf):
+        emitted = emit_layer(spec, edge, top_name, rf)
+        seen.append((spec, edge, emitted))
+        return emitted
+
+    with tempfile.TemporaryDirectory(prefix="kws_plan_") as tmp:
+        design = generate_rtl(specs, Path(tmp) / "rtl", top=top, reuse_factor=REFERENCE_RF, emit=recording_emit)
+    fixed, choices = [], []
+    for spec, edge, base in seen:
+        shape = mac_shape(spec)
+        if shape is None or not base.multipliers:
+            fixed.append(base)
+            continue
+        options = []
+        for rf in valid_reuse_factors(*shape):
+            trial = emit_layer(spec, edge, top, rf)
+            if trial.out == base.out:  # an RF that changed the output stream would change the next layer
+                options.append(Option(rf, trial.multipliers, stage_cycles(trial)))
+        choices.append(LayerChoices(spec.name, spec.keras_layer, tuple(options)))
+    return DesignSpace(tuple(choices), expected_ii(fixed, design.in_frame_beats, design.out_frame_beats),
+                       sum(l.multipliers for l in fixed))
+
+
+def _cheapest(options, budget: int) -> Option | None:
+    """Fewest multipliers within the budget; on a tie the faster, then the smaller RF."""
+    fitting = [o for o in options if o.cycles <= budget]
+    return min(fitting, key=lambda o: (o.multipliers, o.cycles, o.rf)) if fitting else None
+
+
+def fastest(space: DesignSpace) -> Plan:
+    """Every layer at its fewest cycles (fewest multipliers among those): the smallest II there is."""
+    return Plan(space, tuple(min(l.options, key=lambda o: (o.cycles, o.multipliers, o.rf)) for l in space.layers))
+
+
+def least_area(space: DesignSpace, budget_cycles: int, multiplier_capacity: int | None = None) -> Plan:
+    """The plan with the fewest multipliers whose II is at most `budget_cycles` (exact, see the
+    module doc); PlanInfeasible when the budget cannot be met, or not within `multiplier_capacity`
+    (None: not limited)."""
+    best = fastest_within(space, multiplier_capacity)
+    if best is None:
+        smallest = least_area(space, _slowest_budget(space))
+        raise PlanInfeasible(f"even the smallest plan (II {smallest.ii_cycles:,} cycles) needs {smallest.multipliers:,} "
+                             f"multipliers; the part has {multiplier_capacity:,}", None)
+    quickest = fastest(space)
+    if quickest.ii_cycles > budget_cycles:
+        within = "" if best.ii_cycles == quickest.ii_cycles else f"; within {multiplier_capacity:,} multipliers it is {best.ii_cycles:,}"
+        raise PlanInfeasible(f"the fastest plan's II is {quickest.ii_cycles:,} cycles ({quickest.multipliers:,} "
+                             f"multipliers), more than the budget of {budget_cycles:,} cycles per inference{within}", best)
+    plan = Plan(space, tuple(_cheapest(l.options, budget_cycles) for l in space.layers))
+    if multiplier_capacity is not None and plan.multipliers > multiplier_capacity:
+        raise PlanInfeasible(f"the smallest plan within {budget_cycles:,} cycles needs {plan.multipliers:,} "
+                             f"multipliers; the part has {multiplier_capacity:,}, and with at most that many the "
+                             f"fastest II is {best.ii_cycles:,} cycles", best)
+    return plan
+
+
+def fastest_within(space: DesignSpace, multiplier_capacity: int | None) -> Plan | None:
+    """The smallest II any plan with at most `multiplier_capacity` multipliers reaches (its
+    least-area plan), or None. The fewest multipliers within a budget only fall as the budget
+    grows, and the II only takes the options' cycle counts, so the first of those budgets whose
+    least-area plan fits is the answer."""
+    quickest = fastest(space)
+    if multiplier_capacity is None or quickest.multipliers <= multiplier_capacity:
+        return quickest
+    for budget in sorted({o.cycles for l in space.layers for o in l.options} | {space.fixed_cycles}):
+        if budget < quickest.ii_cycles:
+            continue
+        plan = Plan(space, tuple(_cheapest(l.options, budget) for l in space.layers))
+        if plan.multipliers <= multiplier_capacity:
+            return plan
+    return None
+
+
+def _slowest_budget(space: DesignSpace) -> int:
+    return max([space.fixed_cycles] + [o.cycles for l in space.layers for o in l.options])
