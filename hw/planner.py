@@ -33,7 +33,7 @@ from hw.cli import InputError
 from hw.rtl.emitters.dense_emitter import valid_reuse_factors
 from hw.rtl.generate import emit_layer, generate_rtl, mac_shape
 from hw.rtl.layer_spec import read_graph
-from hw.rtl.report import expected_ii, stage_cycles
+from hw.rtl.report import cycles_per_frame, expected_ii
 from hw.rtl.reuse import ReusePlan
 
 REFERENCE_RF = 64  # the design the fixed stages are read from; any RF gives them the same cycles
@@ -45,7 +45,7 @@ class Option:
 
     rf: int
     multipliers: int
-    cycles: int  # stage cycles per frame
+    cycles: float  # stage cycles per frame (streaming IP: per hop, a fraction when it steps every few frames)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class LayerChoices:
 @dataclass(frozen=True)
 class DesignSpace:
     layers: tuple[LayerChoices, ...]
-    fixed_cycles: int  # slowest stage without a reuse factor, or the input/output stream's beats
+    fixed_cycles: float  # slowest stage without a reuse factor, or the input/output stream's beats
     fixed_multipliers: int
 
 
@@ -70,7 +70,7 @@ class Plan:
     picks: tuple[Option, ...]
 
     @property
-    def ii_cycles(self) -> int:
+    def ii_cycles(self) -> float:
         return max([self.space.fixed_cycles] + [o.cycles for o in self.picks])
 
     @property
@@ -97,32 +97,46 @@ class PlanInfeasible(InputError):
         self.best = best
 
 
-def design_space(model_graph, top: str = "kws_top") -> DesignSpace:
+def design_space(model_graph, top: str = "kws_top", stream_plan=None) -> DesignSpace:
     """Every layer's options, from one generated design (in a temporary folder) plus each layer with
-    weights emitted again, in memory, at each RF it can realise."""
+    weights emitted again, in memory, at each RF it can realise. With a `stream_plan`
+    (hw/stream/plan.py) it is the streaming IP's, and cycles are per hop (input frame): a layer's
+    cycles per output time step over the frames between two of its steps."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
-    seen = []  # (spec, input edge, emitted layer) in generation order
+    seen = []  # (spec, input edge, top, emitted layer, its emitter) in generation order
 
-    def recording_emit(spec, edge, top_name, rf):
-        emitted = emit_layer(spec, edge, top_name, rf)
-        seen.append((spec, edge, emitted))
-        return emitted
+    def recording(emit):
+        def emit_and_record(spec, edge, top_name, rf):
+            emitted = emit(spec, edge, top_name, rf)
+            seen.append((spec, edge, top_name, emitted, emit))
+            return emitted
+        return emit_and_record
 
+    per_step, out_beats = {}, lambda design: design.out_frame_beats
     with tempfile.TemporaryDirectory(prefix="kws_plan_") as tmp:
-        design = generate_rtl(specs, Path(tmp) / "rtl", top=top, reuse_factor=REFERENCE_RF, emit=recording_emit)
+        if stream_plan is None:
+            design = generate_rtl(specs, Path(tmp) / "rtl", top=top, reuse_factor=REFERENCE_RF,
+                                  emit=recording(emit_layer))
+        else:
+            from hw.rtl.stream_generate import generate_stream_rtl
+
+            design = generate_stream_rtl(model_graph, stream_plan, Path(tmp) / "rtl", reuse_factor=REFERENCE_RF,
+                                         wrap_emit=recording)
+            per_step = {s.name: s.time_out.stride for s in stream_plan.layers}
+            out_beats = lambda d: d.out_frame_beats / stream_plan.decision_frames  # noqa: E731 - once per decision
     fixed, choices = [], []
-    for spec, edge, base in seen:
+    for spec, edge, top_name, base, emit in seen:
         shape = mac_shape(spec)
         if shape is None or not base.multipliers:
             fixed.append(base)
             continue
         options = []
         for rf in valid_reuse_factors(*shape):
-            trial = emit_layer(spec, edge, top, rf)
+            trial = emit(spec, edge, top_name, rf)
             if trial.out == base.out:  # an RF that changed the output stream would change the next layer
-                options.append(Option(rf, trial.multipliers, stage_cycles(trial)))
+                options.append(Option(rf, trial.multipliers, cycles_per_frame(trial, per_step)))
         choices.append(LayerChoices(spec.name, spec.keras_layer, tuple(options)))
-    return DesignSpace(tuple(choices), expected_ii(fixed, design.in_frame_beats, design.out_frame_beats),
+    return DesignSpace(tuple(choices), expected_ii(fixed, design.in_frame_beats, out_beats(design), per_step),
                        sum(l.multipliers for l in fixed))
 
 
@@ -137,26 +151,33 @@ def fastest(space: DesignSpace) -> Plan:
     return Plan(space, tuple(min(l.options, key=lambda o: (o.cycles, o.multipliers, o.rf)) for l in space.layers))
 
 
-def least_area(space: DesignSpace, budget_cycles: int, multiplier_capacity: int | None = None) -> Plan:
+def least_area(space: DesignSpace, budget_cycles: float, multiplier_capacity: int | None = None,
+               unit: str = "cycles per inference") -> Plan:
     """The plan with the fewest multipliers whose II is at most `budget_cycles` (exact, see the
     module doc); PlanInfeasible when the budget cannot be met, or not within `multiplier_capacity`
-    (None: not limited)."""
+    (None: not limited). `unit` names the cycles in messages."""
     best = fastest_within(space, multiplier_capacity)
     if best is None:
         smallest = least_area(space, _slowest_budget(space))
-        raise PlanInfeasible(f"even the smallest plan (II {smallest.ii_cycles:,} cycles) needs {smallest.multipliers:,} "
-                             f"multipliers; the part has {multiplier_capacity:,}", None)
+        raise PlanInfeasible(f"even the smallest plan ({cycles_text(smallest.ii_cycles)} {unit}) needs "
+                             f"{smallest.multipliers:,} multipliers; the part has {multiplier_capacity:,}", None)
     quickest = fastest(space)
     if quickest.ii_cycles > budget_cycles:
-        within = "" if best.ii_cycles == quickest.ii_cycles else f"; within {multiplier_capacity:,} multipliers it is {best.ii_cycles:,}"
-        raise PlanInfeasible(f"the fastest plan's II is {quickest.ii_cycles:,} cycles ({quickest.multipliers:,} "
-                             f"multipliers), more than the budget of {budget_cycles:,} cycles per inference{within}", best)
+        within = ("" if best.ii_cycles == quickest.ii_cycles else
+                  f"; within {multiplier_capacity:,} multipliers it is {cycles_text(best.ii_cycles)}")
+        raise PlanInfeasible(f"the fastest plan takes {cycles_text(quickest.ii_cycles)} {unit} ({quickest.multipliers:,} "
+                             f"multipliers), more than the budget of {cycles_text(budget_cycles)}{within}", best)
     plan = Plan(space, tuple(_cheapest(l.options, budget_cycles) for l in space.layers))
     if multiplier_capacity is not None and plan.multipliers > multiplier_capacity:
-        raise PlanInfeasible(f"the smallest plan within {budget_cycles:,} cycles needs {plan.multipliers:,} "
+        raise PlanInfeasible(f"the smallest plan within {cycles_text(budget_cycles)} {unit} needs {plan.multipliers:,} "
                              f"multipliers; the part has {multiplier_capacity:,}, and with at most that many the "
-                             f"fastest II is {best.ii_cycles:,} cycles", best)
+                             f"fastest plan takes {cycles_text(best.ii_cycles)}", best)
     return plan
+
+
+def cycles_text(cycles: float) -> str:
+    """12,345 for whole cycles, 162.5 for a fraction (cycles per hop)."""
+    return f"{cycles:,.0f}" if float(cycles).is_integer() else f"{cycles:,.1f}"
 
 
 def fastest_within(space: DesignSpace, multiplier_capacity: int | None) -> Plan | None:

@@ -29,10 +29,18 @@ def stage_cycles(layer) -> int:
     return layer.compute_cycles + (0 if layer.notes.get("pipelined") else 1)
 
 
-def expected_ii(layers, in_frame_beats: int, out_frame_beats: int) -> int:
+def expected_ii(layers, in_frame_beats: int, out_frame_beats, frames_per_step=None):
     """A stage accepts a frame, computes, emits; the slowest stage (or the input/output stream
-    itself) sets the initiation interval."""
-    return max([in_frame_beats, out_frame_beats] + [stage_cycles(l) for l in layers])
+    itself) sets the initiation interval. `frames_per_step` (the streaming IP: layer -> input
+    frames between two of its output steps) spreads a stage's cycles over those frames: then the
+    result is cycles per input frame (hop)."""
+    return max([in_frame_beats, out_frame_beats] + [cycles_per_frame(l, frames_per_step) for l in layers])
+
+
+def cycles_per_frame(layer, frames_per_step=None):
+    """stage_cycles, or for a layer in `frames_per_step` those cycles per input frame."""
+    steps = (frames_per_step or {}).get(layer.layer)
+    return stage_cycles(layer) / steps if steps else stage_cycles(layer)
 
 
 def write_report(out_dir: Path, report: dict) -> None:
