@@ -199,3 +199,28 @@ def fastest_within(space: DesignSpace, multiplier_capacity: int | None) -> Plan 
 
 def _slowest_budget(space: DesignSpace) -> int:
     return max([space.fixed_cycles] + [o.cycles for l in space.layers for o in l.options])
+
+
+def tighten(space: DesignSpace, plan: Plan, budget_cycles: float, measure, multiplier_capacity: int | None = None,
+            unit: str = "cycles per inference", rounds: int = 3) -> tuple[Plan, list[dict]]:
+    """(plan, rounds) after checking `plan` with `measure(reuse) -> measured II`: while the measured
+    II misses the budget, plan again within the budget less the model's shortfall at that plan
+    (measured - predicted), at most `rounds` measurements; the plan returned is the last one measured (it
+    still misses when the rounds ran out). It is the model's optimum at the lowered budget, not
+    necessarily the fewest multipliers that would meet the rate in simulation. PlanInfeasible when
+    the lowered budget has no plan."""
+    history, within = [], budget_cycles
+    for done in range(1, rounds + 1):
+        measured = measure(plan.reuse)
+        history.append({"planned_within": within, "reuse_factor": str(plan.reuse), "multipliers": plan.multipliers,
+                        "predicted": plan.ii_cycles, "measured": measured})
+        if measured <= budget_cycles or done == rounds:
+            break
+        within = budget_cycles - (measured - plan.ii_cycles)  # what the model must predict, given its shortfall here
+        try:
+            plan = least_area(space, within, multiplier_capacity, unit)
+        except PlanInfeasible as err:
+            raise PlanInfeasible(f"in simulation {str(plan.reuse)!r} takes {cycles_text(measured)} {unit}, more than "
+                                 f"{cycles_text(budget_cycles)}, and within {cycles_text(within)} (the budget less the "
+                                 f"model's shortfall there) {err}", err.best) from None
+    return plan, history

@@ -160,3 +160,27 @@ def test_cli_hop_plans_the_streaming_ip(toy_stream_run, capsys):
     code, out = _plan(["--run", str(toy_stream_run), "--part", "ecp5-25k-cabga381", "--clock-mhz", "0.003",
                        "--hop-ms", "5"], capsys)  # 15 cycles per hop: below what the time window needs
     assert code == 2 and "cycles per hop" in out.err and "a hop of" in out.err and "(asked 5)" in out.err
+
+
+def test_tighten_replans_below_the_models_shortfall(toy_space):
+    """A simulator that takes 10 cycles more than the model everywhere: one re-plan, within the
+    budget less 10, meets it; a shortfall no plan can absorb is a verdict."""
+    from hw.planner import tighten
+
+    def slower(reuse):
+        return _by_reuse(toy_space, reuse).ii_cycles + 10
+
+    budget = 50
+    first = least_area(toy_space, budget)
+    assert first.ii_cycles + 10 > budget  # the model's pick misses in "simulation"
+    plan, rounds = tighten(toy_space, first, budget, slower)
+    assert [r["planned_within"] for r in rounds] == [budget, budget - 10]
+    assert plan == least_area(toy_space, budget - 10) and rounds[-1]["measured"] <= budget
+    with pytest.raises(PlanInfeasible, match="in simulation"):
+        tighten(toy_space, fastest(toy_space), fastest(toy_space).ii_cycles, slower)
+
+
+def _by_reuse(space, reuse):
+    """The Plan of `space` whose RFs are `reuse` (a ReusePlan with every layer named)."""
+    rfs = dict(reuse.layers)
+    return Plan(space, tuple(next(o for o in l.options if o.rf == rfs[l.layer]) for l in space.layers))
