@@ -55,8 +55,8 @@ class Target:
     def achieved(self, ii_cycles: float) -> str:
         """What an II gives at this clock, in the target's terms."""
         if self.stream:
-            return f"a hop of {ii_cycles / (self.clock_mhz * 1e3):.4g} ms at {self.clock_mhz:g} MHz (asked {self.hop_ms:g})"
-        return f"{self.clock_mhz * 1e6 / ii_cycles:,.1f} inferences/s at {self.clock_mhz:g} MHz (asked {self.rate:g})"
+            return f"a hop of {ii_cycles / (self.clock_mhz * 1e3):.4g} ms at {self.clock_mhz:g} MHz"
+        return f"{self.clock_mhz * 1e6 / ii_cycles:,.1f} inferences/s at {self.clock_mhz:g} MHz"
 
     def describe(self) -> str:
         return f"a {self.hop_ms:g} ms hop" if self.stream else f"{self.rate:g} inferences/s"
@@ -115,7 +115,7 @@ def plan_run(run_dir, part, target: Target, check: int = 0, command: str = "") -
         if err.best is not None:  # the best this part can do, in the target's terms
             report["best_within_part"] = {"ii_cycles": err.best.ii_cycles, "multipliers": err.best.multipliers,
                                           "reuse_factor": str(err.best.reuse)}
-            report["verdict"] += f" = {target.achieved(err.best.ii_cycles)}"
+            report["verdict"] += f" = {target.achieved(err.best.ii_cycles)}, asked {target.describe()}"
         _write(stem, report)
         raise PlanInfeasible(f"{report['verdict']}; report {report['markdown']}", err.best) from None
     report.update(feasible=True, reuse_factor=str(plan.reuse), ii_cycles=plan.ii_cycles, multipliers=plan.multipliers,

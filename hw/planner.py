@@ -164,14 +164,14 @@ def least_area(space: DesignSpace, budget_cycles: float, multiplier_capacity: in
     quickest = fastest(space)
     if quickest.ii_cycles > budget_cycles:
         within = ("" if best.ii_cycles == quickest.ii_cycles else
-                  f"; within {multiplier_capacity:,} multipliers it is {cycles_text(best.ii_cycles)}")
+                  f"; within {multiplier_capacity:,} multipliers it takes {cycles_text(best.ii_cycles)} {unit}")
         raise PlanInfeasible(f"the fastest plan takes {cycles_text(quickest.ii_cycles)} {unit} ({quickest.multipliers:,} "
                              f"multipliers), more than the budget of {cycles_text(budget_cycles)}{within}", best)
     plan = Plan(space, tuple(_cheapest(l.options, budget_cycles) for l in space.layers))
     if multiplier_capacity is not None and plan.multipliers > multiplier_capacity:
         raise PlanInfeasible(f"the smallest plan within {cycles_text(budget_cycles)} {unit} needs {plan.multipliers:,} "
                              f"multipliers; the part has {multiplier_capacity:,}, and with at most that many the "
-                             f"fastest plan takes {cycles_text(best.ii_cycles)}", best)
+                             f"fastest plan takes {cycles_text(best.ii_cycles)} {unit}", best)
     return plan
 
 
