@@ -188,7 +188,7 @@ def _stream_plan(graph, config: dict):
 
 def measure(run_dir: Path, reuse, n: int, rtl_dir: Path) -> dict:
     """The chosen plan's RTL on n test clips, through python -m sim's own run (same files, same report)."""
-    from sim.__main__ import run as sim_run
+    from sim.rtl_run import run as sim_run
 
     args = argparse.Namespace(run=str(run_dir), n=n, split="test", reuse_factor=reuse, rtl=str(rtl_dir),
                               p_valid=100, p_ready=100, cocotb=0, waves=False)
