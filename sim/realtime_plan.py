@@ -139,6 +139,9 @@ def plan_run(run_dir, part, target: Target, check: int = 0, command: str = "") -
         measured = (measure_stream(run_dir, graph, stream_plan, tight.reuse, check, rtl) if target.stream
                     else measure(run_dir, tight.reuse, check, rtl))
         report["check"] = {**measured, "meets_budget": measured["ii_cycles"] <= budget}
+        if not report["check"]["meets_budget"]:
+            report["verdict"] = (f"misses {target.describe()} in simulation: {cycles_text(measured['ii_cycles'])} > "
+                                 f"{cycles_text(budget)} {target.unit} (predicted {cycles_text(report['ii_cycles'])})")
     _write(stem, report)
     return report
 
