@@ -14,7 +14,7 @@ KWS_GSC_DIR ?= $(abspath ../shared/data/speech_commands_v0.02)
 export KWS_GSC_DIR
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo train train-gsc cv cv-table scale-check evaluate hls rtl sim stream report synth pnr acc-compare experiments compare fuzz test test-all clean help
+.PHONY: setup system-deps demo train train-gsc cv cv-table scale-check evaluate hls rtl sim stream report synth pnr plan acc-compare experiments compare fuzz test test-all clean help
 
 help:
 	@echo "make demo        set up, then train the offline demo (synthetic keywords) and report"
@@ -29,6 +29,7 @@ help:
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
 	@echo "make synth RUN=name [RF=64] [TARGET=ice40] [STREAM=1]   Yosys LUT/FF/BRAM of the generated RTL, per layer (STREAM=1: the always-on IP)"
 	@echo "make pnr RUN=name PART=part [CLOCK_MHZ=..] [RF=64] [STREAM=1]  nextpnr: fits the part? fmax vs the clock (PART= lists the parts)"
+	@echo "make plan RUN=name PART=part CLOCK_MHZ=.. RATE=.. [CHECK=N]  per-layer RFs: fewest multipliers meeting RATE inferences/s"
 	@echo "make acc-compare [RF=64]                      paper A: 16- vs 32-bit accumulator DS-CNN in RTL, side by side"
 	@echo "make cv CONFIG=configs/gsc/x.yaml [FOLDS=5] [SEEDS=\"0 1 2\"] [JOBS=2]  speaker-grouped K-fold CV → build/cv/"
 	@echo "make cv-table                                   every finished CV + testing-list run: build/cv/results.{md,png}"
@@ -127,6 +128,12 @@ synth: setup
 PART ?=
 pnr: setup
 	$(KWSFLOW) pnr --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(PART),--part $(PART)) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) $(if $(STREAM),--stream)
+
+# Real-time planner: per-layer reuse factors with the fewest multipliers whose II meets RATE
+# inferences/s at CLOCK_MHZ on PART; CHECK=N also simulates N test clips at the chosen plan.
+# Report: build/<run>/plan/plan_<part>_<clock>mhz_<rate>ips.md
+plan: setup
+	$(KWSFLOW) plan --run $(BUILD)/$(RUN) --part $(PART) --clock-mhz $(CLOCK_MHZ) --rate $(RATE) $(if $(CHECK),--check $(CHECK))
 
 # Paper A in hardware: the FXP-QAT DS-CNN with 16- vs 32-bit accumulators (train both first:
 # make train-gsc CONFIG=configs/gsc/dscnn_fxp4_acc16.yaml, then ..._acc32.yaml).

@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "stream": ("sim.studies.stream_study:main", "the always-on IP of a run on an hour of audio: exactness, cycles per hop, DET"),
     "synth": ("hw.synth:main", "Yosys resources of a run's RTL, per layer"),
     "pnr": ("hw.pnr:main", "nextpnr place and route of a run's RTL on a named FPGA part"),
+    "plan": ("sim.realtime_plan:main", "per-layer reuse factors: fewest multipliers that meet a rate on a part"),
     "report": ("sim.studies.flow_report:main", "one page over every stage of a run"),
     "compare": ("sim.studies.compare_da4ml:main", "our RTL vs da4ml on one small MLP"),
     "fuzz": ("sim.fuzz:main", "random QKeras models through every stage"),

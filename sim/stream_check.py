@@ -83,6 +83,18 @@ def hop_timing(design, frames_raw, n_decisions: int, warmup_frames: int, hop_cyc
             "back_to_back_cycles_per_frame": fast["cycles"] / len(frames), "decisions": n_decisions}
 
 
+def steady_cycles_per_frame(design, frames_raw, n_decisions: int, warmup_frames: int) -> float:
+    """Cycles per frame with frames offered back to back, once the buffers are full: the spacing of
+    the frames the IP accepts after `warmup_frames` (before that it only fills its buffers and
+    takes frames faster, so a whole-stream average flatters a short stream)."""
+    _, run = run_harness(design, frame_beats(design, frames_raw), design.out_frame_beats, out_frames=n_decisions,
+                         probe=True)
+    taken = np.asarray(run["handshakes"][0], dtype=np.int64)  # the cycle each frame (one beat) was accepted
+    if len(taken) - 1 <= warmup_frames:
+        raise ValueError(f"{len(taken)} frames: none after the {warmup_frames} warm-up frames")
+    return float(taken[-1] - taken[warmup_frames]) / (len(taken) - 1 - warmup_frames)
+
+
 def windowed_ii(graph, reuse_factor, x_raw, out_dir) -> dict:
     """The same graph as the windowed IP at the same reuse factor (the same multipliers): cycles per
     inference, back to back. Recomputing the whole window for every decision costs that much."""

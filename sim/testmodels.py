@@ -38,6 +38,21 @@ def small_mlp(n_in=16, hidden=(8,), n_out=4, seed=0, w_bits=6, a_bits=6, out_bit
     return model
 
 
+def planner_toy(seed: int = 0, bits: int = 6):
+    """Three layers with weights and few reuse factors each (a windowed conv, a pointwise conv, a
+    dense classifier): small enough to enumerate every per-layer RF combination (tests/test_planner.py)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QDense
+
+    inp = tf.keras.Input((12, 2), name="features")
+    x = QActivation(_wq(8, 2), name="q_in")(inp)
+    x = _relu(bits, "conv_relu")(QConv1D(4, 3, strides=2, padding="valid", name="conv", **_conv_kw(bits))(x))
+    x = _relu(bits, "pw_relu")(QConv1D(6, 1, name="pw", **_conv_kw(bits))(x))
+    x = tf.keras.layers.Flatten(name="flatten")(x)
+    x = _tail(bits)(QDense(3, name="fc", **_conv_kw(bits))(x))
+    return _randomize(tf.keras.Model(inp, x, name="planner_toy"), np.random.default_rng(seed))
+
+
 def to_hls(model, out_dir: Path, io_type="io_parallel", overrides: dict | None = None):
     """hls4ml ModelGraph through the project's converter (hw/convert.py), which carries the
     trailing quantizer and fixes the precisions hls4ml gets wrong by default."""

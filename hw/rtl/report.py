@@ -13,15 +13,34 @@ def build_report(design) -> dict:
                      "rom_bits": l.rom_bits, "compute_cycles": l.compute_cycles,
                      "out_beat": l.out.beat, "out_width": l.out.width,
                      **{k: v for k, v in l.notes.items() if k not in ("params",)}})
-    # A stage accepts a frame, computes, emits; the slowest stage sets the initiation interval.
-    # kws_dense hands a frame from collect to compute in one extra cycle; kws_dense_pipe takes one per cycle
-    ii = max([design.in_frame_beats, design.out_frame_beats] +
-             [l.compute_cycles + (0 if l.notes.get("pipelined") else 1) for l in design.layers if l.compute_cycles])
+    ii = expected_ii(design.layers, design.in_frame_beats, design.out_frame_beats)
     return {"top": design.top, "files": [p.name for p in design.files], "layers": rows,
             "multipliers": sum(r["multipliers"] for r in rows), "rom_bits": sum(r["rom_bits"] for r in rows),
             "in_frame_beats": design.in_frame_beats, "out_frame_beats": design.out_frame_beats,
             "in_tdata_bits": design.in_edge.tdata_width, "out_tdata_bits": design.out_edge.tdata_width,
             "expected_ii_cycles": ii}
+
+
+def stage_cycles(layer) -> int:
+    """Cycles one frame occupies a stage (0: a stage that only passes beats on). kws_dense hands a
+    frame from collect to compute in one extra cycle; kws_dense_pipe takes one per cycle."""
+    if not layer.compute_cycles:
+        return 0
+    return layer.compute_cycles + (0 if layer.notes.get("pipelined") else 1)
+
+
+def expected_ii(layers, in_frame_beats: int, out_frame_beats, frames_per_step=None):
+    """A stage accepts a frame, computes, emits; the slowest stage (or the input/output stream
+    itself) sets the initiation interval. `frames_per_step` (the streaming IP: layer -> input
+    frames between two of its output steps) spreads a stage's cycles over those frames: then the
+    result is cycles per input frame (hop)."""
+    return max([in_frame_beats, out_frame_beats] + [cycles_per_frame(l, frames_per_step) for l in layers])
+
+
+def cycles_per_frame(layer, frames_per_step=None):
+    """stage_cycles, or for a layer in `frames_per_step` those cycles per input frame."""
+    steps = (frames_per_step or {}).get(layer.layer)
+    return stage_cycles(layer) / steps if steps else stage_cycles(layer)
 
 
 def write_report(out_dir: Path, report: dict) -> None:

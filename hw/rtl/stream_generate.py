@@ -24,7 +24,7 @@ from pathlib import Path
 from hw.stream.plan import StreamLayer, StreamPlan
 
 from .emitters.base import EmittedLayer, Edge, verilog_ident
-from .emitters.window import Window, behind_window
+from .emitters.window import Window, behind_window, window_cycles
 from .errors import RtlGenerationError, UnsupportedLayerError
 from .generate import RtlDesign, emit_layer, generate_rtl
 from .layer_spec import LayerSpec, read_graph
@@ -121,7 +121,10 @@ def _behind_time_window(layer: EmittedLayer, spec: LayerSpec, step: StreamLayer,
     pixels = step.time_in.row_elems // edge.beat
     win = Window(h=step.fh, w=pixels, c=edge.beat, fh=step.fh, fw=pixels, sh=step.sh, sw=1, pt=0, pb=0, pl=0, pr=0,
                  oh=1, ow=1, stream=True)
-    return behind_window(layer, f"{top}_{verilog_ident(spec.name)}", spec, win, edge, layer.module)
+    wrapped = behind_window(layer, f"{top}_{verilog_ident(spec.name)}", spec, win, edge, layer.module)
+    # the ring emits the window's rows one beat each: a decision costs at least those beats
+    wrapped.compute_cycles = window_cycles(win, layer.compute_cycles)
+    return wrapped
 
 
 def _emit_skip(spec: LayerSpec, step: StreamLayer, edge: Edge, top: str) -> EmittedLayer:
@@ -136,9 +139,10 @@ def _emit_skip(spec: LayerSpec, step: StreamLayer, edge: Edge, top: str) -> Emit
 
 
 def generate_stream_rtl(model_graph, plan: StreamPlan, out_dir, *, top: str = "kws_stream", reuse_factor=None,
-                        tail=()) -> RtlDesign:
+                        tail=(), wrap_emit=None) -> RtlDesign:
     """Verilog of the streaming form of `model_graph` in `out_dir` (files.f, .core, report as for
-    the windowed design), plus stream_plan.json: which layer streams how."""
+    the windowed design), plus stream_plan.json: which layer streams how. `wrap_emit(emit)` may
+    wrap the per-layer emitter (hw/planner.py records what each layer was given)."""
     specs = read_graph(model_graph)
     missing = [s.name for s in specs if s.name not in {layer.name for layer in plan.layers}]
     if missing:
@@ -148,7 +152,7 @@ def generate_stream_rtl(model_graph, plan: StreamPlan, out_dir, *, top: str = "k
         if len(spec.inputs) > 1:
             spec.attrs["kws_fifo_depths"], spec.attrs["kws_fifo_schedule"] = merge_fifo_depths(spec, plan)
     design = generate_rtl(streamed, out_dir, top=top, reuse_factor=reuse_factor, input_beat=pixel_beat(plan),
-                          frame_beat=plan.frame_elems, emit=_emit_stream(plan), tail=tail)
+                          frame_beat=plan.frame_elems, emit=(wrap_emit or (lambda e: e))(_emit_stream(plan)), tail=tail)
     design.report["stream"] = plan.to_dict()
     (Path(out_dir) / "stream_plan.json").write_text(json.dumps(plan.to_dict(), indent=1))
     return design

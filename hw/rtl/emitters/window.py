@@ -135,6 +135,12 @@ endmodule
 """
 
 
+def window_cycles(win: Window, core_cycles: int) -> int:
+    """Cycles per frame of a MAC core behind a window: the window streams one pixel per beat, so a
+    window takes at least its taps, and the core its own cycles plus one to take the next window."""
+    return win.positions * max(win.taps if not win.trivial else 1, core_cycles + 1)
+
+
 def behind_window(layer: EmittedLayer, name: str, spec, win: Window, edge_in: Edge, core_module: str) -> EmittedLayer:
     """Put `layer` (whose verilog is the module `core_module`, one window per input beat) behind a
     kws_window line buffer: the result is module `name`, the core becomes an extra file."""
