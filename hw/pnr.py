@@ -55,7 +55,7 @@ def pnr_run(run_dir, part, *, reuse_factor, clock_mhz: float | None = None, io: 
     backticks) naming the command, for the report. stream=True: the always-on IP (streaming RTL +
     keyword detector, the run's `stream:` settings) instead of the windowed one."""
     from hw.rtl.reuse import parse_reuse
-    from hw.rtl.run import generate_for_run, stream_for_run
+    from hw.rtl.run import generate_for_run, stream_ip
 
     part = get_part(part)  # an unknown part stops before the hls4ml conversion
     plan = parse_reuse(reuse_factor)
@@ -63,7 +63,7 @@ def pnr_run(run_dir, part, *, reuse_factor, clock_mhz: float | None = None, io: 
     run_dir = Path(run_dir)
     work = run_dir / "pnr" / f"{'stream_' if stream else ''}rf{plan.tag}"
     if stream:
-        design = stream_for_run(run_dir, work / "rtl", plan).design
+        design = stream_ip(run_dir).generate(work / "rtl", plan)
     else:
         design, _ = generate_for_run(run_dir, work / "rtl", plan)
     result, note = pnr_design(design, part, work, clock_mhz, io, seed)

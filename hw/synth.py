@@ -60,7 +60,7 @@ def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=Fa
     """Resources of a run's generated RTL per layer (optionally with `acc_width`-bit accumulators;
     stream=True: the always-on IP, streaming RTL + keyword detector)."""
     from hw.accumulators import narrow_accumulators
-    from hw.rtl.run import generate_for_run, graph_for_run, stream_for_run
+    from hw.rtl.run import generate_for_run, graph_for_run, stream_ip
 
     run_dir = Path(run_dir)
     tag = report_tag(reuse_factor, target, stream) + (f"_acc{acc_width}" if acc_width else "")
@@ -68,7 +68,7 @@ def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=Fa
     if stream:
         if acc_width:
             raise ValueError("--acc-width with --stream: narrow accumulators are a windowed-IP study")
-        design = stream_for_run(run_dir, out_dir / "rtl", reuse_factor).design
+        design = stream_ip(run_dir).generate(out_dir / "rtl", reuse_factor)
     else:
         extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
         design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)

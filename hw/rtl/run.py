@@ -38,26 +38,41 @@ def generate_for_run(run_dir, out_dir=None, reuse_factor=None, argmax: bool = Fa
 
 
 @dataclass
-class StreamBuild:
-    """The always-on IP of a run: its streaming RTL with the keyword detector, and what it was built from."""
+class StreamIP:
+    """The always-on IP of a run, before any RTL: its graph, stream plan, streaming golden model and
+    keyword detector. `generate` writes its RTL (streaming layers + detector) at a reuse factor, and
+    `expected_beats` the output beats that RTL must give for the golden model's logits. `make
+    stream`, `make synth/pnr STREAM=1` and `make plan --hop-ms` all build and check this one design."""
 
-    design: object  # RtlDesign (hw.rtl.generate)
     graph: object  # hls4ml ModelGraph
     plan: object  # hw.stream.plan.StreamPlan
     golden: object  # hw.stream.golden.StreamingGolden
     params: object  # hw.detector.DetectorParams
     config: object  # qat.run_config.RunConfig (with the overrides)
 
+    def generate(self, out_dir, reuse_factor):
+        from hw.rtl.emitters.detector_emitter import emit_detector
+        from hw.rtl.stream_generate import generate_stream_rtl
 
-def stream_for_run(run_dir, out_dir, reuse_factor, overrides: dict | None = None) -> StreamBuild:
-    """The run's streaming RTL + detector in `out_dir` (shared by `make stream`, `make synth
-    STREAM=1` and `make pnr STREAM=1`, so all three see the same design). The run's `stream:`
-    settings (with `overrides`, e.g. {'stream.decision_frames': 8}) are checked before any work."""
+        return generate_stream_rtl(self.graph, self.plan, Path(out_dir), reuse_factor=reuse_factor,
+                                   tail=(lambda edge, n: emit_detector(edge, self.params),))
+
+    def expected_beats(self, logits) -> tuple[list[list[int]], int]:
+        """(one output beat per decision: logits, fire and id of the golden detector; detections)."""
+        from hw.detector import detect
+        from hw.rtl.emitters.detector_emitter import output_beat
+
+        fire, ids = detect(logits, self.params)
+        width = self.golden.output_t.width
+        return [[output_beat(codes, f, i, width)] for codes, f, i in zip(logits, fire, ids)], int(fire.sum())
+
+
+def stream_ip(run_dir, overrides: dict | None = None) -> StreamIP:
+    """The run's always-on IP; its `stream:` settings (with `overrides`, e.g.
+    {'stream.decision_frames': 8}) and the plan are checked here, before any RTL or simulation."""
     import numpy as np
 
     from hw.detector import params_for
-    from hw.rtl.emitters.detector_emitter import emit_detector
-    from hw.rtl.stream_generate import generate_stream_rtl
     from hw.stream.golden import StreamingGolden
     from hw.stream.plan import build_plan
     from qat.run_config import RunConfig
@@ -67,6 +82,4 @@ def stream_for_run(run_dir, out_dir, reuse_factor, overrides: dict | None = None
     plan = build_plan(graph, cfg.stream.decision_frames)
     golden = StreamingGolden(graph, plan)
     params = params_for(cfg.stream, int(np.prod(golden.golden.output_shape)), golden.output_t)
-    design = generate_stream_rtl(graph, plan, Path(out_dir), reuse_factor=reuse_factor,
-                                 tail=(lambda edge, n: emit_detector(edge, params),))
-    return StreamBuild(design, graph, plan, golden, params, cfg)
+    return StreamIP(graph, plan, golden, params, cfg)

@@ -57,9 +57,9 @@ def _float_curve(run_dir: Path, cfg, es, thresholds) -> dict | None:
 
 def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, seed: int = 0, clock_mhz: float = 12.0,
                  timing_frames: int = 400, overrides: dict | None = None, out_dir=None) -> dict:
-    from hw.detector import detect, evaluate
-    from hw.rtl.emitters.detector_emitter import output_beat, read_output_beat
-    from hw.rtl.run import stream_for_run
+    from hw.detector import evaluate
+    from hw.rtl.emitters.detector_emitter import read_output_beat
+    from hw.rtl.run import stream_ip
     from qat import det
     from qat.eval_stream import evaluation_stream
     from qat.features import Normalizer
@@ -69,9 +69,9 @@ def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, see
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir else run_dir / "stream"
     t0 = time.perf_counter()
-    build = stream_for_run(run_dir, out_dir / "rtl", reuse_factor, overrides)  # bad settings fail before any work
-    cfg, graph, plan, golden, params, design = (build.config, build.graph, build.plan, build.golden, build.params,
-                                                build.design)
+    ip = stream_ip(run_dir, overrides)  # bad settings fail before any work
+    cfg, graph, plan, golden, params = ip.config, ip.graph, ip.plan, ip.golden, ip.params
+    design = ip.generate(out_dir / "rtl", reuse_factor)
     n_classes = int(np.prod(golden.golden.output_shape))
     es = evaluation_stream(data, seconds, seed)
     kind = cfg.feature_spec()
@@ -80,8 +80,7 @@ def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, see
     t1 = time.perf_counter()
     logits = golden.run(raw)
     golden_s = time.perf_counter() - t1
-    fire, ids = detect(logits, params)
-    want = [[output_beat(codes, f, i, golden.output_t.width)] for codes, f, i in zip(logits, fire, ids)]
+    want, golden_fires = ip.expected_beats(logits)
     res = stream_compare(design, want, raw)
     rtl = [read_output_beat(beats[0], n_classes, golden.output_t) for beats in res.pop("got")]
     rtl_logits = np.array([codes for codes, _, _ in rtl], np.int64).reshape(-1, n_classes)
@@ -105,7 +104,7 @@ def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, see
         "settings": cfg.stream.to_dict(), "detector": {"smooth": params.smooth, "threshold_code": params.threshold,
                                                         "refractory_emissions": params.refractory},
         "plan": plan.to_dict(), "frames": len(raw), "decisions": res["decisions"], "identical": res["identical"],
-        "first_differing": res["first_differing"], "rtl_detections": rtl_fires, "golden_detections": int(fire.sum()),
+        "first_differing": res["first_differing"], "rtl_detections": rtl_fires, "golden_detections": golden_fires,
         "multipliers": sum(l.multipliers for l in design.layers),
         "timing": timing, "windowed": window,
         # back to back, the cycles a decision occupies the IP (its II) against the windowed IP's II
