@@ -28,6 +28,8 @@ CASES = [
     ("pointwise", "io_parallel", 4, False),
     ("avgpool2d", "io_parallel", 1, False),        # 3x3 window: division by 9, one shared divider
     ("avgpool2d_wide", "io_parallel", 1, False),   # 2x2 window, 8 channels: a divider per channel
+    ("pw_avgpool2d_wide", "io_parallel", 64, False),  # the same behind a slow conv: channel-serial
+    ("pw_maxpool2d", "io_parallel", 64, False),    # max pooling, channel-serial
     ("maxpool2d", "io_parallel", 1, False),        # 2x3 window, a trailing unused column
     ("avgpool1d", "io_parallel", 1, False),        # window 5
     ("dense_argmax", "io_parallel", 4, True),
@@ -54,6 +56,12 @@ def test_layer_rtl_equals_golden(kind, io, rf, argmax, bits, tmp_path):
     (RESULTS / f"layer_{kind}_{io}_{bits}b.json").write_text(json.dumps({**res, "layers": classes,
                                                                          "report": design.report}, indent=1))
     assert res["n"] == N and res["exact"] == N, res["first_bad"]
+    pools = [l.notes["channels"] for l in design.layers if "pool_op" in l.notes]
+    # how many channels at a time follows from the stream: all of them behind the input, one
+    # shared divider where the window is longer than the channels, one at a time behind a slow conv
+    want = {"avgpool2d_wide": "parallel", "avgpool2d": "serial divider", "maxpool2d": "parallel",
+            "avgpool1d": "serial divider", "pw_avgpool2d_wide": "channel-serial", "pw_maxpool2d": "channel-serial"}
+    assert pools == ([want[kind]] if "pool" in kind else []), (kind, pools)
     # The harness stops at the last output beat; input rows no window uses (avgpool2d: row 7 of 7)
     # may still be unread then, so only the last frame may be short.
     assert res["tlast_ok"] and (N - 1) * design.in_frame_beats < res["in_beats"] <= N * design.in_frame_beats

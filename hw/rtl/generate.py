@@ -23,7 +23,7 @@ from .layer_spec import LayerSpec, read_graph
 from .registry import emitter_for
 from .reuse import ReusePlan, parse_reuse
 from .schedule import fifo_depths
-from .report import build_report, write_report
+from .report import build_report, stage_cycles, write_report
 from .stitcher import stitch
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "verilog"
@@ -151,6 +151,9 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
                         spec, by_name, edge_in, edge_out, consumers)
             elif sources[i]:
                 edge = layers[sources[i][0]].out if sources[i][0] >= 0 else in_edge
+            # the slowest stage so far sets the frame rate: a stage within its cycles costs no II
+            # (the average pool then divides one channel per cycle)
+            spec.attrs["kws_stage_budget"] = max((stage_cycles(l) for l in layers), default=0)
             emitted = emit(spec, edge, top, choose_reuse(spec, reuse_factor))
             layers.append(emitted)
             edges.append(edge)
