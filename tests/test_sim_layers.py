@@ -132,7 +132,7 @@ def test_harness_timing_matches_cocotb_and_layers_add_up(tmp_path):
     from sim.runner import run_cocotb
 
     graph = to_hls(layer_model("conv2d_same_s2", bits=8, seed=5), tmp_path / "prj", io_type="io_stream")
-    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=2)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=2, fold_padding=False)  # keep the kws_zeropad stage
     x = random_raw_inputs(graph, 4, seed=5)
     tim = timing(design, x)
     cfg = {**frames_for(design, x, expected_raw(graph, x)), "p_valid": 1.0, "p_ready": 1.0, "seed": 5}
