@@ -19,6 +19,7 @@ from .emitters.base import Edge, EmittedLayer
 from .errors import RtlGenerationError
 from .emitters.dense_emitter import valid_reuse_factors
 from .filelist import MEMORY_SUFFIX, write_core, write_filelist
+from .fuse_activation import fuse_activations
 from .layer_spec import LayerSpec, read_graph
 from .registry import emitter_for
 from .reuse import ReusePlan, parse_reuse
@@ -108,7 +109,7 @@ def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
 
 def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,
                  argmax: bool = False, upto: str | None = None, frame_beat: int | None = None, emit=emit_layer,
-                 tail=()) -> RtlDesign:
+                 tail=(), fuse: bool = True) -> RtlDesign:
     """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
     against the golden trace); `argmax=True` appends the class-index output stage.
 
@@ -116,7 +117,12 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     carry that many elements per beat, split into `input_beat` by a kws_unpack stage; `emit(spec,
     edge, top, rf)` emits one layer (default: the layer table's emitter); `tail` are functions
     (edge, elements per output frame) -> EmittedLayer appended after the last layer. A merge whose
-    spec already carries ``kws_fifo_depths`` keeps them."""
+    spec already carries ``kws_fifo_depths`` keeps them.
+
+    fuse: fold each relu/linear Activation into the MAC layer feeding it (hw/rtl/fuse_activation.py;
+    the stage keeps the MAC layer's name, its notes name the activation). With `upto` = an
+    activation, the design ends in that fused stage; with `upto` = the MAC layer, nothing is fused
+    into it."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
     plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, int, ReusePlan)) else None
     unknown = [n for n, _ in (plan.layers if plan else ()) if n not in {s.name for s in specs} | {s.keras_layer for s in specs}]
@@ -127,6 +133,8 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         if upto not in names:
             raise RtlGenerationError(f"--upto {upto!r}: no such layer (have {names})")
         specs = _ancestors(specs[:names.index(upto) + 1], upto)
+    if fuse:
+        specs = fuse_activations(specs)
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -162,6 +170,9 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         for spec, emitted in zip(specs, layers):  # per-layer reports name the Keras layer of a split pair
             if spec.keras_layer != spec.name:
                 emitted.notes["keras_layer"] = spec.keras_layer
+            if spec.activation is not None:  # ... and the activation folded into a MAC layer
+                emitted.notes.update({"fused_activation": spec.activation.name, "activation": spec.activation.function,
+                                      "result_type": str(spec.activation.result_type)})
         n_in_elems = 1
         for d in in_shape:
             n_in_elems *= d
