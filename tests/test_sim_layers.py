@@ -151,17 +151,23 @@ def test_dense_timing_equals_its_documented_schedule(tmp_path):
     """Counted from the RTL's own schedule, not from the harness's numbers: a dense layer with the
     whole frame in one beat starts a frame every RF + 1 cycles (RF MAC cycles, one to hand the
     result to the output stage: the schedule's expected II), and the activation stage behind it
-    is combinational (kws_act: handshake straight through), so it adds no cycle."""
+    is combinational (kws_act: handshake straight through), so it adds no cycle; folded into the
+    dense layer's output requantizer (the default) it adds none either."""
     from sim.check import timing
 
     from sim.testmodels import small_mlp
 
     graph = to_hls(small_mlp(16, (8,), 4, seed=2), tmp_path / "prj")  # fc1 -> relu1 -> fc_out
-    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=4)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=4, fuse=False)
     assert design.in_frame_beats == 1
-    tim = timing(design, random_raw_inputs(graph, 6, seed=2), frames=6)
+    x = random_raw_inputs(graph, 6, seed=2)
+    tim = timing(design, x, frames=6)
     assert [l.compute_cycles for l in design.layers if l.kind == "Dense"] == [4, 4]
     assert tim["ii_cycles"] == 4 + 1 == design.report["expected_ii_cycles"]
     acts = [t for t in tim["layer_timing"] if t["layer"].startswith("relu")]
     assert len(acts) == 1 and acts[0]["adds"] == 0 and acts[0]["latency"] == 0, tim["layer_timing"]
+    fused = generate_rtl(graph, tmp_path / "fused", reuse_factor=4)
+    assert fused.report["fused_activations"] == {"fc1": "relu1"}
+    tim_fused = timing(fused, x, frames=6)
+    assert (tim_fused["ii_cycles"], tim_fused["latency_cycles"]) == (tim["ii_cycles"], tim["latency_cycles"])
 

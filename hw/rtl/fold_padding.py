@@ -52,24 +52,3 @@ class FoldZeroPadding:
         folded = replace(conv, attrs=attrs, in_shape=spec.in_shape, inputs=spec.inputs)
         return [folded if s is conv else s for s in specs if s is not spec]
 
-
-def _readers(specs: list[LayerSpec]) -> dict[str, list[LayerSpec]]:
-    out: dict[str, list[LayerSpec]] = {s.name: [] for s in specs}
-    for i, spec in enumerate(specs):
-        if spec.kind == "Input" or i == 0:
-            continue
-        for name in spec.inputs or (specs[i - 1].name,):
-            out.setdefault(name, []).append(spec)
-    return out
-
-
-def fold_paddings(specs: list[LayerSpec]) -> list[LayerSpec]:
-    p = FoldZeroPadding()
-    i = 0
-    while i < len(specs):
-        found = p.match(specs, specs[i], _readers(specs))
-        if found is not None:
-            specs = p.transform(specs, specs[i], found)
-        else:
-            i += 1
-    return specs

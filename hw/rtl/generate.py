@@ -19,7 +19,9 @@ from .emitters.base import Edge, EmittedLayer
 from .errors import RtlGenerationError
 from .emitters.dense_emitter import valid_reuse_factors
 from .filelist import MEMORY_SUFFIX, write_core, write_filelist
-from .fold_padding import fold_paddings
+from .fold_padding import FoldZeroPadding
+from .fuse_activation import FuseActivation
+from .passes import apply_passes
 from .layer_spec import LayerSpec, read_graph
 from .registry import emitter_for
 from .reuse import ReusePlan, parse_reuse
@@ -109,7 +111,7 @@ def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
 
 def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,
                  argmax: bool = False, upto: str | None = None, frame_beat: int | None = None, emit=emit_layer,
-                 tail=(), fold_padding: bool = True) -> RtlDesign:
+                 tail=(), fuse: bool = True, fold_padding: bool = True) -> RtlDesign:
     """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
     against the golden trace); `argmax=True` appends the class-index output stage.
 
@@ -119,6 +121,10 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     (edge, elements per output frame) -> EmittedLayer appended after the last layer. A merge whose
     spec already carries ``kws_fifo_depths`` keeps them.
 
+    fuse: fold each relu/linear Activation into the MAC layer feeding it (hw/rtl/fuse_activation.py;
+    the stage keeps the MAC layer's name, its notes name the activation). With `upto` = an
+    activation, the design ends in that fused stage; with `upto` = the MAC layer, nothing is fused
+    into it.
     fold_padding: a ZeroPadding in front of a conv becomes that conv's padding (its line buffer
     emits the zeros; hw/rtl/fold_padding.py) instead of a kws_zeropad stage."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
@@ -131,8 +137,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         if upto not in names:
             raise RtlGenerationError(f"--upto {upto!r}: no such layer (have {names})")
         specs = _ancestors(specs[:names.index(upto) + 1], upto)
-    if fold_padding:
-        specs = fold_paddings(specs)
+    specs = apply_passes(specs, ([FuseActivation()] if fuse else []) + ([FoldZeroPadding()] if fold_padding else []))
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -173,6 +178,9 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
                 emitted.notes["keras_layer"] = spec.keras_layer
             if spec.attrs.get("kws_folded_padding"):  # ... and the padding folded into a line buffer
                 emitted.notes["folded_padding"] = spec.attrs["kws_folded_padding"]
+            if spec.activation is not None:  # ... and the activation folded into a MAC layer
+                emitted.notes.update({"fused_activation": spec.activation.name, "activation": spec.activation.function,
+                                      "result_type": str(spec.activation.result_type)})
         n_in_elems = 1
         for d in in_shape:
             n_in_elems *= d
