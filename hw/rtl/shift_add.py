@@ -12,12 +12,14 @@ The graph built here is the symbolic core, apart from its Verilog writer
 (hw/rtl/emitters/shift_add_emitter.py) and checked by its own numpy evaluator (`evaluate`):
 
 1. Terms: per output column the signed, shifted input copies of all its CSD digits.
-2. Common subexpressions: the two-term pattern `a + -(b << d)` found most often (over all
-   columns, and twice in one column) becomes one adder; its occurrences become one term each.
-   Repeat while some pattern occurs at least twice. A pattern of one input with itself is a
-   shared odd multiple (x*3 = x + (x << 1)); of two inputs, a shared distributed-arithmetic term.
-3. Adder trees: the remaining terms of a column (and the bias, a constant) are summed pairwise,
-   shallowest first, then the terms with the fewest bits, positive terms before negative ones.
+2. Common subexpressions: the two-term pattern `a +- (b << d)` whose extraction saves the most
+   adders (over all columns, and twice in one column) becomes one adder; its occurrences become
+   one term each. Repeat while one saves an adder. A pattern of one input with itself is a shared
+   odd multiple (x*3 = (x << 2) - x); of two inputs, a shared distributed-arithmetic term.
+3. Sums: per column, the positive terms and the bias (a constant) in one balanced adder tree,
+   the negative terms in another, one subtractor between them. Subtraction is the expensive
+   operation on an FPGA's carry chain (iCE40: the inverted operand needs its own LUTs), so it is
+   done once per output, and a subtracting pattern is shared only from 3 occurrences on.
 
 Widths: every node's exact value range follows from its integer coefficients on the leaves (the
 inputs' type ranges), so each adder is as wide as its result needs. Only the accumulator's
@@ -81,7 +83,8 @@ class Term(NamedTuple):
 @dataclass
 class Node:
     """One wire of the network. op: "in" (input `index`), "const" (`value`), "cast" (the operand
-    Term `prod`, rounded into the accumulator: `acc`, `drop` bits), "add" (a + sign_b * (b << shift))."""
+    Term `prod`, rounded into the accumulator by `value` bits), "add" ((a << shift_a) + sign_b *
+    (b << shift), one of the shifts 0; shift_a > 0 only for a final subtraction)."""
     op: str
     coef: dict[int, int]  # value = sum_leaf coef[leaf] * leaf (exact, before any wrap)
     lo: int
@@ -92,6 +95,7 @@ class Node:
     b: int = -1
     shift: int = 0
     sign_b: int = 1
+    shift_a: int = 0
     prod: Term | None = None
     width: int = 0  # bits of the wire, set by ShiftAddGraph.finish (<= the exact width)
     exact: bool = False  # never narrowed below its exact width (operand of a cast)
@@ -141,19 +145,19 @@ class ShiftAddGraph:
                 n.exact = True
                 todo += [i for i in (n.a, n.b) if i >= 0]
 
-    def add(self, a: int, b: int, shift: int, sign_b: int) -> int:
-        """Node a + sign_b * (b << shift), shift >= 0 (the same node is built once)."""
-        key = (a, b, shift, sign_b)
+    def add(self, a: int, b: int, shift: int, sign_b: int, shift_a: int = 0) -> int:
+        """Node (a << shift_a) + sign_b * (b << shift) (the same node is built once)."""
+        key = (a, b, shift, sign_b, shift_a)
         if key in self._index:
             return self._index[key]
-        coef = dict(self.nodes[a].coef)
+        coef = {leaf: c << shift_a for leaf, c in self.nodes[a].coef.items()}
         for leaf, c in self.nodes[b].coef.items():
             coef[leaf] = coef.get(leaf, 0) + sign_b * (c << shift)
         coef = {leaf: c for leaf, c in coef.items() if c}
         lo = sum(c * (self.nodes[l].lo if c > 0 else self.nodes[l].hi) for l, c in coef.items())
         hi = sum(c * (self.nodes[l].hi if c > 0 else self.nodes[l].lo) for l, c in coef.items())
         nid = len(self.nodes)
-        self.nodes.append(Node("add", coef, lo, hi, a=a, b=b, shift=shift, sign_b=sign_b,
+        self.nodes.append(Node("add", coef, lo, hi, a=a, b=b, shift=shift, sign_b=sign_b, shift_a=shift_a,
                                depth=1 + max(self.nodes[a].depth, self.nodes[b].depth)))
         self._index[key] = nid
         return nid
@@ -164,6 +168,11 @@ class ShiftAddGraph:
         if (u.shift, -u.sign) < (t.shift, -t.sign):  # equal shifts: a positive operand first
             t, u = u, t
         return Term(self.add(t.node, u.node, u.shift - t.shift, t.sign * u.sign), t.shift, t.sign)
+
+    def difference(self, p: Term, n: Term) -> Term:
+        """p + n for a positive p and a negative n: one subtractor, p the minuend (a positive result)."""
+        s = min(p.shift, n.shift)
+        return Term(self.add(p.node, n.node, n.shift - s, -1, shift_a=p.shift - s), s, 1)
 
     # ----- widths ----------------------------------------------------------------------------
     def finish(self) -> "ShiftAddGraph":
@@ -178,7 +187,7 @@ class ShiftAddGraph:
                 use[n.prod.node] = 0  # exact anyway
             if use[nid] is None or n.op != "add":
                 continue
-            for child, s in ((n.a, use[nid]), (n.b, use[nid] + n.shift)):
+            for child, s in ((n.a, use[nid] + n.shift_a), (n.b, use[nid] + n.shift)):
                 use[child] = s if use[child] is None else min(use[child], s)
         for nid, n in enumerate(self.nodes):
             exact = signed_width(n.lo, n.hi)
@@ -208,78 +217,123 @@ class ShiftAddGraph:
     def adder_bits(self, nid: int) -> int:
         """Bits of the adder of node nid: its width less the low bits that pass through."""
         n = self.nodes[nid]
-        return max(0, n.width - n.shift)
+        return max(0, n.width - (0 if n.shift_a else n.shift))
 
     def stats(self) -> dict:
         adders = self.adders()
         return {"adders": len(adders), "adder_bits": sum(self.adder_bits(i) for i in adders),
+                "subtractors": sum(1 for i in adders if self.nodes[i].sign_b < 0),
                 "casts": sum(1 for n in self.nodes if n.op == "cast"),
                 "negated_outputs": sum(1 for t in self.outputs if t is not None and t.sign < 0),
                 "depth": max((self.nodes[t.node].depth for t in self.outputs if t is not None), default=0)}
 
 
 # ----- subexpressions and trees --------------------------------------------------------------
-def _pair_key(t: Term, u: Term) -> tuple:
-    """The pattern of two terms, whatever their common shift and sign: (low node, high node,
-    shift between them, relative sign); the lower-shift term first (ties: the lower node)."""
-    if (u.shift, u.node) < (t.shift, t.node):
-        t, u = u, t
-    return (t.node, u.node, u.shift - t.shift, t.sign * u.sign)
+def _keys(col: dict, t: tuple):
+    """The patterns of the term t = (node, shift, sign) with each term of `col`, whatever their
+    common shift and sign: (low node, high node, shift between them, relative sign), the term
+    with the lower shift first (equal shifts: the lower node)."""
+    n0, s0, g0 = t
+    for (n, s), sg in col.items():
+        if (s, n) < (s0, n0):
+            yield (n, n0, s0 - s, sg * g0)
+        else:
+            yield (n0, n, s - s0, sg * g0)
+
+
+class _PairQueue:
+    """How often each pattern occurs (all pairs of terms in a column, overlapping ones included),
+    and the next pattern to extract: the one that saves the most adders, then the one whose two
+    terms are the closest in shift (its adder overlaps most). Extracting a pattern found k times
+    saves k tree adders for one adder, or for one subtractor when its signs differ, which costs
+    about two (see _column_sum): k - 1 or k - 2 saved. Buckets per (saving, shift): O(1) updates."""
+
+    def __init__(self):
+        self.counts: dict[tuple, int] = {}
+        self.buckets: dict[int, dict[int, dict]] = {}  # count -> shift -> keys (dicts: insertion order)
+        self.blocked: dict[tuple, int] = {}  # pattern -> its count when it had < 2 disjoint occurrences
+        self.top = 0
+
+    @staticmethod
+    def _rank(key: tuple, count: int) -> int:
+        return count - (key[3] < 0)  # worth extracting from 2
+
+    def bump(self, key: tuple, delta: int) -> None:
+        old = self.counts.get(key, 0)
+        new = old + delta
+        if new:
+            self.counts[key] = new
+        else:
+            del self.counts[key]
+        if self._rank(key, old) >= 2:
+            self.buckets[self._rank(key, old)][key[2]].pop(key, None)
+        r = self._rank(key, new)
+        if r >= 2 and self.blocked.get(key, 0) < new:
+            self.buckets.setdefault(r, {}).setdefault(key[2], {})[key] = None
+            self.top = max(self.top, r)
+
+    def pop(self) -> tuple | None:
+        while self.top >= 2:
+            by_shift = self.buckets.get(self.top, {})
+            for d in sorted(by_shift):
+                if by_shift[d]:  # the newest: a pattern just formed (measured: as good as any order)
+                    return next(reversed(by_shift[d]))
+            self.top -= 1
+        return None
+
+    def block(self, key: tuple) -> None:
+        c = self.counts[key]
+        self.blocked[key] = c
+        self.buckets[self._rank(key, c)][key[2]].pop(key, None)
 
 
 def _extract_common(g: ShiftAddGraph, columns: list[dict]) -> None:
     """Step 2 of the module docstring on `columns` ({(node, shift): sign} each), in place."""
     if sum(len(c) ** 2 for c in columns) // 2 > MAX_PAIRS:
         return
-    counts: dict[tuple, int] = {}
+    q = _PairQueue()
+    shifts_of = []  # per column: node -> its shifts there (the column indexed by node)
     for col in columns:
-        terms = [Term(n, s, g_) for (n, s), g_ in col.items()]
-        for i, t in enumerate(terms):
-            for u in terms[i + 1:]:
-                k = _pair_key(t, u)
-                counts[k] = counts.get(k, 0) + 1
-    heap = [(-c, k) for k, c in counts.items() if c >= 2]
-    heapq.heapify(heap)
-    blocked: dict[tuple, int] = {}
-    while heap:
-        negc, key = heapq.heappop(heap)
-        cur = counts.get(key, 0)
-        if cur != -negc:  # stale entry: its count has dropped since
-            if cur >= 2:
-                heapq.heappush(heap, (-cur, key))
-            continue
-        if blocked.get(key, 0) >= cur:
-            continue
+        terms = sorted(col.items(), key=lambda it: (it[0][1], it[0][0]))  # by shift, then node
+        for i, ((n0, s0), g0) in enumerate(terms):
+            for (n, s), sg in terms[i + 1:]:
+                q.bump((n0, n, s - s0, sg * g0), 1)
+        idx: dict[int, set] = {}
+        for n, s in col:
+            idx.setdefault(n, set()).add(s)
+        shifts_of.append(idx)
+    while (key := q.pop()) is not None:
         lo_node, hi_node, d, rel = key
         hits = []  # (column, low term, high term), non-overlapping
         for ci, col in enumerate(columns):
+            if lo_node not in shifts_of[ci] or hi_node not in shifts_of[ci]:
+                continue
             used = set()
-            for (n, s), sg in sorted(col.items(), key=lambda it: it[0][1]):
-                if n != lo_node or (n, s) in used:
-                    continue
+            for s in sorted(shifts_of[ci][lo_node]):
                 other = (hi_node, s + d)
-                if other in col and other not in used and other != (n, s) and col[other] == sg * rel:
-                    used |= {(n, s), other}
-                    hits.append((ci, Term(n, s, sg), Term(hi_node, s + d, col[other])))
-        if len(hits) < 2:
-            blocked[key] = cur
+                sg = col[(lo_node, s)]
+                if (lo_node, s) not in used and other in col and other not in used and col[other] == sg * rel:
+                    used |= {(lo_node, s), other}
+                    hits.append((ci, Term(lo_node, s, sg), Term(hi_node, s + d, col[other])))
+        if len(hits) < 2 + (rel < 0):
+            q.block(key)
             continue
         new = g.add(lo_node, hi_node, d, rel)
         for ci, t, u in hits:
-            col = columns[ci]
+            col, idx = columns[ci], shifts_of[ci]
             for gone in (t, u):
                 del col[(gone.node, gone.shift)]
-                for (n, s), sg in col.items():
-                    k = _pair_key(gone, Term(n, s, sg))
-                    counts[k] -= 1
-            nt = Term(new, t.shift, t.sign)  # (the pair t, u itself was counted down with t)
-            for (n, s), sg in col.items():
-                k = _pair_key(nt, Term(n, s, sg))
-                c = counts[k] = counts.get(k, 0) + 1
-                if c >= 2:
-                    heapq.heappush(heap, (-c, k))
+                idx[gone.node].discard(gone.shift)
+                if not idx[gone.node]:
+                    del idx[gone.node]
+                for k in _keys(col, gone):
+                    q.bump(k, -1)
+            # (the pair t, u itself was counted down with t)
+            for k in _keys(col, (new, t.shift, t.sign)):
+                q.bump(k, 1)
             assert (new, t.shift) not in col  # a column holds each (input, shift) once, so each pattern base once
             col[(new, t.shift)] = t.sign
+            idx.setdefault(new, set()).add(t.shift)
 
 
 def _put(col: dict, t: Term) -> None:
@@ -295,32 +349,40 @@ def _put(col: dict, t: Term) -> None:
 
 
 def _tree(g: ShiftAddGraph, terms: list[Term]) -> Term | None:
-    """Step 3: sum the terms pairwise; shallowest first, then positive before negative, then the
-    fewest value bits (a Huffman-like order that keeps adders narrow and the tree balanced)."""
-    def top(t):
+    """Sum terms of one sign pairwise with adders: shallowest first, then the fewest value bits
+    (a Huffman-like order that keeps the adders narrow and the tree balanced)."""
+    def order(t):
         n = g.nodes[t.node]
-        return signed_width(n.lo, n.hi) + t.shift
+        return n.depth, signed_width(n.lo, n.hi) + t.shift
 
-    heap = [(g.nodes[t.node].depth, t.sign < 0, top(t), i, t) for i, t in enumerate(terms)]
+    heap = [(order(t), i, t) for i, t in enumerate(terms)]
     heapq.heapify(heap)
     seq = len(heap)
     while len(heap) > 1:
         t = heapq.heappop(heap)[-1]
         u = heapq.heappop(heap)[-1]
         r = g.combine(t, u)
-        heapq.heappush(heap, (g.nodes[r.node].depth, r.sign < 0, top(r), seq, r))
+        heapq.heappush(heap, (order(r), seq, r))
         seq += 1
     return heap[0][-1] if heap else None
 
 
+def _column_sum(g: ShiftAddGraph, terms: list[Term]) -> Term | None:
+    """Step 3: the positive terms (and the bias) in one adder tree, the negative ones in another,
+    then one subtractor. A subtractor costs FPGA LUTs for its inverted operand (iCE40: about twice
+    an adder's), so mixed-sign trees would pay that at many adders instead of once."""
+    p = _tree(g, [t for t in terms if t.sign > 0])
+    n = _tree(g, [t for t in terms if t.sign < 0])
+    if p is None or n is None:
+        return p or n  # a negative root alone: the writer negates it
+    return g.difference(p, n)
+
+
 def _reduce(g: ShiftAddGraph, columns: list[dict], extra: list[list[Term]] | None = None) -> list[Term | None]:
-    """Common subexpressions over the columns, then one tree per column (plus its `extra` terms)."""
+    """Common subexpressions over the columns, then one sum per column (plus its `extra` terms)."""
     _extract_common(g, columns)
-    roots = []
-    for ci, col in enumerate(columns):
-        terms = [Term(n, s, sg) for (n, s), sg in sorted(col.items())]
-        roots.append(_tree(g, terms + (extra[ci] if extra else [])))
-    return roots
+    return [_column_sum(g, [Term(n, s, sg) for (n, s), sg in sorted(col.items())] + (extra[ci] if extra else []))
+            for ci, col in enumerate(columns)]
 
 
 def _digit_columns(g: ShiftAddGraph, weights: np.ndarray, leaves: list[int], up: int, limit: int | None) -> list[dict]:
@@ -402,7 +464,7 @@ def evaluate(g: ShiftAddGraph, x) -> np.ndarray:
             prod = np.asarray(p.sign * (vals[p.node] * (1 << p.shift)), dtype=np.int64)
             v = g.acc.requantize(prod, g.acc.frac + n.value).astype(object)
         else:
-            v = vals[n.a] + n.sign_b * (vals[n.b] * (1 << n.shift))
+            v = vals[n.a] * (1 << n.shift_a) + n.sign_b * (vals[n.b] * (1 << n.shift))
         vals[nid] = _wrap(v, n.width)
     out = np.zeros((len(x), len(g.outputs)), dtype=object)
     for o, t in enumerate(g.outputs):
