@@ -9,9 +9,10 @@
 // Yosys then folds every multiplier into a constant multiplication (shifts and adds), as a fully
 // unrolled hls4ml / da4ml design does.
 //
-// MAC_EXT = 1: the sums come from outside instead (port sums, the same value as the kws_mac_chain
-// instances: bias + cast products, or without the bias when SH_W > 0), computed from x_q, the
-// registered frame: the generator's shift-add network (hw/rtl/shift_add.py). weights is unused.
+// MAC_EXT = 1 (what hw/rtl/emitters/dense_emitter.py emits): the sums come from outside instead
+// (port sums, the same value as the kws_mac_chain instances: bias + cast products, or without the
+// bias when SH_W > 0), computed from x_q, the registered frame, by the generator's shift-add
+// network (hw/rtl/shift_add.py, <layer>_sa.v). weights is unused.
 module kws_dense_pipe #(
     parameter N_IN = 4,
     parameter N_OUT = 2,
