@@ -194,6 +194,13 @@ def test_verilog_equals_golden_mac_under_icarus(tmp_path):
         g = constant_mac(w, in_t, acc, prod_shift, bias)
         got = _simulate(g, n_in, in_t, w_bits, x, tmp_path / f"case{case}")
         np.testing.assert_array_equal(got, _golden(w, in_t, acc, prod_shift, bias, x), err_msg=f"case {case}")
+    # outputs the writer special-cases: only negative digits (negated), all zero, one wire
+    in_t, acc = FixedType(8, 3), FixedType(14, 6)
+    w = np.array([[-4, 0, 1, -3], [-8, 0, 0, 0], [-2, 0, 0, 5]])
+    g = constant_mac(w, in_t, acc, 0, None)
+    assert g.stats()["negated_outputs"] == 1 and g.outputs[1] is None
+    x = _inputs(rng, in_t, 3)
+    np.testing.assert_array_equal(_simulate(g, 3, in_t, 4, x, tmp_path / "special"), _golden(w, in_t, acc, 0, None, x))
 
 
 @pytest.mark.sim
