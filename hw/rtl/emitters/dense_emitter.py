@@ -11,6 +11,8 @@ from qat.fixed import MAX_WIDTH  # widest accumulator / element: what the golden
 
 from ..errors import UnsupportedLayerError
 from ..layer_spec import FusedActivation
+from ..shift_add import constant_mac
+from .shift_add_emitter import shift_add_module
 from ..requant import OVF_CODE, RND_CODE, pack, requant_params, verilog_const
 from .base import EmittedLayer, Edge, verilog_ident
 
@@ -109,7 +111,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         weights, w_type = pc.weights, pc.w_type
     if ib == n_in and ob == n_out and not depthwise and edge_in.beat == n_in and out_beat == n_out:
         return _pipelined(name=name, kind=kind, layer=layer, edge_in=edge_in, weights=weights, w_type=w_type,
-                          bias_word=_bias_word(bias, b_type, acc, n_out), acc=acc, out=out, pc=pc,
+                          bias_acc=_bias_acc(bias, b_type, acc, n_out), acc=acc, out=out, pc=pc,
                           activation=activation)
     rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
     bias_word = _bias_word(bias, b_type, acc, n_out)
@@ -173,9 +175,14 @@ endmodule
 """
 
 
+def _bias_acc(bias, b_type, acc: FixedType, n_out: int) -> np.ndarray:
+    """Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias."""
+    return acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
+
+
 def _bias_word(bias, b_type, acc: FixedType, n_out: int) -> int:
-    """Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias; packed, output 0 lowest."""
-    bias_acc = acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
+    """The accumulator biases (_bias_acc) packed, output 0 lowest."""
+    bias_acc = _bias_acc(bias, b_type, acc, n_out)
     word = 0
     for o, v in enumerate(bias_acc):
         word |= (int(v) & ((1 << acc.width) - 1)) << (o * acc.width)
@@ -202,30 +209,37 @@ def _arith_params(edge_in: Edge, w_type: FixedType, acc: FixedType, out: FixedTy
     return params
 
 
-def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type: FixedType, bias_word: int,
+def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type: FixedType, bias_acc: np.ndarray,
                acc: FixedType, out: FixedType, pc: ChannelShifts | None = None,
                activation: FusedActivation | None = None) -> EmittedLayer:
-    """Reuse factor 1 with the frame in one beat: kws_dense_pipe, a frame per cycle, weights as constants."""
+    """Reuse factor 1 with the frame in one beat: kws_dense_pipe, a frame per cycle. The weights are
+    constants, so the products and sums are generated as a shift-add network (hw/rtl/shift_add.py,
+    module <name>_sa) that computes what kws_dense_pipe's kws_mac_chain instances would, bit for bit."""
     n_in, n_out = weights.shape
-    mask = (1 << w_type.width) - 1
-    w_word = 0
-    for o in range(n_out):
-        for j in range(n_in):
-            w_word |= (int(weights[j, o]) & mask) << ((o * n_in + j) * w_type.width)
-    params = {"N_IN": n_in, "N_OUT": n_out, **_arith_params(edge_in, w_type, acc, out, pc, activation)}
+    arith = _arith_params(edge_in, w_type, acc, out, pc, activation)
+    shifted = "SH_W" in arith  # per-channel shifts: kws_dense_pipe adds the bias after the shift
+    graph = constant_mac(weights, FixedType(edge_in.width, edge_in.width, edge_in.signed), acc, arith["PROD_SHIFT"],
+                         None if shifted else bias_acc)
+    sa_name = f"{name}_sa"
+    sa_text = shift_add_module(sa_name, graph, n_in, edge_in.width, edge_in.width + 1 + w_type.width)
+    params = {"N_IN": n_in, "N_OUT": n_out, **arith, "MAC_EXT": 1}
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
+    st = graph.stats()
     text = _stream_wrapper(
-        f"// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multipliers, a frame per cycle; "
-        f"acc {acc}, {_out_text(out, activation)} (generated)", name, edge_in.tdata_width, n_out * out.width,
-        "kws_dense_pipe", plist,
-        ports=(f"        .weights({verilog_const(w_word, n_in * n_out * w_type.width)}),\n"
-               f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
+        f"// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multiplications as {st['adders']} "
+        f"shift-add adders ({sa_name}), a frame per cycle; acc {acc}, {_out_text(out, activation)} (generated)",
+        name, edge_in.tdata_width, n_out * out.width, "kws_dense_pipe", plist,
+        prelude=(f"    wire [{n_in * edge_in.width - 1}:0] x_q;\n    wire [{n_out * acc.width - 1}:0] sums;\n"
+                 f"    {sa_name} u_sa (.x(x_q), .sum(sums));\n"),
+        ports=(f"        .weights({verilog_const(0, n_in * n_out * w_type.width)}),\n"
+               f"        .bias({verilog_const(pack(bias_acc, acc.width), n_out * acc.width)}),\n"
+               f"        .x_q(x_q), .sums(sums)"))
     return EmittedLayer(
-        layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out),
+        layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out), extra_files={f"{sa_name}.v": sa_text},
         library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_dense_pipe.v"), multipliers=n_in * n_out,
         rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
-               "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width,
+               "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, "shift_add": st,
                "output_register_bits": n_out * out.width, **_shift_notes(pc)},
     )
 
