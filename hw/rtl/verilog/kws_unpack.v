@@ -39,7 +39,7 @@ module kws_unpack #(
         waiting <= rst_n & s_axis_tvalid & ~s_axis_tready;
         offered <= s_axis_tdata;
         if (rst_n && waiting && (!s_axis_tvalid || s_axis_tdata != offered))
-            $error("%m: the input beat changed or was withdrawn before it was taken (AXI-Stream: hold tdata and tvalid until tready)");
+            $fatal(1, "%m: the input beat changed or was withdrawn before it was taken (AXI-Stream: hold tdata and tvalid until tready)");
     end
 `endif
 endmodule
