@@ -53,6 +53,23 @@ def planner_toy(seed: int = 0, bits: int = 6):
     return _randomize(tf.keras.Model(inp, x, name="planner_toy"), np.random.default_rng(seed))
 
 
+def frame_memory_model(seed: int = 0, bits: int = 8):
+    """A windowed conv (3x3, 8 -> 16 channels), a depthwise conv over its 16 channels and a dense
+    layer over the flattened map: frames large enough that kws_dense keeps them in its block-RAM
+    frame store at high reuse factors (hw/rtl/frame_store.py), in registers at lower ones."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D
+
+    inp = tf.keras.Input((6, 5, 8), name="features")
+    x = QActivation(_wq(bits, 2), name="q_in")(inp)
+    x = _relu(bits, "conv_relu")(QConv2D(16, 3, padding="same", name="conv", **_conv_kw(bits))(x))
+    x = _relu(bits, "dw_relu")(QDepthwiseConv2D(3, padding="same", name="dw", depthwise_quantizer=_wq(bits, 0),
+                                                bias_quantizer=_wq(bits, 2))(x))
+    x = tf.keras.layers.Flatten(name="flatten")(x)
+    x = _tail(bits)(QDense(4, name="fc", **_conv_kw(bits))(x))
+    return _randomize(tf.keras.Model(inp, x, name="frame_memory"), np.random.default_rng(seed))
+
+
 def to_hls(model, out_dir: Path, io_type="io_parallel", overrides: dict | None = None):
     """hls4ml ModelGraph through the project's converter (hw/convert.py), which carries the
     trailing quantizer and fixes the precisions hls4ml gets wrong by default."""

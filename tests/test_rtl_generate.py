@@ -167,3 +167,52 @@ def test_regenerating_keeps_the_simulation_reports_of_the_replaced_design(mlp_gr
     assert not (out / "sim_report.json").exists()  # it described the old design
     assert (tmp_path / "rtl.previous" / "sim_report.json").read_text() == '{"identical": 5}'
     assert (tmp_path / "rtl.previous" / "sim_report.md").exists()
+
+
+@pytest.mark.parametrize("case,want", [
+    # DS-CNN at one multiplier a layer: depthwise 3x3x64 (a word = 1 channel of a tap), pointwise
+    # 64 -> 64, conv1 (10x4x1 window, 1-element beats), logits (64 x 16-bit inputs)
+    (dict(depthwise=True, n_in=576, n_out=64, in_beat=64, in_width=8, ib=1, ob=1, rf=576), (1, 576, 8)),
+    (dict(depthwise=False, n_in=64, n_out=64, in_beat=64, in_width=8, ib=1, ob=1, rf=4096), (1, 64, 8)),
+    (dict(depthwise=False, n_in=40, n_out=64, in_beat=1, in_width=8, ib=1, ob=1, rf=2560), (1, 40, 8)),
+    (dict(depthwise=False, n_in=64, n_out=12, in_beat=64, in_width=16, ib=1, ob=1, rf=768), (1, 64, 16)),
+    # depthwise with 3 taps a cycle: a word would not be contiguous in the frame
+    (dict(depthwise=True, n_in=576, n_out=64, in_beat=64, in_width=8, ib=3, ob=1, rf=192), None),
+    # 64 x 8-bit frame: 4 inputs a word = 32 x 32 bits in two 4-kbit blocks (1,024 register bits
+    # replaced: 512 a block, just enough); 8 a word = 16 x 64 bits in four blocks (not enough)
+    (dict(depthwise=False, n_in=64, n_out=8, in_beat=64, in_width=8, ib=4, ob=1, rf=128), (4, 16, 32)),
+    (dict(depthwise=False, n_in=64, n_out=8, in_beat=64, in_width=8, ib=8, ob=1, rf=64), None),
+    (dict(depthwise=False, n_in=16, n_out=8, in_beat=16, in_width=8, ib=1, ob=1, rf=128), None),  # 256 bits
+    (dict(depthwise=False, n_in=40, n_out=64, in_beat=1, in_width=8, ib=2, ob=1, rf=1280), None),  # beat < word
+    (dict(depthwise=False, n_in=64, n_out=64, in_beat=64, in_width=8, ib=1, ob=1, rf=63), None),  # write > RF
+])
+def test_frame_memory_rule(case, want):
+    """hw/rtl/frame_store.py: where kws_dense's frame goes into a ping-pong memory, and its words."""
+    from hw.rtl.frame_store import frame_memory
+
+    mem = frame_memory(**case)
+    assert (mem and (mem.word_elems, mem.words, mem.word_bits)) == want
+    if mem:
+        assert mem.words <= case["rf"] and mem.bits == 2 * case["n_in"] * case["in_width"]
+
+
+def test_frame_memory_is_chosen_per_layer_and_keeps_the_cycles(tmp_path):
+    """Generated with and without the memory (conv, depthwise, dense at RFs around the choice): the
+    memory layers carry XMEM, the others' text has no trace of it; the cycles per frame are the same
+    formula either way; both designs are lint clean."""
+    from sim.testmodels import frame_memory_model
+
+    graph = to_hls(frame_memory_model(seed=1), tmp_path / "prj")
+    for plan, store in (("conv=288,dw=18,fc=480", "memory"), ("conv=144,dw=9,fc=60", "registers")):
+        design = generate_rtl(graph, tmp_path / plan.replace(",", "_"), reuse_factor=plan)
+        macs = [l for l in design.layers if l.multipliers]
+        assert [l.notes["frame_store"] for l in macs] == [store] * 3
+        for l in macs:
+            core = l.extra_files.get(f"{l.module}_mac.v", l.verilog)
+            assert (".XMEM(1)" in core) == (store == "memory")
+            rf = l.notes["n_in"] * l.notes["n_out"] // (l.notes["IB"] * l.notes["OB"])
+            if "positions" in l.notes:  # behind a 3x3 window: RF + 1 cycles a window
+                assert l.compute_cycles == l.notes["positions"] * max(9, rf + 1)
+            else:
+                assert l.compute_cycles == rf
+        assert verilator_lint(design.files, design.top) == ""

@@ -10,6 +10,7 @@ from ..channel_shift import ChannelShifts, factor_channel_shifts
 from qat.fixed import MAX_WIDTH  # widest accumulator / element: what the golden model computes exactly
 
 from ..errors import UnsupportedLayerError
+from ..frame_store import frame_memory
 from ..layer_spec import FusedActivation
 from ..shift_add import constant_mac
 from .shift_add_emitter import shift_add_module
@@ -116,8 +117,12 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
     bias_word = _bias_word(bias, b_type, acc, n_out)
     arith = _arith_params(edge_in, w_type, acc, out, pc, activation)
+    cycles = (n_in // ib) * (n_out // ob)
+    mem = frame_memory(depthwise=depthwise, n_in=frame, n_out=n_out, in_beat=edge_in.beat, in_width=edge_in.width,
+                       ib=ib, ob=ob, rf=cycles)
     head = ("IN_W", "IN_SIGNED", "W_W", "ACC_W")  # parameter order as before: generated text (and its hash) unchanged
-    params = {"DW": int(depthwise), "N_IN": frame, "N_OUT": n_out, "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
+    params = {"DW": int(depthwise), **({"XMEM": 1} if mem else {}), "N_IN": frame, "N_OUT": n_out,
+              "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
               **{k: arith[k] for k in head}, "IB": ib, "OB": ob, "AW": aw,
               **{k: v for k, v in arith.items() if k not in head}}
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
@@ -132,10 +137,11 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text, f"{name}_rom.hex": rom_hex},
         out=Edge(out_beat, out),
-        library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_dense.v"),
-        multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=(n_in // ib) * (n_out // ob),
+        library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_unpack.v", "kws_frame_store.v", "kws_dense.v"),
+        multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=cycles,
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
-               "output_register_bits": 2 * n_out * out.width, **_shift_notes(pc)},
+               "output_register_bits": 2 * n_out * out.width, "frame_store": "memory" if mem else "registers",
+               **({"frame_memory": f"{mem.depth} x {mem.word_bits}"} if mem else {}), **_shift_notes(pc)},
     )
 
 

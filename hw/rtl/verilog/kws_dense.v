@@ -8,11 +8,13 @@
 // Schedule: IB inputs x OB outputs per cycle = IB*OB multipliers; RF = (N_IN/IB)*(N_OUT/OB) cycles
 // per frame, as hls4ml's ReuseFactor. Three decoupled stages so a new frame can stream in while
 // the previous one is computed and the one before is streamed out:
-//   collect (xbuf, IN_BEAT elements per beat) -> compute (xreg, acc, yreg) -> emit (obuf, OUT_BEAT per beat)
-// No register is indexed by a counter: the collect buffer shifts beats in, the compute copy
-// rotates so that the chunk in use always sits at the bottom, results shift into yreg. A
-// variable part-select would become a barrel shifter over the whole frame per multiplier input
-// in synthesis (9 GB and an hour of Yosys for one raw-CNN layer); a rotation is wiring.
+//   collect + compute copy (kws_frame_store) -> compute (acc, yreg) -> emit (obuf, OUT_BEAT per beat)
+// The frame store keeps both copies in registers (XMEM = 0) or in one ping-pong memory that
+// Yosys maps to block RAM (XMEM = 1, chosen by the generator at high reuse factors).
+// No register is indexed by a counter: the frame store rotates its compute copy or reads its
+// memory at a counted address, results shift into yreg. A variable part-select would become a
+// barrel shifter over the whole frame per multiplier input in synthesis (9 GB and an hour of
+// Yosys for one raw-CNN layer); a rotation is wiring.
 // Weights come from a ROM outside this module with a registered read: rom_addr is the address
 // `addr` takes at the next edge, so rom_data always holds the word at `addr`. Biases are
 // constants already converted to the accumulator format by the generator.
@@ -23,6 +25,7 @@
 // the above modulo 2**ACC_W. k[o] = SHIFTS[o*SH_W +: SH_W] (a constant, like the biases).
 module kws_dense #(
     parameter DW = 0,
+    parameter XMEM = 0,
     parameter N_IN = 4,
     parameter N_OUT = 2,
     parameter IN_BEAT = 4,
@@ -68,52 +71,16 @@ module kws_dense #(
 );
     localparam integer N_IC = (DW != 0) ? (N_IN / N_OUT) / IB : N_IN / IB;  // input chunks per output group
     localparam integer N_OG = N_OUT / OB;         // output groups
-    localparam integer N_INB = N_IN / IN_BEAT;    // input beats per frame
     localparam integer N_OUTB = N_OUT / OUT_BEAT; // output beats per frame
     // Counters only as wide as their range: a register index into a wide vector becomes a
     // shifter over every bit of that index, so 32-bit counters made synthesis blow up.
     localparam ICW = (N_IC > 1) ? $clog2(N_IC) : 1;
     localparam OGW = (N_OG > 1) ? $clog2(N_OG) : 1;
-    localparam IBW = (N_INB > 1) ? $clog2(N_INB) : 1;
     localparam OBW = (N_OUTB > 1) ? $clog2(N_OUTB) : 1;
-    localparam [31:0] IC_LAST32 = N_IC - 1, OG_LAST32 = N_OG - 1, INB_LAST32 = N_INB - 1, OUTB_LAST32 = N_OUTB - 1;
+    localparam [31:0] IC_LAST32 = N_IC - 1, OG_LAST32 = N_OG - 1, OUTB_LAST32 = N_OUTB - 1;
     localparam [ICW-1:0] IC_LAST = IC_LAST32[ICW-1:0];
     localparam [OGW-1:0] OG_LAST = OG_LAST32[OGW-1:0];
-    localparam [IBW-1:0] INB_LAST = INB_LAST32[IBW-1:0];
     localparam [OBW-1:0] OUTB_LAST = OUTB_LAST32[OBW-1:0];
-
-    // ---------------- collect ----------------
-    localparam integer XW = N_IN * IN_W;          // frame bits
-    localparam integer BW = IN_BEAT * IN_W;       // beat bits
-    reg [XW-1:0] xbuf;
-    reg [IBW-1:0] in_cnt;
-    reg xfull;
-    wire start;
-    assign s_axis_tready = ~xfull;
-    wire [XW-1:0] xbuf_in;  // beats shift in from the top: after the last one, beat 0 is at the bottom
-    generate
-        if (N_INB > 1) begin : g_shift_in
-            assign xbuf_in = {s_axis_tdata, xbuf[XW-1:BW]};
-        end else begin : g_one_beat
-            assign xbuf_in = s_axis_tdata;
-        end
-    endgenerate
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            in_cnt <= {IBW{1'b0}};
-            xfull <= 1'b0;
-        end else if (start) begin
-            xfull <= 1'b0;
-        end else if (s_axis_tvalid && !xfull) begin
-            xbuf <= xbuf_in;
-            if (in_cnt == INB_LAST) begin
-                in_cnt <= {IBW{1'b0}};
-                xfull <= 1'b1;
-            end else begin
-                in_cnt <= in_cnt + 1'b1;
-            end
-        end
-    end
 
     // ---------------- compute ----------------
     reg busy, ydone, ovalid;
@@ -121,33 +88,15 @@ module kws_dense #(
     reg [OGW-1:0] og;
     wire [OGW-1:0] og_next = og + 1'b1;  // used only while og < OG_LAST
     reg [AW-1:0] addr;
-    reg [XW-1:0] xreg;
     reg [OB*ACC_W-1:0] acc;
     reg [N_OUT*OUT_W-1:0] yreg;
-    // xreg holds the chunk (ic, og) at the bottom. FC: inputs ic*IB.. are the lowest IB elements.
-    // DW: the frame is TAPS rows of N_OUT channels; taps ic*IB.. are the lowest IB rows, and in
-    // every row channels og*OB.. the lowest OB. Each cycle the rows (FC: elements) rotate by one
-    // chunk - N_IC steps make a full turn - and when ic wraps the channels rotate by OB as well.
-    localparam integer ROW = (DW != 0) ? N_OUT * IN_W : IN_W;  // bits per tap row (FC: per input)
-    localparam integer STEP = IB * ROW;
-    localparam integer TAPS = (DW != 0) ? N_IN / N_OUT : 1;
-    wire [XW-1:0] x_step, x_wrap;
-    genvar t;
-    generate
-        if (N_IC > 1) begin : g_rot_chunk
-            assign x_step = {xreg[STEP-1:0], xreg[XW-1:STEP]};
-        end else begin : g_one_chunk
-            assign x_step = xreg;
-        end
-        if (DW != 0 && N_OG > 1) begin : g_rot_chan
-            for (t = 0; t < TAPS; t = t + 1) begin : g_row
-                wire [ROW-1:0] r = x_step[t*ROW +: ROW];
-                assign x_wrap[t*ROW +: ROW] = {r[OB*IN_W-1:0], r[ROW-1:OB*IN_W]};
-            end
-        end else begin : g_same_chan
-            assign x_wrap = x_step;
-        end
-    endgenerate
+    // the input frame, collect and compute copies: registers or one ping-pong block RAM (XMEM)
+    wire xfull, start;
+    wire [OB*IB*IN_W-1:0] xlanes;  // per output o: the IB inputs it multiplies this cycle
+    kws_frame_store #(.MEM(XMEM), .DW(DW), .N_IN(N_IN), .N_OUT(N_OUT), .IN_BEAT(IN_BEAT), .IN_W(IN_W), .IB(IB), .OB(OB))
+        u_x (.clk(clk), .rst_n(rst_n), .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid),
+             .s_axis_tready(s_axis_tready), .full(xfull), .start(start), .busy(busy), .ic_last(ic == IC_LAST),
+             .og_last(og == OG_LAST), .x(xlanes));
     // A new frame may start in the cycle the emit stage takes yreg (ydone & ~ovalid): yreg is
     // rewritten at the earliest one cycle later, so nothing is lost and no cycle is spent idle.
     assign start = xfull & ~busy & (~ydone | ~ovalid);
@@ -163,17 +112,10 @@ module kws_dense #(
             assign y_in = yres;
         end
     endgenerate
-    genvar o, j;
+    genvar o;
     generate
         for (o = 0; o < OB; o = o + 1) begin : g_out
-            wire [IB*IN_W-1:0] xo;  // the IB inputs output o multiplies this cycle
-            if (DW != 0) begin : g_dw
-                for (j = 0; j < IB; j = j + 1) begin : g_in
-                    assign xo[j*IN_W +: IN_W] = xreg[(j*N_OUT + o)*IN_W +: IN_W];
-                end
-            end else begin : g_fc
-                assign xo = xreg[IB*IN_W-1:0];
-            end
+            wire [IB*IN_W-1:0] xo = xlanes[o*IB*IN_W +: IB*IN_W];  // the IB inputs output o multiplies this cycle
             kws_mac_chain #(.N(IB), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .W_W(W_W), .ACC_W(ACC_W),
                             .PROD_SHIFT(PROD_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
                 u_mac (.acc_in(acc[o*ACC_W +: ACC_W]), .x(xo), .w(rom_data[o*IB*W_W +: IB*W_W]),
@@ -201,7 +143,6 @@ module kws_dense #(
             addr <= {AW{1'b0}};
         end else begin
             if (start) begin
-                xreg <= xbuf;
                 busy <= 1'b1;
                 ic <= {ICW{1'b0}};
                 og <= {OGW{1'b0}};
@@ -210,7 +151,6 @@ module kws_dense #(
             end else if (busy) begin
                 addr <= addr + 1'b1;
                 if (ic == IC_LAST) begin
-                    xreg <= x_wrap;
                     yreg <= y_in;
                     ic <= {ICW{1'b0}};
                     if (og == OG_LAST) begin
@@ -221,7 +161,6 @@ module kws_dense #(
                         acc <= (SH_W > 0) ? {OB*ACC_W{1'b0}} : bias[og_next*OB*ACC_W +: OB*ACC_W];
                     end
                 end else begin
-                    xreg <= x_step;
                     ic <= ic + 1'b1;
                     acc <= sums;
                 end
