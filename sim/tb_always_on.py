@@ -5,7 +5,7 @@ sim/tb_stream.py, which checks frame-in/frame-out designs."""
 from __future__ import annotations
 
 import cocotb
-from cocotb.triggers import RisingEdge, Timer
+from cocotb.triggers import RisingEdge
 
 from sim.tb_stream import StreamBench, _load_config, _start, _write_report
 
@@ -22,8 +22,7 @@ async def stream_reset(dut):
     bench = StreamBench(dut, cfg["frames_before"], cfg["out_before"], p_valid=0.8, p_ready=0.5, seed=cfg.get("seed", 3))
     await bench.reset()
     await bench.run(stop_after_input_beats=len(cfg["frames_before"]))
-    await Timer(1, unit="ns")  # leave the ReadOnly phase before the next edge
-    dut.s_axis_tvalid.value = 0  # the last frame was taken: offering it again would feed it twice
+    await bench.stop_input()  # the last frame is taken, and offered no more
     for _ in range(cfg.get("cycles_before_reset", 7)):  # decisions still in flight
         await RisingEdge(dut.clk)
     before = list(bench.received)

@@ -22,7 +22,7 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ReadOnly, RisingEdge
 
 
 def _load_config() -> dict:
@@ -117,6 +117,14 @@ class StreamBench:
                 break
         return n_in, n_out
 
+    async def stop_input(self):
+        """After run(stop_after_input_beats=...): the last beat counted was seen with tready high, so
+        the next edge takes it. Valid falls after that edge, not before (AXI-Stream: a beat offered
+        stays until it is taken; kws_unpack checks it), and before the one after (left high, the DUT
+        would take the beat a second time)."""
+        await RisingEdge(self.dut.clk)
+        self.dut.s_axis_tvalid.value = 0
+
     def frames_exact(self):
         bad = {int(e.split()[1]) for e in self.errors}
         done = len(self.last_output)
@@ -182,8 +190,7 @@ async def reset_mid_stream(dut):
     # some outputs are out, some in flight, when reset hits.
     stop = sum(len(f) for f in frames_in[:n - 1]) + max(1, len(frames_in[n - 1]) // 2)
     await bench.run(stop_after_input_beats=stop)
-    await Timer(1, unit="ns")  # leave the ReadOnly phase before the next edge
-    dut.s_axis_tvalid.value = 0  # that beat was taken: left valid, the DUT could take it a second time
+    await bench.stop_input()
     # Let a few cycles pass with outputs flowing, then reset.
     for _ in range(5):
         await RisingEdge(dut.clk)
