@@ -87,6 +87,28 @@ def test_mac_output_also_read_by_the_add_is_not_fused(tmp_path):
     assert add.inputs == ("conv_b", "conv_a") and any(s.name == "relu_a" for s in specs)
 
 
+def test_hand_made_chain_and_unsupported_functions():
+    """A chain without input names reads the spec before it; an activation the RTL does not have
+    (tanh) or a type mismatch between the MAC's result and the activation's input is left alone."""
+    from hw.rtl.layer_spec import LayerSpec
+    from qat.fixed import FixedType
+
+    t8, t16, u6 = FixedType(8, 3), FixedType(16, 6), FixedType(6, 3, False, "RND_CONV", "SAT")
+    w = {"weight": (np.zeros((4, 2), np.int64), t8)}
+
+    def chain(func, act_in=t16):
+        return [LayerSpec("fc", "Dense", t8, t16, (4,), (2,), {"n_out": 2}, dict(w)),
+                LayerSpec("act", "Activation", act_in, u6, (2,), (2,), {"activation": func}),
+                LayerSpec("fc2", "Dense", u6, t16, (2,), (2,), {"n_out": 2}, dict(w))]
+
+    fused = fuse_activations(chain("relu"))
+    assert [s.name for s in fused] == ["fc", "fc2"] and fused_names(fused) == {"fc": "act"}
+    assert fused[0].out_type == u6 and fused[0].result_type == t16 and fused[1].inputs == ()
+    assert fused_names(fuse_activations(chain("linear"))) == {"fc": "act"}
+    assert fused_names(fuse_activations(chain("tanh"))) == {}
+    assert fused_names(fuse_activations(chain("relu", act_in=FixedType(18, 8)))) == {}
+
+
 def test_upto_the_mac_layer_keeps_it_unfused(residual_graph, tmp_path):
     plain = generate_rtl(residual_graph, tmp_path / "mac", upto="conv1")
     assert plain.layers[-1].layer == "conv1" and "fused_activation" not in plain.layers[-1].notes
