@@ -74,7 +74,8 @@ def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=Fa
         design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
     res = synthesize_design(design, out_dir / "yosys", target, whole=whole, progress=progress, jobs=jobs)
     res["design"] = {"multipliers": design.report["multipliers"], "rom_bits": design.report["rom_bits"],
-                     "accumulators": {l.layer: l.notes.get("accumulator") for l in design.layers if l.multipliers}}
+                     "accumulators": {l.layer: l.notes.get("accumulator") for l in design.layers if l.multipliers},
+                     "fused_activations": design.report.get("fused_activations", {})}
     (out_dir / "resources.json").write_text(json.dumps(res, indent=1))
     return res
 
@@ -86,13 +87,16 @@ def report_tag(reuse_factor, target: str, stream: bool = False) -> str:
 
 
 def resource_table(columns: dict) -> list[str]:
-    """Markdown rows, one per layer and a total: LUT / FF / carry / BRAM for each column."""
+    """Markdown rows, one per layer and a total: LUT / FF / carry / BRAM for each column. A MAC layer
+    with an activation folded in is named with it ('conv1 + conv1_relu')."""
     names = list(next(iter(columns.values()))["layers"])
+    fused = {k: v for r in columns.values() for k, v in r.get("design", {}).get("fused_activations", {}).items()}
     fmt = lambda s: f"{s['lut']} / {s['ff']} / {s['carry']} / {s['bram']}" if s else "-"  # noqa: E731
     lines = ["| layer | " + " | ".join(f"{c}: LUT / FF / carry / BRAM" for c in columns) + " |",
              "|---|" + "---|" * len(columns)]
     for name in names:
-        lines.append(f"| {name} | " + " | ".join(fmt(r["layers"].get(name, {}).get("summary")) for r in columns.values()) + " |")
+        label = f"{name} + {fused[name]}" if name in fused else name
+        lines.append(f"| {label} | " + " | ".join(fmt(r["layers"].get(name, {}).get("summary")) for r in columns.values()) + " |")
     summed = any(r["total"].get("summed_layers") for r in columns.values())
     missing = sorted({m for r in columns.values() for m in r["total"].get("missing", [])})
     label = "total" + (" (sum of layers)" if summed else "") + (f", without {', '.join(missing)}" if missing else "")

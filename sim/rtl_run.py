@@ -11,6 +11,7 @@ import numpy as np
 
 
 def run(args) -> dict:
+    from hw.rtl.report import fused_text
     from hw.rtl.run import generate_for_run
     from sim.check import compare, lower_bounds, timing
     from sim.reference import expected_raw, golden_of
@@ -41,7 +42,8 @@ def run(args) -> dict:
         "reuse_factor": str(args.reuse_factor), "split": args.split, "p_valid": args.p_valid, "p_ready": args.p_ready,
         "sim_cycles": res["cycles"], "sim_wall_s": res["wall_s"], "cycles_per_s": res["cycles_per_s"],
         "inferences_per_s": res["inferences_per_s"], "harness_build_s": res["build_s"], "generate_s": t_gen,
-        "layers": [{k: l.get(k) for k in ("layer", "kind", "reuse_factor", "multipliers", "compute_cycles")}
+        "layers": [{**{k: l.get(k) for k in ("layer", "kind", "reuse_factor", "multipliers", "compute_cycles")},
+                    **({"fused_activation": fused_text(l)} if "fused_activation" in l else {})}
                    for l in design.report["layers"]],
     }
     if args.cocotb:
@@ -89,13 +91,15 @@ def markdown(r: dict) -> str:
              "output beat minus its input's last beat — the column sums to the latency minus the input's streaming "
              "time, and is negative for a layer whose last output does not wait for its input's last beats, e.g. a "
              "strided window that never reads the trailing rows, such as the bottom padding rows of a 'same' conv with stride 2).", "",
+             "A MAC layer's row includes the activation folded into it (its output lanes apply it; hw/rtl/fuse_activation.py).", "",
              "| layer | kind | reuse factor | multipliers | cycles/frame (est.) | first in → last out | adds |",
              "|---|---|---|---|---|---|---|"]
     measured = {t["layer"]: t for t in r.get("layer_timing", [])}
     for l in r["layers"]:
         t = measured.get(l["layer"])
         span = f"{t['first_in']} → {t['last_out']} ({t['latency']})" if t else ""
-        lines.append(f"| {l['layer']} | {l['kind']} | {l.get('reuse_factor') or ''} | {l['multipliers']} "
+        name = l["layer"] + (f" + {l['fused_activation']}" if l.get("fused_activation") else "")
+        lines.append(f"| {name} | {l['kind']} | {l.get('reuse_factor') or ''} | {l['multipliers']} "
                      f"| {l['compute_cycles']} | {span} | {t['adds'] if t else ''} |")
     cmd = f"python -m sim --run {r['run']} -n {r['total']} --reuse-factor {r['reuse_factor']} --rtl {r['rtl']}"
     if r.get("split", "test") != "test":

@@ -93,7 +93,9 @@ def layer_model(kind: str, bits: int = 8, seed: int = 0):
     kinds: conv2d_same_s2 (DS-CNN's first conv: 10x4-like non-square kernel, stride 2, 'same'),
     conv1d (strided, valid), depthwise (3x3 'same'), pointwise (1x1), avgpool2d (3x3 window: not a
     power of two, a trailing unused input row; one shared divider), avgpool2d_wide (2x2 window over 8
-channels: a divider per channel), maxpool2d (2x3 window), avgpool1d (window 5), dense_argmax.
+channels: a divider per channel), pw_avgpool2d_wide / pw_maxpool2d (pools behind a 1x1 conv:
+at a high reuse factor the conv is slow enough for a channel-serial pool), maxpool2d (2x3 window), avgpool1d
+(window 5), dense_argmax.
     """
     import tensorflow as tf
     from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
@@ -104,7 +106,7 @@ channels: a divider per channel), maxpool2d (2x3 window), avgpool1d (window 5), 
     logits = lambda name: QActivation(quantized_bits(bits + 4, 4, alpha=1), name=name)  # noqa: E731
     L = tf.keras.layers
     shapes = {"conv2d_same_s2": (13, 6, 2), "conv1d": (40, 2), "depthwise": (7, 5, 3), "pointwise": (6, 4, 5),
-              "avgpool2d": (7, 6, 3), "avgpool2d_wide": (6, 4, 8), "maxpool2d": (6, 7, 3), "avgpool1d": (11, 3), "dense_argmax": (20,)}
+              "avgpool2d": (7, 6, 3), "avgpool2d_wide": (6, 4, 8), "pw_avgpool2d_wide": (6, 4, 8), "pw_maxpool2d": (6, 7, 8), "maxpool2d": (6, 7, 3), "avgpool1d": (11, 3), "dense_argmax": (20,)}
     if kind not in shapes:
         raise ValueError(f"unknown layer model {kind!r}; have {sorted(shapes)}")
     inp = tf.keras.Input(shapes[kind], name="features")
@@ -123,6 +125,10 @@ channels: a divider per channel), maxpool2d (2x3 window), avgpool1d (window 5), 
         x = logits("pool_q")(L.AveragePooling2D((3, 3), name="pool")(x))
     elif kind == "avgpool2d_wide":
         x = logits("pool_q")(L.AveragePooling2D((2, 2), name="pool")(x))
+    elif kind in ("pw_avgpool2d_wide", "pw_maxpool2d"):
+        x = relu("pw_relu")(QConv2D(8, 1, name="pw", **wq)(x))
+        pool = L.AveragePooling2D((2, 2), name="pool") if kind == "pw_avgpool2d_wide" else L.MaxPooling2D((2, 3), name="pool")
+        x = logits("pool_q")(pool(x))
     elif kind == "maxpool2d":
         x = logits("pool_q")(L.MaxPooling2D((2, 3), name="pool")(x))
     elif kind == "avgpool1d":

@@ -24,6 +24,7 @@ CASES = [
     ("depthwise", "io_parallel", 9, False),     # rotating tap rows
     ("avgpool2d", "io_parallel", 1, False),     # kws_pool + kws_pool_div
     ("maxpool2d", "io_parallel", 1, False),
+    ("pw_avgpool2d_wide", "io_parallel", 64, False),  # kws_pool_serial: sums in a registered-read memory
     ("dense_argmax", "io_parallel", 1, True),   # kws_dense_pipe (RF 1, one beat), kws_argmax
     ("residual", "io_parallel", 2, False),      # kws_fork, kws_fifo skip buffer, kws_add
 ]

@@ -28,6 +28,8 @@ CASES = [
     ("pointwise", "io_parallel", 4, False),
     ("avgpool2d", "io_parallel", 1, False),        # 3x3 window: division by 9, one shared divider
     ("avgpool2d_wide", "io_parallel", 1, False),   # 2x2 window, 8 channels: a divider per channel
+    ("pw_avgpool2d_wide", "io_parallel", 64, False),  # the same behind a slow conv: channel-serial
+    ("pw_maxpool2d", "io_parallel", 64, False),    # max pooling, channel-serial
     ("maxpool2d", "io_parallel", 1, False),        # 2x3 window, a trailing unused column
     ("avgpool1d", "io_parallel", 1, False),        # window 5
     ("dense_argmax", "io_parallel", 4, True),
@@ -54,6 +56,12 @@ def test_layer_rtl_equals_golden(kind, io, rf, argmax, bits, tmp_path):
     (RESULTS / f"layer_{kind}_{io}_{bits}b.json").write_text(json.dumps({**res, "layers": classes,
                                                                          "report": design.report}, indent=1))
     assert res["n"] == N and res["exact"] == N, res["first_bad"]
+    pools = [l.notes["channels"] for l in design.layers if "pool_op" in l.notes]
+    # how many channels at a time follows from the stream: all of them behind the input, one
+    # shared divider where the window is longer than the channels, one at a time behind a slow conv
+    want = {"avgpool2d_wide": "parallel", "avgpool2d": "serial divider", "maxpool2d": "parallel",
+            "avgpool1d": "serial divider", "pw_avgpool2d_wide": "channel-serial", "pw_maxpool2d": "channel-serial"}
+    assert pools == ([want[kind]] if "pool" in kind else []), (kind, pools)
     # The harness stops at the last output beat; input rows no window uses (avgpool2d: row 7 of 7)
     # may still be unread then, so only the last frame may be short.
     assert res["tlast_ok"] and (N - 1) * design.in_frame_beats < res["in_beats"] <= N * design.in_frame_beats
@@ -124,7 +132,7 @@ def test_harness_timing_matches_cocotb_and_layers_add_up(tmp_path):
     from sim.runner import run_cocotb
 
     graph = to_hls(layer_model("conv2d_same_s2", bits=8, seed=5), tmp_path / "prj", io_type="io_stream")
-    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=2)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=2, fold_padding=False)  # keep the kws_zeropad stage
     x = random_raw_inputs(graph, 4, seed=5)
     tim = timing(design, x)
     cfg = {**frames_for(design, x, expected_raw(graph, x)), "p_valid": 1.0, "p_ready": 1.0, "seed": 5}
@@ -143,17 +151,23 @@ def test_dense_timing_equals_its_documented_schedule(tmp_path):
     """Counted from the RTL's own schedule, not from the harness's numbers: a dense layer with the
     whole frame in one beat starts a frame every RF + 1 cycles (RF MAC cycles, one to hand the
     result to the output stage: the schedule's expected II), and the activation stage behind it
-    is combinational (kws_act: handshake straight through), so it adds no cycle."""
+    is combinational (kws_act: handshake straight through), so it adds no cycle; folded into the
+    dense layer's output requantizer (the default) it adds none either."""
     from sim.check import timing
 
     from sim.testmodels import small_mlp
 
     graph = to_hls(small_mlp(16, (8,), 4, seed=2), tmp_path / "prj")  # fc1 -> relu1 -> fc_out
-    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=4)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=4, fuse=False)
     assert design.in_frame_beats == 1
-    tim = timing(design, random_raw_inputs(graph, 6, seed=2), frames=6)
+    x = random_raw_inputs(graph, 6, seed=2)
+    tim = timing(design, x, frames=6)
     assert [l.compute_cycles for l in design.layers if l.kind == "Dense"] == [4, 4]
     assert tim["ii_cycles"] == 4 + 1 == design.report["expected_ii_cycles"]
     acts = [t for t in tim["layer_timing"] if t["layer"].startswith("relu")]
     assert len(acts) == 1 and acts[0]["adds"] == 0 and acts[0]["latency"] == 0, tim["layer_timing"]
+    fused = generate_rtl(graph, tmp_path / "fused", reuse_factor=4)
+    assert fused.report["fused_activations"] == {"fc1": "relu1"}
+    tim_fused = timing(fused, x, frames=6)
+    assert (tim_fused["ii_cycles"], tim_fused["latency_cycles"]) == (tim["ii_cycles"], tim["latency_cycles"])
 

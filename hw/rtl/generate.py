@@ -19,11 +19,14 @@ from .emitters.base import Edge, EmittedLayer
 from .errors import RtlGenerationError
 from .emitters.dense_emitter import valid_reuse_factors
 from .filelist import MEMORY_SUFFIX, write_core, write_filelist
+from .fold_padding import FoldZeroPadding
+from .fuse_activation import FuseActivation
+from .passes import apply_passes
 from .layer_spec import LayerSpec, read_graph
 from .registry import emitter_for
 from .reuse import ReusePlan, parse_reuse
 from .schedule import fifo_depths
-from .report import build_report, write_report
+from .report import build_report, stage_cycles, write_report
 from .stitcher import stitch
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "verilog"
@@ -108,7 +111,7 @@ def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
 
 def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,
                  argmax: bool = False, upto: str | None = None, frame_beat: int | None = None, emit=emit_layer,
-                 tail=()) -> RtlDesign:
+                 tail=(), fuse: bool = True, fold_padding: bool = True) -> RtlDesign:
     """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
     against the golden trace); `argmax=True` appends the class-index output stage.
 
@@ -116,7 +119,14 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     carry that many elements per beat, split into `input_beat` by a kws_unpack stage; `emit(spec,
     edge, top, rf)` emits one layer (default: the layer table's emitter); `tail` are functions
     (edge, elements per output frame) -> EmittedLayer appended after the last layer. A merge whose
-    spec already carries ``kws_fifo_depths`` keeps them."""
+    spec already carries ``kws_fifo_depths`` keeps them.
+
+    fuse: fold each relu/linear Activation into the MAC layer feeding it (hw/rtl/fuse_activation.py;
+    the stage keeps the MAC layer's name, its notes name the activation). With `upto` = an
+    activation, the design ends in that fused stage; with `upto` = the MAC layer, nothing is fused
+    into it.
+    fold_padding: a ZeroPadding in front of a conv becomes that conv's padding (its line buffer
+    emits the zeros; hw/rtl/fold_padding.py) instead of a kws_zeropad stage."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
     plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, int, ReusePlan)) else None
     unknown = [n for n, _ in (plan.layers if plan else ()) if n not in {s.name for s in specs} | {s.keras_layer for s in specs}]
@@ -127,6 +137,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         if upto not in names:
             raise RtlGenerationError(f"--upto {upto!r}: no such layer (have {names})")
         specs = _ancestors(specs[:names.index(upto) + 1], upto)
+    specs = apply_passes(specs, ([FuseActivation()] if fuse else []) + ([FoldZeroPadding()] if fold_padding else []))
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -151,6 +162,9 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
                         spec, by_name, edge_in, edge_out, consumers)
             elif sources[i]:
                 edge = layers[sources[i][0]].out if sources[i][0] >= 0 else in_edge
+            # the slowest stage so far sets the frame rate: a stage within its cycles costs no II
+            # (the average pool then divides one channel per cycle)
+            spec.attrs["kws_stage_budget"] = max((stage_cycles(l) for l in layers), default=0)
             emitted = emit(spec, edge, top, choose_reuse(spec, reuse_factor))
             layers.append(emitted)
             edges.append(edge)
@@ -162,6 +176,11 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         for spec, emitted in zip(specs, layers):  # per-layer reports name the Keras layer of a split pair
             if spec.keras_layer != spec.name:
                 emitted.notes["keras_layer"] = spec.keras_layer
+            if spec.attrs.get("kws_folded_padding"):  # ... and the padding folded into a line buffer
+                emitted.notes["folded_padding"] = spec.attrs["kws_folded_padding"]
+            if spec.activation is not None:  # ... and the activation folded into a MAC layer
+                emitted.notes.update({"fused_activation": spec.activation.name, "activation": spec.activation.function,
+                                      "result_type": str(spec.activation.result_type)})
         n_in_elems = 1
         for d in in_shape:
             n_in_elems *= d

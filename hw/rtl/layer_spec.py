@@ -16,6 +16,16 @@ from hw.golden.registry import weight_raw as golden_weight_raw
 from .errors import RtlGenerationError, UnsupportedLayerError
 
 
+@dataclass(frozen=True)
+class FusedActivation:
+    """A relu / linear Activation layer folded into the MAC layer that feeds it
+    (hw/rtl/fuse_activation.py): the MAC's output lanes compute result cast -> activation -> cast."""
+
+    name: str  # the hls4ml Activation layer (its golden trace is the fused stage's output)
+    function: str  # "relu" or "linear"
+    result_type: FixedType  # the MAC layer's own result type (the activation's input type)
+
+
 @dataclass
 class LayerSpec:
     name: str
@@ -31,9 +41,15 @@ class LayerSpec:
     inputs: tuple[str, ...] = ()  # names of the layers it reads (two for a merge)
     in_types: tuple[FixedType, ...] = ()  # type of each input
     keras_layer: str = ""  # the Keras layer it comes from when hls4ml split one (QSeparableConv: two halves)
+    activation: FusedActivation | None = None  # folded in: out_type/out_shape are then the activation's
 
     def __post_init__(self):
         self.keras_layer = self.keras_layer or self.name
+
+    @property
+    def result_type(self) -> FixedType:
+        """The layer's own result type (before a fused activation; else its out_type)."""
+        return self.activation.result_type if self.activation is not None else self.out_type
 
 
 def _fixed(layer, precision, what: str) -> FixedType:

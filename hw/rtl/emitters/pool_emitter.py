@@ -3,7 +3,8 @@
 Same arithmetic as hw.golden: inputs converted to accum_t, summed (wrapping), divided by the
 window size with truncation toward zero, converted to the result type. The constant division is
 an exact multiply-shift (magic number checked here for every sum the accumulator can hold), one
-channel per cycle through a shared divider when the window has at least as many beats as channels.
+channel per cycle through a shared divider when the window has at least as many beats as channels
+or when the stream is slow enough (see emit_pool).
 A global pool (one window = the whole map) feeds kws_pool straight from the stream.
 """
 
@@ -48,12 +49,26 @@ def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
         raise UnsupportedLayerError(spec.name, spec.kind, f"accumulator width {acc.width} exceeds {MAX_ACC}")
     k = win.taps
     magic, mshift = division_magic(k, acc.width)
-    # One shared divider, a channel per cycle, when that at most doubles the window's cycles
-    # (a global pool: 125 beats vs 64 channels); C dividers at once otherwise (2x2 pools).
-    serial = op == "Average" and 1 < win.c <= k
+    # How many channels at once, by what the stream allows (kws_stage_budget: cycles per frame of
+    # the slowest stage before this one, set by generate_rtl; within it a stage costs no II):
+    # - channel-serial (kws_pool_serial): one converter/adder/divider, sums in a memory, K x C
+    #   cycles per window - the DS-CNN's pool behind layers at reuse factors in the thousands;
+    # - one shared divider (kws_pool SERIAL_DIV), K + C cycles: when that at most doubles the
+    #   window's cycles (a global pool: 125 beats vs 64 channels) or fits the budget;
+    # - C dividers at once otherwise (2x2 pools at low reuse factors). 64 parallel dividers of
+    #   the DS-CNN's 60-beat stream pool were 256 of an ECP5's DSP blocks.
+    budget = int(spec.attrs.get("kws_stage_budget", 0) or 0)
+    if win.c > 1 and win.positions * k * win.c + 2 <= budget:
+        mode, cycles = "channel-serial", win.positions * k * win.c + 1
+    elif op == "Average" and win.c > 1 and (win.c <= k or win.positions * (k + win.c) + 1 <= budget):
+        mode, cycles = "serial divider", win.positions * (k + win.c)
+    else:
+        mode, cycles = "parallel", win.positions * k
+    serial = mode == "serial divider"
     to_acc = requant_params(edge_in.frac, acc)
     outp = requant_params(acc.frac, out)
-    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), "SERIAL_DIV": int(serial), "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed),
+    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), **({} if mode == "channel-serial" else {"SERIAL_DIV": int(serial)}),
+              "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed),
               "ACC_W": acc.width, "ACC_SIGNED": int(acc.signed), "IN_SHIFT": to_acc["SHIFT"],
               "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
               "MW": mshift + 1, "MAGIC": f"{mshift + 1}'d{magic}", "MSHIFT": mshift,
@@ -74,7 +89,7 @@ module {core_name} (
     output wire m_axis_tvalid,
     input  wire m_axis_tready
 );
-    kws_pool #(
+    {"kws_pool_serial" if mode == "channel-serial" else "kws_pool"} #(
         {plist}
     ) u_pool (
         .clk(clk), .rst_n(rst_n),
@@ -84,8 +99,10 @@ module {core_name} (
 endmodule
 """
     layer = EmittedLayer(layer=spec.name, kind=spec.kind, module=name, verilog=core,
-                         out=Edge(win.c, out), library=("kws_requant.v", "kws_pool_div.v", "kws_pool.v"),
-                         compute_cycles=win.positions * (k + (win.c if serial else 0)),
+                         out=Edge(win.c, out), library=("kws_requant.v", "kws_pool_div.v", "kws_pool_combine.v",
+                                  "kws_pool_serial.v" if mode == "channel-serial" else "kws_pool.v"),
+                         compute_cycles=cycles,
                          notes={"pool_op": op, "window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "accumulator": str(acc),
-                                "divider": f"x{magic} >> {mshift}" + (", one channel per cycle" if serial else "")})
+                                "channels": mode, **({"divider": f"x{magic} >> {mshift}" + (", one channel per cycle" if mode != "parallel" else "")}
+                                                     if op == "Average" else {})})
     return layer if win.global_ else behind_window(layer, name, spec, win, edge_in, core_name)

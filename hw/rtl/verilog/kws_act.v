@@ -1,5 +1,7 @@
 // Element-wise activation on a stream beat: y = requant(relu ? max(x, 0) : x).
 // Combinational on tdata, handshake passes straight through: costs no cycle and no register.
+// Behind a MAC layer the generator folds it into that layer's output requantizer instead
+// (hw/rtl/fuse_activation.py): one per output lane there, not one per element of a beat.
 module kws_act #(
     parameter E = 1,
     parameter IN_W = 8,
@@ -23,11 +25,9 @@ module kws_act #(
     genvar i;
     generate
         for (i = 0; i < E; i = i + 1) begin : g_elem
-            wire [IN_W-1:0] x = s_axis_tdata[i*IN_W +: IN_W];
-            wire negative = (IN_SIGNED != 0) & x[IN_W-1];
-            wire [IN_W-1:0] xr = (RELU != 0 && negative) ? {IN_W{1'b0}} : x;
-            kws_requant #(.IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .SHIFT(SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
-                          .RND(RND), .OVF(OVF)) u_q (.din(xr), .dout(m_axis_tdata[i*OUT_W +: OUT_W]));
+            kws_requant_act #(.IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .RELU(RELU), .SHIFT(SHIFT), .OUT_W(OUT_W),
+                              .OUT_SIGNED(OUT_SIGNED), .RND(RND), .OVF(OVF))
+                u_q (.din(s_axis_tdata[i*IN_W +: IN_W]), .dout(m_axis_tdata[i*OUT_W +: OUT_W]));
         end
     endgenerate
 endmodule

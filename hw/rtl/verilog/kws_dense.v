@@ -45,6 +45,15 @@ module kws_dense #(
     parameter OUT_SHIFT = 0,
     parameter OUT_RND = 0,
     parameter OUT_OVF = 0,
+    // RES_W > 0: a relu / linear activation fused into the layer (hw/rtl/fuse_activation.py). The
+    // sum converts to the layer's result type (RES_*), RELU zeroes negatives, and OUT_* converts
+    // that to the activation's type (OUT_SHIFT = result fraction bits - OUT's): kws_requant_act.
+    parameter RES_W = 0,
+    parameter RES_SIGNED = 1,
+    parameter RES_SHIFT = 0,
+    parameter RES_RND = 0,
+    parameter RES_OVF = 0,
+    parameter RELU = 0,
     parameter SH_W = 0,
     parameter SHIFTS = 0
 ) (
@@ -119,8 +128,9 @@ module kws_dense #(
             end else begin : g_plain
                 assign total = sums[o*ACC_W +: ACC_W];
             end
-            kws_requant #(.IN_W(ACC_W), .IN_SIGNED(1), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
-                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
+            kws_requant_act #(.IN_W(ACC_W), .IN_SIGNED(1), .MID_W(RES_W), .MID_SIGNED(RES_SIGNED), .MID_SHIFT(RES_SHIFT),
+                              .MID_RND(RES_RND), .MID_OVF(RES_OVF), .RELU(RELU), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
+                              .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
         end
     endgenerate
 

@@ -8,6 +8,11 @@
 // per-channel shifts, see there). The weights arrive as a constant port rather than from a ROM:
 // Yosys then folds every multiplier into a constant multiplication (shifts and adds), as a fully
 // unrolled hls4ml / da4ml design does.
+//
+// MAC_EXT = 1 (what hw/rtl/emitters/dense_emitter.py emits): the sums come from outside instead
+// (port sums, the same value as the kws_mac_chain instances: bias + cast products, or without the
+// bias when SH_W > 0), computed from x_q, the registered frame, by the generator's shift-add
+// network (hw/rtl/shift_add.py, <layer>_sa.v). weights is unused.
 module kws_dense_pipe #(
     parameter N_IN = 4,
     parameter N_OUT = 2,
@@ -18,11 +23,21 @@ module kws_dense_pipe #(
     parameter PROD_SHIFT = 0,
     parameter ACC_RND = 0,
     parameter ACC_OVF = 0,
+    parameter MAC_EXT = 0,
     parameter OUT_W = 8,
     parameter OUT_SIGNED = 1,
     parameter OUT_SHIFT = 0,
     parameter OUT_RND = 0,
     parameter OUT_OVF = 0,
+    // RES_W > 0: a relu / linear activation fused into the layer (hw/rtl/fuse_activation.py). The
+    // sum converts to the layer's result type (RES_*), RELU zeroes negatives, and OUT_* converts
+    // that to the activation's type (OUT_SHIFT = result fraction bits - OUT's): kws_requant_act.
+    parameter RES_W = 0,
+    parameter RES_SIGNED = 1,
+    parameter RES_SHIFT = 0,
+    parameter RES_RND = 0,
+    parameter RES_OVF = 0,
+    parameter RELU = 0,
     parameter SH_W = 0,
     parameter SHIFTS = 0
 ) (
@@ -34,8 +49,12 @@ module kws_dense_pipe #(
     output wire [N_OUT*OUT_W-1:0]    m_axis_tdata,
     output wire                      m_axis_tvalid,
     input  wire                      m_axis_tready,
+    /* verilator lint_off UNUSEDSIGNAL */  // MAC_EXT reads sums and not weights (nor bias without SH_W)
     input  wire [N_OUT*N_IN*W_W-1:0] weights,   // w[i][o] at slot o*N_IN + i
-    input  wire [N_OUT*ACC_W-1:0]    bias
+    input  wire [N_OUT*ACC_W-1:0]    bias,
+    output wire [N_IN*IN_W-1:0]      x_q,       // MAC_EXT: the registered frame, to the sums' network
+    input  wire [N_OUT*ACC_W-1:0]    sums       // MAC_EXT: sum per output, output 0 lowest
+    /* verilator lint_on UNUSEDSIGNAL */
 );
     reg xvalid, ovalid;
     reg [N_IN*IN_W-1:0] xr;
@@ -45,16 +64,21 @@ module kws_dense_pipe #(
     assign m_axis_tvalid = ovalid;
     assign m_axis_tdata = obuf;
     wire in_hs = s_axis_tvalid & s_axis_tready;
+    assign x_q = xr;
 
     wire [N_OUT*OUT_W-1:0] yres;
     genvar o;
     generate
         for (o = 0; o < N_OUT; o = o + 1) begin : g_out
             wire [ACC_W-1:0] sum;
-            kws_mac_chain #(.N(N_IN), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .W_W(W_W), .ACC_W(ACC_W),
-                            .PROD_SHIFT(PROD_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
-                u_mac (.acc_in((SH_W > 0) ? {ACC_W{1'b0}} : bias[o*ACC_W +: ACC_W]), .x(xr),
-                       .w(weights[o*N_IN*W_W +: N_IN*W_W]), .sum(sum));
+            if (MAC_EXT != 0) begin : g_ext
+                assign sum = sums[o*ACC_W +: ACC_W];
+            end else begin : g_mac
+                kws_mac_chain #(.N(N_IN), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .W_W(W_W), .ACC_W(ACC_W),
+                                .PROD_SHIFT(PROD_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
+                    u_mac (.acc_in((SH_W > 0) ? {ACC_W{1'b0}} : bias[o*ACC_W +: ACC_W]), .x(xr),
+                           .w(weights[o*N_IN*W_W +: N_IN*W_W]), .sum(sum));
+            end
             wire [ACC_W-1:0] total;  // what the output requantizer sees
             if (SH_W > 0) begin : g_shift
                 localparam [N_OUT*SH_W-1:0] K_ALL = SHIFTS;
@@ -63,8 +87,9 @@ module kws_dense_pipe #(
             end else begin : g_plain
                 assign total = sum;
             end
-            kws_requant #(.IN_W(ACC_W), .IN_SIGNED(1), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
-                          .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
+            kws_requant_act #(.IN_W(ACC_W), .IN_SIGNED(1), .MID_W(RES_W), .MID_SIGNED(RES_SIGNED), .MID_SHIFT(RES_SHIFT),
+                              .MID_RND(RES_RND), .MID_OVF(RES_OVF), .RELU(RELU), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
+                              .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
         end
     endgenerate
 

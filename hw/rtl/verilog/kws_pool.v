@@ -60,16 +60,10 @@ module kws_pool #(
     genvar c;
     generate
         for (c = 0; c < C; c = c + 1) begin : g_ch
-            wire [ACC_W-1:0] xa;
-            kws_requant #(.IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .SHIFT(IN_SHIFT), .OUT_W(ACC_W), .OUT_SIGNED(ACC_SIGNED),
-                          .RND(ACC_RND), .OVF(ACC_OVF)) u_in (.din(s_axis_tdata[c*IN_W +: IN_W]), .dout(xa));
-            wire [ACC_W-1:0] a = acc[c*ACC_W +: ACC_W];
-            wire sa = (ACC_SIGNED != 0) & a[ACC_W-1];
-            wire sx = (ACC_SIGNED != 0) & xa[ACC_W-1];
-            wire signed [ACC_W:0] ae = {sa, a};
-            wire signed [ACC_W:0] xe = {sx, xa};
-            wire [ACC_W-1:0] comb = (MAXP != 0) ? ((xe > ae) ? xa : a) : a + xa;
-            assign acc_next[c*ACC_W +: ACC_W] = (k == 0) ? xa : comb;
+            kws_pool_combine #(.MAXP(MAXP), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .ACC_W(ACC_W), .ACC_SIGNED(ACC_SIGNED),
+                               .IN_SHIFT(IN_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
+                u_comb (.first(k == 0), .x(s_axis_tdata[c*IN_W +: IN_W]), .a(acc[c*ACC_W +: ACC_W]),
+                        .y(acc_next[c*ACC_W +: ACC_W]));
         end
     endgenerate
 

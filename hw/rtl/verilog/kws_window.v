@@ -35,30 +35,41 @@ module kws_window #(
 
     reg [CW-1:0] mem [0:DEPTH-1];
 
+    // The narrow signed counters below meet 32-bit integer parameters in every expression: Verilog
+    // sign-extends them there, which is what is meant, so width warnings are off in this module.
+    /* verilator lint_off WIDTHEXPAND */
+    /* verilator lint_off WIDTHTRUNC */
+    // Counters as narrow signed registers (not 32-bit integers: each costs its width in flip-flops
+    // and comparators); NW bits hold every value they take, including -PT / -PL.
+    localparam integer NW = $clog2(H + W + FH + FW + SH + SW + PT + PL + OH + OW + 2) + 2;
+    localparam integer AWD = (DEPTH > 1) ? $clog2(DEPTH) : 1;
     // ---------------- input side ----------------
-    integer in_r, in_c, in_slot;
+    reg signed [NW-1:0] in_r, in_c;
     reg in_all;
     // ---------------- output side ----------------
-    integer base_r, base_c, wi, wj, ow, oh, slot_base, slot_i;
+    reg signed [NW-1:0] base_r, base_c, wi, wj, ow, oh;
     reg out_fin;
+    // Slots are kept as their first address (slot * W): stepping a slot is an add of W, where
+    // slot * W on a counter became two DSP multipliers per line buffer in synth_ecp5.
+    reg signed [AWD+1:0] slot_base_a, slot_i_a, in_slot_a;
 
-    integer last_r, last_c, rd_r, rd_c, next_sb;
+    reg signed [NW-1:0] last_r, last_c, rd_r, rd_c;
+    reg signed [AWD+1:0] next_sb_a;
     always @* begin
         last_r = (base_r + FH - 1 < H - 1) ? base_r + FH - 1 : H - 1;
         last_c = (base_c + FW - 1 < W - 1) ? base_c + FW - 1 : W - 1;
         rd_r = base_r + wi;
         rd_c = base_c + wj;
-        next_sb = (slot_base + SHM >= FH) ? slot_base + SHM - FH : slot_base + SHM;
+        next_sb_a = (slot_base_a + SHM * W >= DEPTH) ? slot_base_a + SHM * W - DEPTH : slot_base_a + SHM * W;
     end
     wire have = in_all || (in_r > last_r) || (in_r == last_r && in_c > last_c);
     wire inb = (rd_r >= 0) && (rd_r < H) && (rd_c >= 0) && (rd_c < W);
-    wire [31:0] rd_addr = slot_i * W + rd_c;
-    wire [31:0] wr_addr = in_slot * W + in_c;
+    wire [31:0] rd_addr = slot_i_a + rd_c;
+    wire [31:0] wr_addr = in_slot_a + in_c;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] rd_addr_u = rd_addr;
     wire [31:0] wr_addr_u = wr_addr;
     /* verilator lint_on UNUSEDSIGNAL */
-    localparam AWD = (DEPTH > 1) ? $clog2(DEPTH) : 1;
 
     assign s_axis_tready = ~in_all & (out_fin | (in_r < base_r + FH));
     assign m_axis_tvalid = ~out_fin & have;
@@ -73,17 +84,17 @@ module kws_window #(
 
     always @(posedge clk) begin
         if (!rst_n) begin
-            in_r <= 0; in_c <= 0; in_slot <= 0; in_all <= 1'b0;
+            in_r <= 0; in_c <= 0; in_slot_a <= 0; in_all <= 1'b0;
             base_r <= -PT; base_c <= -PL; wi <= 0; wj <= 0; ow <= 0; oh <= 0;
-            slot_base <= SB0; slot_i <= SB0; out_fin <= 1'b0;
+            slot_base_a <= SB0 * W; slot_i_a <= SB0 * W; out_fin <= 1'b0;
         end else if (in_all && out_fin) begin
             // frame turnover: both sides are done with this frame
-            in_r <= 0; in_c <= 0; in_slot <= 0; in_all <= 1'b0; out_fin <= 1'b0;
+            in_r <= 0; in_c <= 0; in_slot_a <= 0; in_all <= 1'b0; out_fin <= 1'b0;
         end else begin
             if (in_hs) begin
                 if (in_c == W - 1) begin
                     in_c <= 0;
-                    in_slot <= (in_slot == FH - 1) ? 0 : in_slot + 1;
+                    in_slot_a <= (in_slot_a == DEPTH - W) ? 0 : in_slot_a + W;
                     if (in_r == H - 1) in_all <= 1'b1;
                     in_r <= in_r + 1;
                 end else begin
@@ -101,23 +112,23 @@ module kws_window #(
                             if (oh == OH - 1) begin
                                 oh <= 0;
                                 base_r <= -PT;
-                                slot_base <= SB0;
-                                slot_i <= SB0;
+                                slot_base_a <= SB0 * W;
+                                slot_i_a <= SB0 * W;
                                 out_fin <= 1'b1;
                             end else begin
                                 oh <= oh + 1;
                                 base_r <= base_r + SH;
-                                slot_base <= next_sb;
-                                slot_i <= next_sb;
+                                slot_base_a <= next_sb_a;
+                                slot_i_a <= next_sb_a;
                             end
                         end else begin
                             ow <= ow + 1;
                             base_c <= base_c + SW;
-                            slot_i <= slot_base;
+                            slot_i_a <= slot_base_a;
                         end
                     end else begin
                         wi <= wi + 1;
-                        slot_i <= (slot_i == FH - 1) ? 0 : slot_i + 1;
+                        slot_i_a <= (slot_i_a == DEPTH - W) ? 0 : slot_i_a + W;
                     end
                 end else begin
                     wj <= wj + 1;
@@ -125,4 +136,6 @@ module kws_window #(
             end
         end
     end
+    /* verilator lint_on WIDTHTRUNC */
+    /* verilator lint_on WIDTHEXPAND */
 endmodule

@@ -35,21 +35,32 @@ module kws_window_stream #(
 
     reg [CW-1:0] mem [0:DEPTH-1];
 
-    integer in_r, in_c;                 // next input pixel: row (relative to the window), column
-    integer base_c, wi, wj, ow, slot_base;
+    // The narrow signed counters below meet 32-bit integer parameters in every expression: Verilog
+    // sign-extends them there, which is what is meant, so width warnings are off in this module.
+    /* verilator lint_off WIDTHEXPAND */
+    /* verilator lint_off WIDTHTRUNC */
+    // Counters as narrow signed registers (not 32-bit integers: each costs its width in flip-flops
+    // and comparators); NW bits hold every value they take, including -PL and the skipped rows.
+    localparam integer NW = $clog2(W + FH + FW + SH + PL + OW + 2) + 2;
+    reg signed [NW-1:0] in_r, in_c;     // next input pixel: row (relative to the window), column
+    reg signed [NW-1:0] base_c, wi, wj, ow;
+    // Slots as first addresses (slot * W), stepped by adds of W: a multiply by W on a counter
+    // became DSP multipliers in synth_ecp5. The input row's slot is the absolute row mod FH (an
+    // advance moves the base SH rows on and in_r back by SH, which leaves base + in_r mod FH), so
+    // it only steps with each input row; the read slot is the window's base slot + wi.
+    reg signed [AWD+1:0] slot_base_a, in_slot_a, rd_slot_a;
 
-    integer last_c, rd_c, in_slot, rd_slot, next_base;
+    reg signed [NW-1:0] last_c, rd_c;
+    reg signed [AWD+1:0] next_base_a;
     always @* begin
         last_c = (base_c + FW - 1 < W - 1) ? base_c + FW - 1 : W - 1;
         rd_c = base_c + wj;
-        in_slot = (slot_base + in_r >= FH) ? slot_base + in_r - FH : slot_base + in_r;
-        rd_slot = (slot_base + wi >= FH) ? slot_base + wi - FH : slot_base + wi;
-        next_base = (slot_base + SHM >= FH) ? slot_base + SHM - FH : slot_base + SHM;
+        next_base_a = (slot_base_a + SHM * W >= DEPTH) ? slot_base_a + SHM * W - DEPTH : slot_base_a + SHM * W;
     end
     wire have = (in_r > FH - 1) || (in_r == FH - 1 && in_c > last_c);
     wire inb = (rd_c >= 0) && (rd_c < W);
-    wire [31:0] rd_addr = rd_slot * W + rd_c;
-    wire [31:0] wr_addr = in_slot * W + in_c;
+    wire [31:0] rd_addr = rd_slot_a + rd_c;  // (only read where inb)
+    wire [31:0] wr_addr = in_slot_a + in_c;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] rd_addr_u = rd_addr;
     wire [31:0] wr_addr_u = wr_addr;
@@ -71,16 +82,18 @@ module kws_window_stream #(
     always @(posedge clk) begin
         if (!rst_n) begin
             in_r <= 0; in_c <= 0;
-            base_c <= -PL; wi <= 0; wj <= 0; ow <= 0; slot_base <= 0;
+            base_c <= -PL; wi <= 0; wj <= 0; ow <= 0; slot_base_a <= 0; in_slot_a <= 0; rd_slot_a <= 0;
         end else begin
             if (in_hs) in_c <= (in_c == W - 1) ? 0 : in_c + 1;
             in_r <= in_r + (row_in ? 1 : 0) - (advance ? SH : 0);
-            if (advance) slot_base <= next_base;
+            if (row_in) in_slot_a <= (in_slot_a == DEPTH - W) ? 0 : in_slot_a + W;
+            if (advance) slot_base_a <= next_base_a;
             if (out_hs) begin
                 if (wj == FW - 1) begin
                     wj <= 0;
                     if (wi == FH - 1) begin
                         wi <= 0;
+                        rd_slot_a <= advance ? next_base_a : slot_base_a;
                         if (ow == OW - 1) begin
                             ow <= 0;
                             base_c <= -PL;
@@ -90,6 +103,7 @@ module kws_window_stream #(
                         end
                     end else begin
                         wi <= wi + 1;
+                        rd_slot_a <= (rd_slot_a == DEPTH - W) ? 0 : rd_slot_a + W;
                     end
                 end else begin
                     wj <= wj + 1;
@@ -97,4 +111,6 @@ module kws_window_stream #(
             end
         end
     end
+    /* verilator lint_on WIDTHTRUNC */
+    /* verilator lint_on WIDTHEXPAND */
 endmodule

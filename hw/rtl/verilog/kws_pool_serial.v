@@ -1,0 +1,111 @@
+// Channel-serial average / max pooling core: the arithmetic of kws_pool (same parameters, same
+// results) one channel per cycle, for streams slow enough to spend K x C cycles on a window.
+// Where kws_pool needs C input converters, C adders and C x ACC_W flip-flops, this keeps the
+// running sums in a C-word memory (registered read: block or LUT RAM) and has one of each.
+//
+// A beat is worked on while s_axis_tvalid is high, channel ch in cycle ch, and accepted (tready)
+// in the cycle of its last channel: the producer holds tdata until then (the AXI-Stream rule every
+// stage of the generator keeps, as do the testbench drivers). Pipeline: cycle t reads channel ch's
+// running value, cycle t + 1 combines it with the input (kws_pool_combine) and writes it back; on
+// the window's last beat the result is divided (kws_pool_div; max: converted) and shifts into obuf
+// from the top, so channel 0 ends at the bottom. The last beat of a window waits until the
+// previous window's result has left.
+module kws_pool_serial #(
+    parameter C = 2,
+    parameter K = 4,
+    parameter MAXP = 0,
+    parameter IN_W = 8,
+    parameter IN_SIGNED = 1,
+    parameter ACC_W = 16,
+    parameter ACC_SIGNED = 1,
+    parameter IN_SHIFT = 0,
+    parameter ACC_RND = 0,
+    parameter ACC_OVF = 0,
+    parameter MW = 17,
+    parameter [MW-1:0] MAGIC = 1,
+    parameter MSHIFT = 0,
+    parameter OUT_W = 8,
+    parameter OUT_SIGNED = 1,
+    parameter OUT_SHIFT = 0,
+    parameter OUT_RND = 0,
+    parameter OUT_OVF = 0
+) (
+    input  wire               clk,
+    input  wire               rst_n,
+    input  wire [C*IN_W-1:0]  s_axis_tdata,
+    input  wire               s_axis_tvalid,
+    output wire               s_axis_tready,
+    output wire [C*OUT_W-1:0] m_axis_tdata,
+    output wire               m_axis_tvalid,
+    input  wire               m_axis_tready
+);
+    localparam KW = (K > 1) ? $clog2(K) : 1;
+    localparam CW = $clog2(C);  // C >= 2 (the generator's rule)
+    localparam integer KLASTI = K - 1, CLASTI = C - 1;
+    localparam [KW-1:0] KLAST = KLASTI[KW-1:0];
+    localparam [CW-1:0] CLAST = CLASTI[CW-1:0];
+
+    reg [KW-1:0] k;                     // beat of the window
+    reg [CW-1:0] ch;                    // channel read this cycle
+    reg [ACC_W-1:0] accm [0:C-1];       // running value per channel
+    reg [ACC_W-1:0] rd;                 // accm[ch1]
+    reg v1, first1, last1;              // the channel in the combine stage
+    reg [CW-1:0] ch1;
+    reg [IN_W-1:0] x1;
+    reg ovalid;
+    reg [C*OUT_W-1:0] obuf;
+    assign m_axis_tvalid = ovalid;
+    assign m_axis_tdata = obuf;
+
+    wire last_beat = (k == KLAST);
+    wire result_pending = ovalid | (v1 & last1 & (ch1 == CLAST));
+    wire go = s_axis_tvalid & ~(last_beat & result_pending);
+    assign s_axis_tready = go & (ch == CLAST);
+
+    wire [ACC_W-1:0] y;
+    kws_pool_combine #(.MAXP(MAXP), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .ACC_W(ACC_W), .ACC_SIGNED(ACC_SIGNED),
+                       .IN_SHIFT(IN_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
+        u_comb (.first(first1), .x(x1), .a(rd), .y(y));
+    wire [OUT_W-1:0] r;
+    generate
+        if (MAXP != 0) begin : g_max
+            kws_requant #(.IN_W(ACC_W), .IN_SIGNED(ACC_SIGNED), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
+                          .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(y), .dout(r));
+        end else begin : g_avg
+            kws_pool_div #(.ACC_W(ACC_W), .ACC_SIGNED(ACC_SIGNED), .MW(MW), .MAGIC(MAGIC), .MSHIFT(MSHIFT),
+                           .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED), .OUT_SHIFT(OUT_SHIFT), .OUT_RND(OUT_RND),
+                           .OUT_OVF(OUT_OVF)) u_div (.s(y), .q(r));
+        end
+    endgenerate
+
+    always @(posedge clk) rd <= accm[ch];
+    always @(posedge clk) if (v1) accm[ch1] <= y;
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            k <= {KW{1'b0}};
+            ch <= {CW{1'b0}};
+            v1 <= 1'b0;
+            ovalid <= 1'b0;
+        end else begin
+            if (ovalid && m_axis_tready) ovalid <= 1'b0;
+            v1 <= go;
+            if (go) begin
+                ch1 <= ch;
+                x1 <= s_axis_tdata[ch*IN_W +: IN_W];
+                first1 <= (k == 0);
+                last1 <= last_beat;
+                if (ch == CLAST) begin
+                    ch <= {CW{1'b0}};
+                    k <= last_beat ? {KW{1'b0}} : k + 1'b1;
+                end else begin
+                    ch <= ch + 1'b1;
+                end
+            end
+            if (v1 && last1) begin
+                obuf <= {r, obuf[C*OUT_W-1:OUT_W]};
+                if (ch1 == CLAST) ovalid <= 1'b1;
+            end
+        end
+    end
+endmodule
