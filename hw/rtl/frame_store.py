@@ -13,7 +13,10 @@ where that costs nothing and saves something:
 2. time: the serial write of a frame (one word per cycle) fits within the compute of the previous
    frame, words per frame <= RF: then the layer's cycles per frame (compute_cycles, RF + 1 per
    frame in the schedule and the planner) stay what they are. The read is registered but its
-   address runs a cycle ahead (as for the weight ROM), so no cycle is added per frame;
+   address runs a cycle ahead (as for the weight ROM), so no cycle is added per frame. With the
+   words of (1) this always holds (FC: N_IN / IB words, RF = N_IN / IB x N_OUT / OB; depthwise:
+   words = RF); it is checked so that another word shape cannot slow a layer unnoticed. The first
+   frame's result comes words - beats cycles later (its beats are taken word by word);
 3. area: the memory replaces at least `MIN_BITS_PER_BLOCK` register bits per block RAM it
    occupies, counted in the smallest block we target (iCE40's 4-kbit SB_RAM40_4K, 256 x 16 to
    2048 x 2; an ECP5 DP16KD holds four). A few wide words (a low reuse factor) would take many
