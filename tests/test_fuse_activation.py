@@ -120,6 +120,19 @@ def test_upto_the_mac_layer_keeps_it_unfused(residual_graph, tmp_path):
     assert not any(l.module == "kws_act" for l in relu.layers)
 
 
+def test_dense_at_rf1_keeps_its_activation_stage(tmp_path):
+    """At RF 1 (kws_dense_pipe, a vector every cycle) the relu keeps its own register stage unless
+    fuse_pipelined; at RF 4 it is fused. Only the Dense at RF 1 is kept: fc_out has no activation."""
+    graph = _mlp_graph(tmp_path / "prj", RELU_RESULTS["round_sat"])
+    kept = generate_rtl(graph, tmp_path / "rf1", reuse_factor=1)
+    assert [l.layer for l in kept.layers if l.module == "kws_act"] == ["relu1"]
+    assert kept.report["fused_activations"] == {}
+    forced = generate_rtl(graph, tmp_path / "rf1f", reuse_factor=1, fuse_pipelined=True)
+    assert not any(l.module == "kws_act" for l in forced.layers)
+    mixed = generate_rtl(graph, tmp_path / "mixed", reuse_factor="fc1=4,fc_out=1")
+    assert next(l for l in mixed.layers if l.layer == "fc1").notes["fused_activation"] == "relu1"
+
+
 def test_fuse_false_keeps_the_activation_stages(residual_graph, tmp_path):
     design = generate_rtl(residual_graph, tmp_path / "rtl", fuse=False)
     assert [l.layer for l in design.layers if l.module == "kws_act"] == ["stem_relu", "conv1_relu", "add_relu"]
@@ -132,7 +145,7 @@ def test_fuse_false_keeps_the_activation_stages(residual_graph, tmp_path):
 @pytest.mark.parametrize("rf", [4, 1], ids=["rf4-kws_dense", "rf1-kws_dense_pipe"])
 def test_fused_relu_equals_golden(tmp_path, result, rf):
     graph = _mlp_graph(tmp_path / "prj", RELU_RESULTS[result])
-    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf, fuse_pipelined=True)
     fc1 = next(l for l in design.layers if l.layer == "fc1")
     assert fc1.notes["fused_activation"] == "relu1" and fc1.out.width == 6
     assert fc1.notes.get("pipelined", False) == (rf == 1)

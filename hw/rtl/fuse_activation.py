@@ -36,11 +36,15 @@ class FuseActivation:
     reads nothing else and takes the MAC's result type as it is. Not to a MAC output that is also
     forked elsewhere (a residual shortcut, an Add, a Concatenate read it before the activation),
     nor to an Activation the layer table has no RTL for (that one must be refused by name), nor when
-    the activation is not in the design (generate_rtl(upto=<the MAC layer>))."""
+    the activation is not in the design (generate_rtl(upto=<the MAC layer>)), nor to a MAC layer
+    `keep(spec)` names (generate_rtl: a Dense at RF 1, see there)."""
+
+    def __init__(self, keep=None):
+        self.keep = keep or (lambda spec: False)
 
     def match(self, specs: list[LayerSpec], spec: LayerSpec, readers: dict) -> LayerSpec | None:
         """The Activation spec to fold into `spec`, or None."""
-        if not is_mac(spec) or spec.activation is not None:
+        if not is_mac(spec) or spec.activation is not None or self.keep(spec):
             return None
         after = readers.get(spec.name, [])
         if len(after) != 1:

@@ -111,7 +111,7 @@ def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
 
 def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,
                  argmax: bool = False, upto: str | None = None, frame_beat: int | None = None, emit=emit_layer,
-                 tail=(), fuse: bool = True, fold_padding: bool = True) -> RtlDesign:
+                 tail=(), fuse: bool = True, fuse_pipelined: bool = False, fold_padding: bool = True) -> RtlDesign:
     """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
     against the golden trace); `argmax=True` appends the class-index output stage.
 
@@ -124,7 +124,10 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     fuse: fold each relu/linear Activation into the MAC layer feeding it (hw/rtl/fuse_activation.py;
     the stage keeps the MAC layer's name, its notes name the activation). With `upto` = an
     activation, the design ends in that fused stage; with `upto` = the MAC layer, nothing is fused
-    into it.
+    into it. Not into a Dense at RF 1 unless `fuse_pipelined`: there a vector passes every cycle
+    (kws_dense_pipe), fusing saves flip-flops but no LUTs, and the activation's own register stage
+    keeps its requantizers out of the adder tree's cycle (the 16-8-4 MLP on an iCE40-HX8K: fmax
+    38.7 MHz fused, README "Peer: da4ml").
     fold_padding: a ZeroPadding in front of a conv becomes that conv's padding (its line buffer
     emits the zeros; hw/rtl/fold_padding.py) instead of a kws_zeropad stage."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
@@ -137,7 +140,11 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         if upto not in names:
             raise RtlGenerationError(f"--upto {upto!r}: no such layer (have {names})")
         specs = _ancestors(specs[:names.index(upto) + 1], upto)
-    specs = apply_passes(specs, ([FuseActivation()] if fuse else []) + ([FoldZeroPadding()] if fold_padding else []))
+    def keep_stage(spec: LayerSpec) -> bool:
+        return not fuse_pipelined and spec.kind == "Dense" and choose_reuse(spec, reuse_factor) == 1
+
+    specs = apply_passes(specs, ([FuseActivation(keep=keep_stage)] if fuse else [])
+                         + ([FoldZeroPadding()] if fold_padding else []))
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
