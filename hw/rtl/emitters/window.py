@@ -109,7 +109,8 @@ def with_line_buffer(spec, win: Window, edge_in: Edge, core_cycles: int) -> Wind
     """`win` with the block-RAM line buffer where the stream is slow enough for it, else as it is.
 
     In registers the line buffer is FH x W x CW flip-flops on an iCE40 (no distributed RAM): the
-    DS-CNN's 16-channel depthwise windows, ~1,900 LUT4 + 2,000 FF each. In block RAM it reads a
+    DS-CNN's 16-channel depthwise windows, ~1,900 LUT4 + 2,000 FF each (synth_ice40 of kws_window,
+    tests/test_rtl_synth.py::test_block_ram_line_buffer_maps_to_block_ram). In block RAM it reads a
     pixel as CW / 16 words, a few times slower; like the pool's serial modes it is chosen only
     while the layer stays within kws_stage_budget (the slowest stage before it, set by
     generate_rtl), so it costs no II. Not for kws_window_stream, nor a pixel that is not whole
@@ -168,7 +169,7 @@ def window_cycles(win: Window, core_cycles: int) -> int:
     for the registered read, one to hand it on; a padding pixel takes 2, counted as NWD + 2), an
     input pixel NWD writes. The input writes are counted in full on top: the next frame's input
     waits for the current frame's last window, so most of them do not overlap (an upper bound:
-    the DS-CNN's 16-channel depthwise measured ~10,300 cycles a frame against 12,250 here)."""
+    the first window needs only its rows' pixels, and padding pixels are quicker)."""
     if not win.mem_words:
         return win.positions * max(win.taps if not win.trivial else 1, core_cycles + 1)
     return win.h * win.w * win.mem_words + win.positions * max(win.taps * (win.mem_words + 2), core_cycles + 1)
