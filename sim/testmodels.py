@@ -95,7 +95,8 @@ def layer_model(kind: str, bits: int = 8, seed: int = 0):
     power of two, a trailing unused input row; one shared divider), avgpool2d_wide (2x2 window over 8
 channels: a divider per channel), pw_avgpool2d_wide / pw_maxpool2d (pools behind a 1x1 conv:
 at a high reuse factor the conv is slow enough for a channel-serial pool), maxpool2d (2x3 window), avgpool1d
-(window 5), dense_argmax.
+(window 5), dense_argmax, pw_depthwise / pw_conv2d_same_s2 (a 3x3 'same' depthwise / the strided 'same' conv
+behind a 1x1 conv over 8 channels: at a high reuse factor of the 1x1 conv, slow enough for a block-RAM line buffer).
     """
     import tensorflow as tf
     from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
@@ -106,7 +107,8 @@ at a high reuse factor the conv is slow enough for a channel-serial pool), maxpo
     logits = lambda name: QActivation(quantized_bits(bits + 4, 4, alpha=1), name=name)  # noqa: E731
     L = tf.keras.layers
     shapes = {"conv2d_same_s2": (13, 6, 2), "conv1d": (40, 2), "depthwise": (7, 5, 3), "pointwise": (6, 4, 5),
-              "avgpool2d": (7, 6, 3), "avgpool2d_wide": (6, 4, 8), "pw_avgpool2d_wide": (6, 4, 8), "pw_maxpool2d": (6, 7, 8), "maxpool2d": (6, 7, 3), "avgpool1d": (11, 3), "dense_argmax": (20,)}
+              "avgpool2d": (7, 6, 3), "avgpool2d_wide": (6, 4, 8), "pw_avgpool2d_wide": (6, 4, 8), "pw_maxpool2d": (6, 7, 8), "maxpool2d": (6, 7, 3), "avgpool1d": (11, 3), "dense_argmax": (20,),
+              "pw_depthwise": (7, 5, 8), "pw_conv2d_same_s2": (13, 6, 8)}
     if kind not in shapes:
         raise ValueError(f"unknown layer model {kind!r}; have {sorted(shapes)}")
     inp = tf.keras.Input(shapes[kind], name="features")
@@ -129,6 +131,14 @@ at a high reuse factor the conv is slow enough for a channel-serial pool), maxpo
         x = relu("pw_relu")(QConv2D(8, 1, name="pw", **wq)(x))
         pool = L.AveragePooling2D((2, 2), name="pool") if kind == "pw_avgpool2d_wide" else L.MaxPooling2D((2, 3), name="pool")
         x = logits("pool_q")(pool(x))
+    elif kind in ("pw_depthwise", "pw_conv2d_same_s2"):
+        x = relu("pw_relu")(QConv2D(8, 1, name="pw", **wq)(x))
+        if kind == "pw_depthwise":
+            x = relu("dw_relu")(QDepthwiseConv2D((3, 3), padding="same", name="dw",
+                                                 depthwise_quantizer=quantized_bits(bits, 0, alpha=1),
+                                                 bias_quantizer=quantized_bits(bits, 2, alpha=1))(x))
+        else:
+            x = relu("conv_relu")(QConv2D(4, (5, 3), strides=2, padding="same", name="conv", **wq)(x))
     elif kind == "maxpool2d":
         x = logits("pool_q")(L.MaxPooling2D((2, 3), name="pool")(x))
     elif kind == "avgpool1d":

@@ -211,8 +211,11 @@ def test_frame_memory_is_chosen_per_layer_and_keeps_the_cycles(tmp_path):
             core = l.extra_files.get(f"{l.module}_mac.v", l.verilog)
             assert (".XMEM(1)" in core) == (store == "memory")
             rf = l.notes["n_in"] * l.notes["n_out"] // (l.notes["IB"] * l.notes["OB"])
-            if "positions" in l.notes:  # behind a 3x3 window: RF + 1 cycles a window
+            if "positions" in l.notes and l.notes["line_buffer"] == "registers":  # 3x3 window: RF + 1 cycles a window
                 assert l.compute_cycles == l.notes["positions"] * max(9, rf + 1)
+            elif "positions" in l.notes:  # the 16-channel dw behind the slower conv: 8 words a pixel
+                assert l.layer == "dw" and l.notes["line_buffer"] == "block RAM, 16-bit words"
+                assert l.compute_cycles == 6 * 5 * 8 + l.notes["positions"] * max(9 * (8 + 2), rf + 1)
             else:
                 assert l.compute_cycles == rf
         assert verilator_lint(design.files, design.top) == ""

@@ -131,3 +131,25 @@ def test_library_layer_with_a_verilog_literal_parameter(tmp_path):
     res = synthesize([LIBRARY_DIR / f for f in layer.library], layer.module, tmp_path / "syn", "ice40", params=params)
     # C = 12 logits of 8 bits over N = 3 emissions: its ring and running sums hold more than 2 x 12 x 8 bits
     assert res["summary"]["ff"] >= 2 * 12 * 8 and res["summary"]["lut"] > 0
+
+
+def test_block_ram_line_buffer_maps_to_block_ram(tmp_path):
+    """kws_window alone at the DS-CNN's 16-channel depthwise geometry (25 x 5 map of 128-bit pixels,
+    3x3 'same'), with the generator's parameters: iCE40 has no distributed RAM, so the register form
+    keeps its FH x W pixels in flip-flops; the block-RAM form (16-bit words) puts them in an
+    SB_RAM40_4K and keeps far fewer."""
+    from dataclasses import replace
+
+    from hw.rtl.emitters.window import Window, window_params
+    from hw.rtl.generate import LIBRARY_DIR
+
+    win = Window(h=25, w=5, c=16, fh=3, fw=3, sh=1, sw=1, pt=1, pb=1, pl=1, pr=1, oh=25, ow=5)
+    pixels_bits = win.fh * win.w * 16 * 8
+    res = {}
+    for words in (0, 8):
+        params = window_params(replace(win, mem_words=words), 8)
+        assert ("MEM" in params) == bool(words)
+        res[words] = synthesize([LIBRARY_DIR / "kws_window.v"], "kws_window", tmp_path / f"syn{words}", "ice40",
+                                params=params)["summary"]
+    assert res[0]["bram"] == 0 and res[0]["ff"] >= pixels_bits, res
+    assert res[8]["bram"] >= 1 and res[8]["ff"] < pixels_bits / 4 and res[8]["lut"] < res[0]["lut"] / 2, res

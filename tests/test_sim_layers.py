@@ -33,7 +33,11 @@ CASES = [
     ("maxpool2d", "io_parallel", 1, False),        # 2x3 window, a trailing unused column
     ("avgpool1d", "io_parallel", 1, False),        # window 5
     ("dense_argmax", "io_parallel", 4, True),
+    # behind a slow 1x1 conv (8 channels: 4 / 2 words of 16 bits a pixel): block-RAM line buffers
+    ("pw_depthwise", "io_parallel", "64,dw=9", False),
+    ("pw_conv2d_same_s2", "io_parallel", "64,conv=60", False),  # stride 2, padding in the window
 ]
+BRAM_LAYER = {"pw_depthwise": "dw", "pw_conv2d_same_s2": "conv"}  # the layer whose line buffer is block RAM
 
 
 def _params():
@@ -62,6 +66,9 @@ def test_layer_rtl_equals_golden(kind, io, rf, argmax, bits, tmp_path):
     want = {"avgpool2d_wide": "parallel", "avgpool2d": "serial divider", "maxpool2d": "parallel",
             "avgpool1d": "serial divider", "pw_avgpool2d_wide": "channel-serial", "pw_maxpool2d": "channel-serial"}
     assert pools == ([want[kind]] if "pool" in kind else []), (kind, pools)
+    # the block-RAM line buffer only where the layer before is slower than it (never the first layer)
+    bram = [l.layer for l in design.layers if l.notes.get("line_buffer", "").startswith("block RAM")]
+    assert bram == ([BRAM_LAYER[kind]] if kind in BRAM_LAYER else []), (kind, bram)
     # The harness stops at the last output beat; input rows no window uses (avgpool2d: row 7 of 7)
     # may still be unread then, so only the last frame may be short.
     assert res["tlast_ok"] and (N - 1) * design.in_frame_beats < res["in_beats"] <= N * design.in_frame_beats

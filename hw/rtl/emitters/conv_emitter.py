@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import UnsupportedLayerError
 from .base import EmittedLayer, Edge, verilog_ident
 from .dense_emitter import dense_core
-from .window import behind_window, check_pixel_beat, window_cycles, window_of
+from .window import behind_window, check_pixel_beat, window_cycles, window_of, with_line_buffer
 
 
 def mac_layer(spec, edge_in: Edge, prefix: str, rf: int, win, weights, depthwise: bool) -> EmittedLayer:
@@ -32,6 +32,7 @@ def mac_layer(spec, edge_in: Edge, prefix: str, rf: int, win, weights, depthwise
     macs = weights.shape[0] * n_out  # per output pixel (depthwise: taps x channels)
     core.notes.update({"window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "positions": win.positions,
                        "macs_per_frame": macs * win.positions, "mac_cycles": core.compute_cycles * win.positions})
+    win = with_line_buffer(spec, win, edge_in, core.compute_cycles)
     core.compute_cycles = window_cycles(win, core.compute_cycles)
     return core if win.trivial else behind_window(core, name, spec, win, edge_in, core_name)
 

@@ -34,7 +34,7 @@ class Window:
     oh: int
     ow: int
     stream: bool = False  # an endless stream of rows (kws_window_stream), not one frame
-
+    mem_words: int = 0    # block-RAM line buffer (kws_window MEM=1): memory words per pixel; 0: registers
 
     @property
     def taps(self) -> int:
@@ -94,8 +94,34 @@ def window_params(win: Window, elem_width: int) -> dict:
     if win.stream:  # endless rows: no height, no top padding, no frame end
         return {"W": win.w, "CW": win.c * elem_width, "FH": win.fh, "FW": win.fw, "SH": win.sh, "SW": win.sw,
                 "PL": win.pl, "OW": win.ow}
-    return {"H": win.h, "W": win.w, "CW": win.c * elem_width, "FH": win.fh, "FW": win.fw, "SH": win.sh,
-            "SW": win.sw, "PT": win.pt, "PL": win.pl, "OH": win.oh, "OW": win.ow}
+    cw = win.c * elem_width
+    return {"H": win.h, "W": win.w, "CW": cw, "FH": win.fh, "FW": win.fw, "SH": win.sh,
+            "SW": win.sw, "PT": win.pt, "PL": win.pl, "OH": win.oh, "OW": win.ow,
+            **({"MEM": 1, "MW": cw // win.mem_words} if win.mem_words else {})}
+
+
+# Word width of the block-RAM line buffer: iCE40's EBR as 256 x 16, ECP5's DP16KD 18-bit ports. A
+# whole pixel per word (128 bits for 16 channels of 8 bits) would take 8 block RAMs per window.
+BRAM_WORD_BITS = 16
+
+
+def with_line_buffer(spec, win: Window, edge_in: Edge, core_cycles: int) -> Window:
+    """`win` with the block-RAM line buffer where the stream is slow enough for it, else as it is.
+
+    In registers the line buffer is FH x W x CW flip-flops on an iCE40 (no distributed RAM): the
+    DS-CNN's 16-channel depthwise windows, ~1,900 LUT4 + 2,000 FF each (synth_ice40 of kws_window,
+    tests/test_rtl_synth.py::test_block_ram_line_buffer_maps_to_block_ram). In block RAM it reads a
+    pixel as CW / 16 words, a few times slower; like the pool's serial modes it is chosen only
+    while the layer stays within kws_stage_budget (the slowest stage before it, set by
+    generate_rtl), so it costs no II. Not for kws_window_stream, nor a pixel that is not whole
+    16-bit words (CW % 16). Conv / depthwise cores only (window_cycles is their model): a pool's
+    serial modes hold each beat for several cycles, which the word-serial read would add to."""
+    cw = edge_in.tdata_width
+    budget = int(spec.attrs.get("kws_stage_budget", 0) or 0)
+    if win.stream or win.trivial or cw % BRAM_WORD_BITS or not budget:
+        return win
+    bram = replace(win, mem_words=cw // BRAM_WORD_BITS)
+    return bram if window_cycles(bram, core_cycles) + 1 <= budget else win
 
 
 def window_module(win: Window) -> str:
@@ -107,7 +133,7 @@ def windowed_wrapper(name: str, layer: str, kind: str, win: Window, edge_in: Edg
     """Module `name`: kws_window (line buffer, windows pixel by pixel) -> `core_module`."""
     cw = edge_in.tdata_width
     plist = ", ".join(f".{k}({v})" for k, v in window_params(win, edge_in.width).items())
-    buffer = "ring of" if win.stream else "line buffer of"
+    buffer = "ring of" if win.stream else "block-RAM line buffer of" if win.mem_words else "line buffer of"
     return f"""// Layer {layer} ({kind}): {buffer} {win.fh} rows x {win.w} pixels, {win.fh}x{win.fw} windows stride {win.sh}x{win.sw} -> {core_module} (generated)
 module {name} (
     input  wire clk,
@@ -137,8 +163,16 @@ endmodule
 
 def window_cycles(win: Window, core_cycles: int) -> int:
     """Cycles per frame of a MAC core behind a window: the window streams one pixel per beat, so a
-    window takes at least its taps, and the core its own cycles plus one to take the next window."""
-    return win.positions * max(win.taps if not win.trivial else 1, core_cycles + 1)
+    window takes at least its taps, and the core its own cycles plus one to take the next window.
+
+    Block-RAM form (win.mem_words = NWD): a window pixel takes NWD + 2 cycles (NWD word reads, one
+    for the registered read, one to hand it on; a padding pixel takes 2, counted as NWD + 2), an
+    input pixel NWD writes. The input writes are counted in full on top: the next frame's input
+    waits for the current frame's last window, so most of them do not overlap (an upper bound:
+    the first window needs only its rows' pixels, and padding pixels are quicker)."""
+    if not win.mem_words:
+        return win.positions * max(win.taps if not win.trivial else 1, core_cycles + 1)
+    return win.h * win.w * win.mem_words + win.positions * max(win.taps * (win.mem_words + 2), core_cycles + 1)
 
 
 def behind_window(layer: EmittedLayer, name: str, spec, win: Window, edge_in: Edge, core_module: str) -> EmittedLayer:
@@ -149,4 +183,6 @@ def behind_window(layer: EmittedLayer, name: str, spec, win: Window, edge_in: Ed
     layer.module = name
     layer.library = (f"{window_module(win)}.v",) + tuple(layer.library)
     layer.notes["line_buffer_bits"] = win.fh * win.w * edge_in.tdata_width
+    layer.notes["line_buffer"] = (f"block RAM, {edge_in.tdata_width // win.mem_words}-bit words" if win.mem_words
+                                  else "registers")
     return layer
