@@ -24,7 +24,7 @@ help:
 	@echo "make train-gsc CONFIG=...                     the same on \$$KWS_GSC_DIR"
 	@echo "make evaluate RUN=name [DATA=dir]             evaluate build/<name> on a dataset"
 	@echo "make rtl RUN=name [RF=64]                     Verilog + file list + FuseSoC core in build/<name>/rtl/"
-	@echo "make sim RUN=name [RF=64] [N=200] [SPLIT=all]     Verilator: RTL == golden model, latency/II in cycles"
+	@echo "make sim RUN=name [RF=64] [N=200] [SPLIT=all] [TARGET=ice40]  Verilator: RTL == golden model, latency/II in cycles (TARGET: the RTL make synth/pnr builds for it)"
 	@echo "make stream RUN=name [RF=64] [STREAM_SECONDS=3600]   always-on IP: streaming RTL + detector on an hour of audio, DET, cycles/hop"
 	@echo "make report RUN=name                          one page over all stages: build/<name>/flow_report.md"
 	@echo "make synth RUN=name [RF=64] [TARGET=ice40] [STREAM=1]   Yosys LUT/FF/BRAM of the generated RTL, per layer (STREAM=1: the always-on IP)"
@@ -104,7 +104,7 @@ rtl: setup
 # The generated IP under Verilator on the run's test clips, bit for bit against the golden model.
 # WAVES=1: also the cocotb bench on 2 clips, recorded as build/<run>/rtl/dump.fst.
 sim: setup
-	$(KWSFLOW) sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(SPLIT),--split $(SPLIT)) $(if $(WAVES),--cocotb 2 --waves)
+	$(KWSFLOW) sim --run $(BUILD)/$(RUN) --reuse-factor $(RF) $(if $(N),-n $(N)) $(if $(SPLIT),--split $(SPLIT)) $(if $(filter command line,$(origin TARGET)),--target $(TARGET)) $(if $(WAVES),--cocotb 2 --waves)
 
 # The always-on IP of a run (its `stream:` settings): streaming RTL + keyword detector, an hour of
 # testing-list audio through it under Verilator (every decision against the streaming golden

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hw.rtl.io_shell import SHELL_PINS, io_shell, shell_name
 from hw.tools.nextpnr import LABELS, PARTS, SHORT, Part, PnrResult, get_part, place_and_route
+from hw.tools.yosys import block_line_buffers
 
 IO_MODES = ("shell", "pins")
 
@@ -65,7 +66,7 @@ def pnr_run(run_dir, part, *, reuse_factor, clock_mhz: float | None = None, io: 
     if stream:
         design = stream_ip(run_dir).generate(work / "rtl", plan)
     else:
-        design, _ = generate_for_run(run_dir, work / "rtl", plan)
+        design, _ = generate_for_run(run_dir, work / "rtl", plan, block_line_buffers=block_line_buffers(part.family))
     result, note = pnr_design(design, part, work, clock_mhz, io, seed)
     report = {"run": run_dir.name, "ip": "always-on (streaming)" if stream else "windowed", "reuse_factor": str(plan),
               "part": part.name, "family": part.family,

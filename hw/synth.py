@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hw.tools.yosys import TARGETS, summarize, synthesize
+from hw.tools.yosys import TARGETS, block_line_buffers, summarize, synthesize
 
 def synthesize_design(design, work_dir: Path, target: str = "ice40", per_layer: bool = True, whole: bool = True,
                       progress: bool = False, jobs: int = 1) -> dict:
@@ -71,7 +71,8 @@ def synth_run(run_dir, *, reuse_factor, target="ice40", acc_width=None, whole=Fa
         design = stream_ip(run_dir).generate(out_dir / "rtl", reuse_factor)
     else:
         extra = narrow_accumulators(graph_for_run(run_dir)[0], acc_width) if acc_width else None
-        design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra)
+        design, _ = generate_for_run(run_dir, out_dir / "rtl", reuse_factor, extra_overrides=extra,
+                                     block_line_buffers=block_line_buffers(target))
     res = synthesize_design(design, out_dir / "yosys", target, whole=whole, progress=progress, jobs=jobs)
     res["design"] = {"multipliers": design.report["multipliers"], "rom_bits": design.report["rom_bits"],
                      "accumulators": {l.layer: l.notes.get("accumulator") for l in design.layers if l.multipliers},

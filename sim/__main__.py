@@ -24,6 +24,7 @@ def main(argv=None) -> int:
     from sim.rtl_run import markdown, run
     from hw.rtl.reuse import parse_reuse
     from hw.vectors import SPLITS
+    from hw.tools.yosys import TARGETS
 
     ap = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True)
@@ -33,6 +34,9 @@ def main(argv=None) -> int:
                          "(test, validation, train: thousands of real clips)")
     ap.add_argument("--reuse-factor", type=parse_reuse, default=parse_reuse(DEFAULT_RF), help=REUSE_HELP)
     ap.add_argument("--rtl", default=None, help="RTL directory (default build/<run>/rtl)")
+    ap.add_argument("--target", default=None, choices=sorted(TARGETS),
+                    help="generate the RTL as `make synth/pnr` does for this synthesis target (ice40: line "
+                         "buffers in block RAM where the stream allows); default: as for a target with LUT-RAM")
     ap.add_argument("--p-valid", type=int, default=100, help="input valid probability, percent")
     ap.add_argument("--p-ready", type=int, default=100, help="output ready probability, percent")
     ap.add_argument("--cocotb", type=int, default=0, metavar="N", help="also run the cocotb bench on N clips")

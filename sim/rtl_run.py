@@ -26,7 +26,10 @@ def run(args) -> dict:
     vectors = run_vectors(run_dir, args.split, args.n or None)
     x, y = vectors.x, vectors.y
     t0 = time.perf_counter()
-    design, graph = generate_for_run(run_dir, args.rtl, args.reuse_factor)
+    from hw.tools.yosys import block_line_buffers
+
+    design, graph = generate_for_run(run_dir, args.rtl, args.reuse_factor,
+                                     block_line_buffers=block_line_buffers(getattr(args, "target", None) or ""))
     t_gen = time.perf_counter() - t0
     golden = golden_of(graph)
     x_raw = golden.quantize_input(x)

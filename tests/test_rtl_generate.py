@@ -204,7 +204,7 @@ def test_frame_memory_is_chosen_per_layer_and_keeps_the_cycles(tmp_path):
 
     graph = to_hls(frame_memory_model(seed=1), tmp_path / "prj")
     for plan, store in (("conv=288,dw=18,fc=480", "memory"), ("conv=144,dw=9,fc=60", "registers")):
-        design = generate_rtl(graph, tmp_path / plan.replace(",", "_"), reuse_factor=plan)
+        design = generate_rtl(graph, tmp_path / plan.replace(",", "_"), reuse_factor=plan, block_line_buffers=True)
         macs = [l for l in design.layers if l.multipliers]
         assert [l.notes["frame_store"] for l in macs] == [store] * 3
         for l in macs:
@@ -219,3 +219,20 @@ def test_frame_memory_is_chosen_per_layer_and_keeps_the_cycles(tmp_path):
             else:
                 assert l.compute_cycles == rf
         assert verilator_lint(design.files, design.top) == ""
+
+
+def test_block_line_buffers_only_when_asked(tmp_path):
+    """The block-RAM line buffer is for targets without LUT-RAM: generate_rtl keeps registers unless
+    block_line_buffers (make synth/pnr/sim pass it for iCE40 only), and even then only where the
+    layer stays within the stage budget (the 1x1 conv at RF 64 before the depthwise)."""
+    from hw.tools.yosys import block_line_buffers
+    from sim.testmodels import layer_model
+
+    graph = to_hls(layer_model("pw_depthwise", bits=8, seed=1), tmp_path / "prj")
+    kinds = {}
+    for ask in (False, True):
+        design = generate_rtl(graph, tmp_path / f"rtl{ask}", reuse_factor="64,dw=9", block_line_buffers=ask)
+        kinds[ask] = {l.layer: l.notes["line_buffer"] for l in design.layers if "line_buffer" in l.notes}
+    assert kinds[False] == {"dw": "registers"}
+    assert kinds[True] == {"dw": "block RAM, 16-bit words"}
+    assert [t for t in ("ice40", "ecp5", "xilinx", "generic") if block_line_buffers(t)] == ["ice40"]

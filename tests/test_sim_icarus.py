@@ -34,7 +34,8 @@ CASES = [
 def _design(kind, io, rf, argmax, tmp_path):
     model = residual_model(bits=8, seed=4) if kind == "residual" else layer_model(kind, bits=8, seed=4)
     graph = to_hls(model, tmp_path / "prj", io_type=io)
-    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf, argmax=argmax)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf, argmax=argmax,
+                          block_line_buffers=kind == "pw_depthwise")  # the other cases: the register forms
     x = random_raw_inputs(graph, N, seed=4)
     ie = design.in_edge
     return design, {"frames_in": [to_beats(v, ie.beat, ie.width) for v in x],

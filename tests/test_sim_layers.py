@@ -53,7 +53,7 @@ def test_layer_rtl_equals_golden(kind, io, rf, argmax, bits, tmp_path):
     classes = [l.class_name for l in graph.get_layers()]
     if io == "io_stream" and kind.startswith("conv2d"):
         assert "ZeroPadding2D" in classes  # the case is about that layer
-    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf, argmax=argmax)
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf, argmax=argmax, block_line_buffers=True)
     x = random_raw_inputs(graph, N, seed=bits)
     res = compare(design, graph, x, argmax=argmax, p_valid=75, p_ready=70, seed=bits)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -111,7 +111,8 @@ def mac_shape(spec: LayerSpec) -> tuple[int, int] | None:
 
 def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=None, input_beat: int | None = None,
                  argmax: bool = False, upto: str | None = None, frame_beat: int | None = None, emit=emit_layer,
-                 tail=(), fuse: bool = True, fuse_pipelined: bool = False, fold_padding: bool = True) -> RtlDesign:
+                 tail=(), fuse: bool = True, fuse_pipelined: bool = False, fold_padding: bool = True,
+                 block_line_buffers: bool = False) -> RtlDesign:
     """RTL of the graph (or of its layers up to and including `upto`, to check one layer's output
     against the golden trace); `argmax=True` appends the class-index output stage.
 
@@ -129,7 +130,11 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     keeps its requantizers out of the adder tree's cycle (the 16-8-4 MLP on an iCE40-HX8K: fmax
     38.7 MHz fused, README "Peer: da4ml").
     fold_padding: a ZeroPadding in front of a conv becomes that conv's padding (its line buffer
-    emits the zeros; hw/rtl/fold_padding.py) instead of a kws_zeropad stage."""
+    emits the zeros; hw/rtl/fold_padding.py) instead of a kws_zeropad stage.
+    block_line_buffers: a conv's line buffer in block RAM (kws_window MEM = 1) where the stream is
+    slow enough (hw/rtl/emitters/window.py, with_line_buffer) - for targets without LUT-RAM (iCE40,
+    hw.tools.yosys.block_line_buffers), where the register form is all flip-flops; on ECP5 the
+    register form is LUT-RAM and smaller than the block-RAM form's word logic."""
     specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
     plan = parse_reuse(reuse_factor) if isinstance(reuse_factor, (str, int, ReusePlan)) else None
     unknown = [n for n, _ in (plan.layers if plan else ()) if n not in {s.name for s in specs} | {s.keras_layer for s in specs}]
@@ -172,6 +177,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
             # the slowest stage so far sets the frame rate: a stage within its cycles costs no II
             # (the average pool then divides one channel per cycle)
             spec.attrs["kws_stage_budget"] = max((stage_cycles(l) for l in layers), default=0)
+            spec.attrs["kws_block_line_buffers"] = block_line_buffers
             emitted = emit(spec, edge, top, choose_reuse(spec, reuse_factor))
             layers.append(emitted)
             edges.append(edge)

@@ -27,13 +27,16 @@ def graph_for_run(run_dir, extra_overrides: dict | None = None):
     return convert(model, prj / "prj", settings, overrides), config
 
 
-def generate_for_run(run_dir, out_dir=None, reuse_factor=None, argmax: bool = False, extra_overrides=None):
-    """(design, graph): RTL of a run in `out_dir` (default build/<run>/rtl)."""
+def generate_for_run(run_dir, out_dir=None, reuse_factor=None, argmax: bool = False, extra_overrides=None,
+                     block_line_buffers: bool = False):
+    """(design, graph): RTL of a run in `out_dir` (default build/<run>/rtl); block_line_buffers:
+    as generate_rtl (true for a synthesis target without LUT-RAM)."""
     from hw.rtl import generate_rtl
 
     graph, _ = graph_for_run(run_dir, extra_overrides)
     out_dir = Path(out_dir) if out_dir else Path(run_dir) / "rtl"
-    design = generate_rtl(graph, out_dir, reuse_factor=reuse_factor, argmax=argmax)
+    design = generate_rtl(graph, out_dir, reuse_factor=reuse_factor, argmax=argmax,
+                          block_line_buffers=block_line_buffers)
     return design, graph
 
 

@@ -26,6 +26,16 @@ TARGETS = {
 }
 
 
+# Families without distributed (LUT) RAM: a memory read asynchronously becomes flip-flops there, so
+# the generator puts line buffers in block RAM where the stream allows (generate_rtl(block_line_buffers)).
+NO_LUTRAM = ("ice40",)
+
+
+def block_line_buffers(target: str) -> bool:
+    """Whether RTL for `target` (a TARGETS key or a part family) should keep line buffers in block RAM."""
+    return target in NO_LUTRAM
+
+
 def summarize(cells: dict[str, int]) -> dict[str, int]:
     """Cell-type counts -> LUT / FF / DSP / BRAM totals (names of ice40, ECP5 and Xilinx 7-series cells)."""
     def total(pattern):  # "$paramod$<hash>\\SB_RAM40_4K" counts as SB_RAM40_4K

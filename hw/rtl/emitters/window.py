@@ -107,6 +107,7 @@ BRAM_WORD_BITS = 16
 
 def with_line_buffer(spec, win: Window, edge_in: Edge, core_cycles: int) -> Window:
     """`win` with the block-RAM line buffer where the stream is slow enough for it, else as it is.
+    Only when asked (generate_rtl(block_line_buffers=True): a target without LUT-RAM).
 
     In registers the line buffer is FH x W x CW flip-flops on an iCE40 (no distributed RAM): the
     DS-CNN's 16-channel depthwise windows, ~1,900 LUT4 + 2,000 FF each (synth_ice40 of kws_window,
@@ -118,7 +119,7 @@ def with_line_buffer(spec, win: Window, edge_in: Edge, core_cycles: int) -> Wind
     serial modes hold each beat for several cycles, which the word-serial read would add to."""
     cw = edge_in.tdata_width
     budget = int(spec.attrs.get("kws_stage_budget", 0) or 0)
-    if win.stream or win.trivial or cw % BRAM_WORD_BITS or not budget:
+    if not spec.attrs.get("kws_block_line_buffers") or win.stream or win.trivial or cw % BRAM_WORD_BITS or not budget:
         return win
     bram = replace(win, mem_words=cw // BRAM_WORD_BITS)
     return bram if window_cycles(bram, core_cycles) + 1 <= budget else win
