@@ -96,7 +96,8 @@ def layer_model(kind: str, bits: int = 8, seed: int = 0):
 channels: a divider per channel), pw_avgpool2d_wide / pw_maxpool2d (pools behind a 1x1 conv:
 at a high reuse factor the conv is slow enough for a channel-serial pool), maxpool2d (2x3 window), avgpool1d
 (window 5), dense_argmax, pw_depthwise / pw_conv2d_same_s2 (a 3x3 'same' depthwise / the strided 'same' conv
-behind a 1x1 conv over 8 channels: at a high reuse factor of the 1x1 conv, slow enough for a block-RAM line buffer).
+behind a 1x1 conv over 8 channels: at a high reuse factor of the 1x1 conv, slow enough for a block-RAM line buffer),
+conv2d_2ch (a 3x3 'same' conv over 2 channels as the first layer: a pixel is one 16- or 8-bit word).
     """
     import tensorflow as tf
     from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
@@ -108,13 +109,15 @@ behind a 1x1 conv over 8 channels: at a high reuse factor of the 1x1 conv, slow 
     L = tf.keras.layers
     shapes = {"conv2d_same_s2": (13, 6, 2), "conv1d": (40, 2), "depthwise": (7, 5, 3), "pointwise": (6, 4, 5),
               "avgpool2d": (7, 6, 3), "avgpool2d_wide": (6, 4, 8), "pw_avgpool2d_wide": (6, 4, 8), "pw_maxpool2d": (6, 7, 8), "maxpool2d": (6, 7, 3), "avgpool1d": (11, 3), "dense_argmax": (20,),
-              "pw_depthwise": (7, 5, 8), "pw_conv2d_same_s2": (13, 6, 8)}
+              "pw_depthwise": (7, 5, 8), "pw_conv2d_same_s2": (13, 6, 8), "conv2d_2ch": (9, 6, 2)}
     if kind not in shapes:
         raise ValueError(f"unknown layer model {kind!r}; have {sorted(shapes)}")
     inp = tf.keras.Input(shapes[kind], name="features")
     x = QActivation(quantized_bits(bits, 2, alpha=1), name="q_in")(inp)
     if kind == "conv2d_same_s2":
         x = relu("conv_relu")(QConv2D(4, (5, 3), strides=2, padding="same", name="conv", **wq)(x))
+    elif kind == "conv2d_2ch":
+        x = relu("conv_relu")(QConv2D(4, (3, 3), padding="same", name="conv", **wq)(x))
     elif kind == "conv1d":
         x = relu("conv_relu")(QConv1D(3, 5, strides=3, padding="valid", name="conv", **wq)(x))
     elif kind == "depthwise":

@@ -36,8 +36,11 @@ CASES = [
     # behind a slow 1x1 conv (8 channels: 4 / 2 words of 16 bits a pixel): block-RAM line buffers
     ("pw_depthwise", "io_parallel", "64,dw=9", False),
     ("pw_conv2d_same_s2", "io_parallel", "64,conv=60", False),  # stride 2, padding in the window
+    # the first layer at its largest RF: one word a pixel, so the block-RAM form takes its own cycles
+    ("conv2d_2ch", "io_parallel", 72, False),
 ]
-BRAM_LAYER = {"pw_depthwise": "dw", "pw_conv2d_same_s2": "conv"}  # the layer whose line buffer is block RAM
+# the layer whose line buffer is block RAM
+BRAM_LAYER = {"pw_depthwise": "dw", "pw_conv2d_same_s2": "conv", "conv2d_2ch": "conv"}
 
 
 def _params():
@@ -66,7 +69,8 @@ def test_layer_rtl_equals_golden(kind, io, rf, argmax, bits, tmp_path):
     want = {"avgpool2d_wide": "parallel", "avgpool2d": "serial divider", "maxpool2d": "parallel",
             "avgpool1d": "serial divider", "pw_avgpool2d_wide": "channel-serial", "pw_maxpool2d": "channel-serial"}
     assert pools == ([want[kind]] if "pool" in kind else []), (kind, pools)
-    # the block-RAM line buffer only where the layer before is slower than it (never the first layer)
+    # the block-RAM line buffer only where it costs no cycles: the layer before is slower, or (the first
+    # layer, one word a pixel) the register form takes as long
     bram = [l.layer for l in design.layers if l.notes.get("line_buffer", "").startswith("block RAM")]
     assert bram == ([BRAM_LAYER[kind]] if kind in BRAM_LAYER else []), (kind, bram)
     # The harness stops at the last output beat; input rows no window uses (avgpool2d: row 7 of 7)

@@ -100,9 +100,10 @@ def window_params(win: Window, elem_width: int) -> dict:
             **({"MEM": 1, "MW": cw // win.mem_words} if win.mem_words else {})}
 
 
-# Word width of the block-RAM line buffer: iCE40's EBR as 256 x 16, ECP5's DP16KD 18-bit ports. A
-# whole pixel per word (128 bits for 16 channels of 8 bits) would take 8 block RAMs per window.
-BRAM_WORD_BITS = 16
+# Word widths of the block-RAM line buffer, first that divides the pixel: iCE40's EBR as 256 x 16 or
+# 512 x 8 (ECP5's DP16KD has 18- and 9-bit ports). A whole pixel per word (128 bits for 16 channels
+# of 8 bits) would take 8 block RAMs per window.
+BRAM_WORD_BITS = (16, 8)
 
 
 def with_line_buffer(spec, win: Window, edge_in: Edge, core_cycles: int) -> Window:
@@ -114,15 +115,18 @@ def with_line_buffer(spec, win: Window, edge_in: Edge, core_cycles: int) -> Wind
     tests/test_rtl_synth.py::test_block_ram_line_buffer_maps_to_block_ram). In block RAM it reads a
     pixel as CW / 16 words, a few times slower; like the pool's serial modes it is chosen only
     while the layer stays within kws_stage_budget (the slowest stage before it, set by
-    generate_rtl), so it costs no II. Not for kws_window_stream, nor a pixel that is not whole
-    16-bit words (CW % 16). Conv / depthwise cores only (window_cycles is their model): a pool's
+    generate_rtl), or, for the first layer or the slowest one, within its own cycles in registers,
+    so it costs no II. Not for kws_window_stream, nor a pixel that is not whole 16- or 8-bit words.
+    Conv / depthwise cores only (window_cycles is their model): a pool's
     serial modes hold each beat for several cycles, which the word-serial read would add to."""
     cw = edge_in.tdata_width
     budget = int(spec.attrs.get("kws_stage_budget", 0) or 0)
-    if not spec.attrs.get("kws_block_line_buffers") or win.stream or win.trivial or cw % BRAM_WORD_BITS or not budget:
+    word = next((w for w in BRAM_WORD_BITS if cw % w == 0), None)
+    if not spec.attrs.get("kws_block_line_buffers") or win.stream or win.trivial or word is None:
         return win
-    bram = replace(win, mem_words=cw // BRAM_WORD_BITS)
-    return bram if window_cycles(bram, core_cycles) + 1 <= budget else win
+    bram = replace(win, mem_words=cw // word)
+    cycles = window_cycles(bram, core_cycles)
+    return bram if cycles + 1 <= budget or cycles <= window_cycles(win, core_cycles) else win
 
 
 def window_module(win: Window) -> str:
@@ -168,12 +172,14 @@ def window_cycles(win: Window, core_cycles: int) -> int:
 
     Block-RAM form (win.mem_words = NWD): a window pixel takes NWD + 2 cycles (NWD word reads, one
     for the registered read, one to hand it on; a padding pixel takes 2, counted as NWD + 2), an
-    input pixel NWD writes. The input writes are counted in full on top: the next frame's input
-    waits for the current frame's last window, so most of them do not overlap (an upper bound:
-    the first window needs only its rows' pixels, and padding pixels are quicker)."""
+    input pixel NWD writes. With NWD > 1 the input writes are counted in full on top: the next
+    frame's input waits for the current frame's last window, so most of them do not overlap (an
+    upper bound: the first window needs only its rows' pixels, and padding pixels are quicker).
+    With NWD = 1 the input side is the register form's (a beat written and taken in one cycle)."""
     if not win.mem_words:
         return win.positions * max(win.taps if not win.trivial else 1, core_cycles + 1)
-    return win.h * win.w * win.mem_words + win.positions * max(win.taps * (win.mem_words + 2), core_cycles + 1)
+    writes = win.h * win.w * win.mem_words if win.mem_words > 1 else 0
+    return writes + win.positions * max(win.taps * (win.mem_words + 2), core_cycles + 1)
 
 
 def behind_window(layer: EmittedLayer, name: str, spec, win: Window, edge_in: Edge, core_module: str) -> EmittedLayer:
