@@ -235,4 +235,8 @@ def test_block_line_buffers_only_when_asked(tmp_path):
         kinds[ask] = {l.layer: l.notes["line_buffer"] for l in design.layers if "line_buffer" in l.notes}
     assert kinds[False] == {"dw": "registers"}
     assert kinds[True] == {"dw": "block RAM, 16-bit words"}
+    # report.md says where each layer keeps its data
+    report = (tmp_path / "rtlTrue" / "report.md").read_text()
+    dw_row = next(line for line in report.splitlines() if line.startswith("| dw |"))
+    assert dw_row.rstrip(" |").endswith("line buffer: block RAM, 16-bit words; frame: registers"), dw_row
     assert [t for t in ("ice40", "ecp5", "xilinx", "generic") if block_line_buffers(t)] == ["ice40"]

@@ -27,6 +27,19 @@ def fused_text(row: dict) -> str:
     return f"{row['fused_activation']} ({row.get('activation', '')})" if "fused_activation" in row else ""
 
 
+def storage_text(row: dict) -> str:
+    """Where a report row keeps its data, as the generator chose it for the stream's rate:
+    'line buffer: block RAM, 16-bit words; frame: memory' / 'pool: channel-serial', else ''."""
+    parts = []
+    if "line_buffer" in row:
+        parts.append(f"line buffer: {row['line_buffer']}")
+    if "frame_store" in row:
+        parts.append(f"frame: {row['frame_store']}")
+    if "pool_op" in row:
+        parts.append(f"pool: {row.get('channels', '')}")
+    return "; ".join(parts)
+
+
 def stage_cycles(layer) -> int:
     """Cycles one frame occupies a stage (0: a stage that only passes beats on). kws_dense hands a
     frame from collect to compute in one extra cycle; kws_dense_pipe takes one per cycle."""
@@ -56,10 +69,10 @@ def write_report(out_dir: Path, report: dict) -> None:
              f"multipliers {report['multipliers']}, ROM bits {report['rom_bits']}, expected II {report['expected_ii_cycles']} cycles",
              *(["", f"{len(fused)} activation(s) folded into the MAC layer before them (its output lanes apply "
                 "them: no kws_act stage): " + ", ".join(f"{a} into {m}" for m, a in fused.items())] if fused else []),
-             "", "| layer | kind | reuse factor | multipliers | ROM bits | compute cycles | activation folded in |",
-             "|---|---|---|---|---|---|---|"]
+             "", "| layer | kind | reuse factor | multipliers | ROM bits | compute cycles | activation folded in | storage |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in report["layers"]:
         name = f"{r['layer']} (of {r['keras_layer']})" if "keras_layer" in r else r["layer"]
         lines.append(f"| {name} | {r['kind']} | {r.get('reuse_factor', '')} | {r['multipliers']} | {r['rom_bits']} "
-                     f"| {r['compute_cycles']} | {fused_text(r)} |")
+                     f"| {r['compute_cycles']} | {fused_text(r)} | {storage_text(r)} |")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
