@@ -131,16 +131,10 @@ def design_space(model_graph, top: str = "kws_top", stream_plan=None) -> DesignS
             fixed.append(base)
             continue
         options = []
-        # Each option at its fastest form: the reference design's stage budget would let a layer
-        # take the slower block-RAM line buffer (window.with_line_buffer), which the generator does
-        # only within the budget of the plan it builds, so never past the plan's II.
-        budget = spec.attrs.pop("kws_stage_budget", None)
         for rf in valid_reuse_factors(*shape):
             trial = emit(spec, edge, top_name, rf)
             if trial.out == base.out:  # an RF that changed the output stream would change the next layer
                 options.append(Option(rf, trial.multipliers, cycles_per_frame(trial, per_step)))
-        if budget is not None:
-            spec.attrs["kws_stage_budget"] = budget
         choices.append(LayerChoices(spec.name, spec.keras_layer, tuple(options)))
     return DesignSpace(tuple(choices), expected_ii(fixed, design.in_frame_beats, out_beats(design), per_step),
                        sum(l.multipliers for l in fixed))

@@ -113,7 +113,7 @@ def with_line_buffer(spec, win: Window, edge_in: Edge, core_cycles: int) -> Wind
     In registers the line buffer is FH x W x CW flip-flops on an iCE40 (no distributed RAM): the
     DS-CNN's 16-channel depthwise windows, ~1,900 LUT4 + 2,000 FF each (synth_ice40 of kws_window,
     tests/test_rtl_synth.py::test_block_ram_line_buffer_maps_to_block_ram). In block RAM it reads a
-    pixel as CW / 16 words, a few times slower; like the pool's serial modes it is chosen only
+    pixel as CW / 16 (or CW / 8) words, a few times slower; like the pool's serial modes it is chosen only
     while the layer stays within kws_stage_budget (the slowest stage before it, set by
     generate_rtl), or, for the first layer or the slowest one, within its own cycles in registers,
     so it costs no II. Not for kws_window_stream, nor a pixel that is not whole 16- or 8-bit words.
