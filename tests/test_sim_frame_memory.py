@@ -112,3 +112,26 @@ def test_unpack_stops_a_producer_that_breaks_the_hold_rule(capfd):
     with pytest.raises(RuntimeError):
         run("producer_breaks_rule")
     assert "the input beat changed or was withdrawn before it was taken" in capfd.readouterr().out
+
+
+@pytest.mark.sim
+def test_single_output_buffer(graph, tmp_path, monkeypatch):
+    """kws_dense OBUF = 0 (results leave from yreg; compute holds before overwriting it): chosen for
+    the stages with cycles to spare (dw, fc behind the slower conv), same II as two buffers; forced
+    on every stage, also the slowest, it holds compute whenever its consumer is slow and stays
+    exact under bubbles and backpressure."""
+    import hw.rtl.emitters.dense_emitter as dense_emitter
+
+    plan = next(iter(PLANS))
+    x = random_raw_inputs(graph, 12, seed=4)
+    chosen = generate_rtl(graph, tmp_path / "chosen", reuse_factor=plan)
+    assert {l.layer: l.notes["output_buffer"] for l in chosen.layers if l.multipliers} == \
+        {"conv": "double", "dw": "single", "fc": "single"}
+    monkeypatch.setattr(dense_emitter, "single_output_buffer", lambda *a: False)
+    double = generate_rtl(graph, tmp_path / "double", reuse_factor=plan)
+    monkeypatch.setattr(dense_emitter, "single_output_buffer", lambda *a: True)
+    single = generate_rtl(graph, tmp_path / "single", reuse_factor=plan)
+    assert all(l.notes["output_buffer"] == "single" for l in single.layers if l.multipliers)
+    assert_rtl_exact(single, graph, x, [(80, 30), (100, 100)], rf=2)
+    ii = [timing(d, x, frames=4)["ii_cycles"] for d in (chosen, double)]
+    assert ii[0] == ii[1] == chosen.report["expected_ii_cycles"] - 1  # as test_frame_memory_rtl_equals_golden

@@ -28,7 +28,8 @@ def mac_layer(spec, edge_in: Edge, prefix: str, rf: int, win, weights, depthwise
     core_name = name if win.trivial else f"{name}_mac"
     core = dense_core(name=core_name, kind=spec.kind, layer=spec.name, edge_in=edge_in, weights=weights,
                       w_type=spec.weights["weight"][1], bias=bias, b_type=b_type, acc=spec.accum, out=spec.out_type,
-                      out_beat=n_out, rf=rf, depthwise=depthwise, activation=spec.activation)
+                      out_beat=n_out, rf=rf, depthwise=depthwise, activation=spec.activation,
+                      frames=win.positions, budget=int(spec.attrs.get("kws_stage_budget", 0) or 0))
     macs = weights.shape[0] * n_out  # per output pixel (depthwise: taps x channels)
     core.notes.update({"window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "positions": win.positions,
                        "macs_per_frame": macs * win.positions, "mac_cycles": core.compute_cycles * win.positions})

@@ -83,15 +83,25 @@ endmodule
     return verilog, "".join(words), aw, depth * word_w
 
 
+def single_output_buffer(cycles: int, n_out: int, frames: int, budget: int) -> bool:
+    """kws_dense OBUF = 0 (its results leave from yreg, no second copy): where even a stage that
+    computes a frame and only then emits it, one element per cycle, stays within the budget - then
+    that serialization costs no II. Not for the slowest stage (budget 0 before the first one)."""
+    return budget > 0 and frames * (cycles + 1 + n_out) <= budget
+
+
 def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.ndarray, w_type: FixedType,
                bias: np.ndarray, b_type: FixedType | None, acc: FixedType, out: FixedType, out_beat: int,
-               rf: int, depthwise: bool = False, activation: FusedActivation | None = None) -> EmittedLayer:
+               rf: int, depthwise: bool = False, activation: FusedActivation | None = None,
+               frames: int = 1, budget: int = 0) -> EmittedLayer:
     """Generate `name` (stream ports) = ROM + kws_dense for y = x @ weights + bias.
 
     depthwise: `weights` is (taps, channels) and the frame holds taps x channels inputs; output
     channel o sums only its own channel (see kws_dense.v, DW).
     out: the type of the output lanes; with a fused `activation` the sum is first cast to the
     layer's result type (activation.result_type), then the activation gives `out`.
+    frames, budget: frames per inference (a conv's output positions) and the stage budget (cycles
+    per inference of the slowest stage before it): see single_output_buffer.
     """
     n_in, n_out = weights.shape
     frame = n_in * n_out if depthwise else n_in
@@ -120,8 +130,10 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     cycles = (n_in // ib) * (n_out // ob)
     mem = frame_memory(depthwise=depthwise, n_in=frame, n_out=n_out, in_beat=edge_in.beat, in_width=edge_in.width,
                        ib=ib, ob=ob, rf=cycles)
+    single = single_output_buffer(cycles, n_out, frames, budget)
     head = ("IN_W", "IN_SIGNED", "W_W", "ACC_W")  # parameter order as before: generated text (and its hash) unchanged
-    params = {"DW": int(depthwise), **({"XMEM": 1} if mem else {}), "N_IN": frame, "N_OUT": n_out,
+    params = {"DW": int(depthwise), **({"XMEM": 1} if mem else {}), **({"OBUF": 0} if single else {}),
+              "N_IN": frame, "N_OUT": n_out,
               "IN_BEAT": edge_in.beat, "OUT_BEAT": out_beat,
               **{k: arith[k] for k in head}, "IB": ib, "OB": ob, "AW": aw,
               **{k: v for k, v in arith.items() if k not in head}}
@@ -140,7 +152,8 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_unpack.v", "kws_frame_store.v", "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=cycles,
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
-               "output_register_bits": 2 * n_out * out.width, "frame_store": "memory" if mem else "registers",
+               "output_register_bits": (1 if single else 2) * n_out * out.width,
+               "output_buffer": "single" if single else "double", "frame_store": "memory" if mem else "registers",
                **({"frame_memory": f"{mem.depth} x {mem.word_bits}"} if mem else {}), **_shift_notes(pc)},
     )
 
@@ -260,4 +273,5 @@ def emit_dense(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     bias = b_raw.reshape(n_out) if b_raw is not None else None
     return dense_core(name=f"{prefix}_{verilog_ident(spec.name)}", kind=spec.kind, layer=spec.name, edge_in=edge_in,
                       weights=weights, w_type=w_type, bias=bias, b_type=b_type, acc=spec.accum, out=spec.out_type,
-                      out_beat=n_out, rf=rf, activation=spec.activation)
+                      out_beat=n_out, rf=rf, activation=spec.activation,
+                      budget=int(spec.attrs.get("kws_stage_budget", 0) or 0))

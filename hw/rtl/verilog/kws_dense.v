@@ -11,6 +11,10 @@
 //   collect + compute copy (kws_frame_store) -> compute (acc, yreg) -> emit (obuf, OUT_BEAT per beat)
 // The frame store keeps both copies in registers (XMEM = 0) or in one ping-pong memory that
 // Yosys maps to block RAM (XMEM = 1, chosen by the generator at high reuse factors).
+// OBUF = 0 (chosen by the generator where the stage has cycles to spare): no obuf, beats leave
+// from yreg, and compute holds before its first write of yreg until the previous frame left -
+// N_OUT x OUT_W flip-flops fewer, the same cycles while emission ends within a frame's first
+// output group (hw/rtl/emitters/dense_emitter.py, single_output_buffer).
 // No register is indexed by a counter: the frame store rotates its compute copy or reads its
 // memory at a counted address, results shift into yreg. A variable part-select would become a
 // barrel shifter over the whole frame per multiplier input in synthesis (9 GB and an hour of
@@ -26,6 +30,7 @@
 module kws_dense #(
     parameter DW = 0,
     parameter XMEM = 0,
+    parameter OBUF = 1,
     parameter N_IN = 4,
     parameter N_OUT = 2,
     parameter IN_BEAT = 4,
@@ -84,6 +89,11 @@ module kws_dense #(
 
     // ---------------- compute ----------------
     reg busy, ydone, ovalid;
+    reg [OBW-1:0] out_cnt;
+    wire emit_last = ovalid & m_axis_tready & (out_cnt == OUTB_LAST);
+    // OBUF = 0: yreg is the output buffer; a write of it waits until its frame has left
+    wire hold = (OBUF == 0) & ovalid & ~emit_last & (ic == IC_LAST);
+    wire run = busy & ~hold;  // compute advances this cycle
     reg [ICW-1:0] ic;
     reg [OGW-1:0] og;
     wire [OGW-1:0] og_next = og + 1'b1;  // used only while og < OG_LAST
@@ -95,12 +105,13 @@ module kws_dense #(
     wire [OB*IB*IN_W-1:0] xlanes;  // per output o: the IB inputs it multiplies this cycle
     kws_frame_store #(.MEM(XMEM), .DW(DW), .N_IN(N_IN), .N_OUT(N_OUT), .IN_BEAT(IN_BEAT), .IN_W(IN_W), .IB(IB), .OB(OB))
         u_x (.clk(clk), .rst_n(rst_n), .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid),
-             .s_axis_tready(s_axis_tready), .full(xfull), .start(start), .busy(busy), .ic_last(ic == IC_LAST),
+             .s_axis_tready(s_axis_tready), .full(xfull), .start(start), .busy(run), .ic_last(ic == IC_LAST),
              .og_last(og == OG_LAST), .x(xlanes));
     // A new frame may start in the cycle the emit stage takes yreg (ydone & ~ovalid): yreg is
     // rewritten at the earliest one cycle later, so nothing is lost and no cycle is spent idle.
-    assign start = xfull & ~busy & (~ydone | ~ovalid);
-    assign rom_addr = start ? {AW{1'b0}} : (busy ? addr + 1'b1 : addr);  // next value of addr
+    // OBUF = 0: at once, compute holds at its first write of yreg instead (hold).
+    assign start = xfull & ~busy & ((OBUF == 0) | ~ydone | ~ovalid);
+    assign rom_addr = start ? {AW{1'b0}} : (run ? addr + 1'b1 : addr);  // next value of addr
 
     wire [OB*ACC_W-1:0] sums;
     wire [OB*OUT_W-1:0] yres;
@@ -148,14 +159,14 @@ module kws_dense #(
                 og <= {OGW{1'b0}};
                 addr <= {AW{1'b0}};
                 acc <= (SH_W > 0) ? {OB*ACC_W{1'b0}} : bias[0 +: OB*ACC_W];
-            end else if (busy) begin
+            end else if (run) begin
                 addr <= addr + 1'b1;
                 if (ic == IC_LAST) begin
                     yreg <= y_in;
                     ic <= {ICW{1'b0}};
                     if (og == OG_LAST) begin
                         busy <= 1'b0;
-                        ydone <= 1'b1;
+                        ydone <= (OBUF != 0);
                     end else begin
                         og <= og_next;
                         acc <= (SH_W > 0) ? {OB*ACC_W{1'b0}} : bias[og_next*OB*ACC_W +: OB*ACC_W];
@@ -170,26 +181,39 @@ module kws_dense #(
     end
 
     // ---------------- emit ----------------
-    reg [N_OUT*OUT_W-1:0] obuf;
-    reg [OBW-1:0] out_cnt;
+    // OBUF = 1: obuf takes yreg when the frame is done and the previous one has left;
+    // OBUF = 0: yreg's beats leave once compute wrote the frame's last output group.
+    wire [N_OUT*OUT_W-1:0] out_frame;
     assign m_axis_tvalid = ovalid;
-    assign m_axis_tdata = obuf[out_cnt*OUT_BEAT*OUT_W +: OUT_BEAT*OUT_W];
+    assign m_axis_tdata = out_frame[out_cnt*OUT_BEAT*OUT_W +: OUT_BEAT*OUT_W];
     always @(posedge clk) begin
         if (!rst_n) begin
-            ovalid <= 1'b0;
             out_cnt <= {OBW{1'b0}};
-        end else if (ovalid) begin
-            if (m_axis_tready) begin
-                if (out_cnt == OUTB_LAST) begin
-                    ovalid <= 1'b0;
-                    out_cnt <= {OBW{1'b0}};
-                end else begin
-                    out_cnt <= out_cnt + 1'b1;
-                end
-            end
-        end else if (ydone) begin
-            obuf <= yreg;
-            ovalid <= 1'b1;
+        end else if (ovalid && m_axis_tready) begin
+            out_cnt <= (out_cnt == OUTB_LAST) ? {OBW{1'b0}} : out_cnt + 1'b1;
         end
     end
+    generate
+        if (OBUF != 0) begin : g_obuf
+            reg [N_OUT*OUT_W-1:0] obuf;
+            assign out_frame = obuf;
+            always @(posedge clk) begin
+                if (!rst_n) ovalid <= 1'b0;
+                else if (ovalid) begin
+                    if (emit_last) ovalid <= 1'b0;
+                end else if (ydone) begin
+                    obuf <= yreg;
+                    ovalid <= 1'b1;
+                end
+            end
+        end else begin : g_single
+            wire frame_done = run & (ic == IC_LAST) & (og == OG_LAST);
+            assign out_frame = yreg;
+            always @(posedge clk) begin
+                if (!rst_n) ovalid <= 1'b0;
+                else if (frame_done) ovalid <= 1'b1;
+                else if (emit_last) ovalid <= 1'b0;
+            end
+        end
+    endgenerate
 endmodule
