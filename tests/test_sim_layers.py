@@ -28,7 +28,8 @@ CASES = [
     ("pointwise", "io_parallel", 4, False),
     ("avgpool2d", "io_parallel", 1, False),        # 3x3 window: division by 9, one shared divider
     ("avgpool2d_wide", "io_parallel", 1, False),   # 2x2 window, 8 channels: a divider per channel
-    ("pw_avgpool2d_wide", "io_parallel", 64, False),  # the same behind a slow conv: channel-serial
+    ("pw_avgpool2d_wide", "io_parallel", 16, False),  # the same behind a slow conv: channel-serial
+    ("pw_avgpool2d_wide", "io_parallel", 64, False),  # ... behind a slower one: a bit-serial divider too
     ("pw_maxpool2d", "io_parallel", 64, False),    # max pooling, channel-serial
     ("maxpool2d", "io_parallel", 1, False),        # 2x3 window, a trailing unused column
     ("avgpool1d", "io_parallel", 1, False),        # window 5
@@ -69,6 +70,8 @@ def test_layer_rtl_equals_golden(kind, io, rf, argmax, bits, tmp_path):
     want = {"avgpool2d_wide": "parallel", "avgpool2d": "serial divider", "maxpool2d": "parallel",
             "avgpool1d": "serial divider", "pw_avgpool2d_wide": "channel-serial", "pw_maxpool2d": "channel-serial"}
     assert pools == ([want[kind]] if "pool" in kind else []), (kind, pools)
+    dividers = [l.notes["divider"] for l in design.layers if l.notes.get("pool_op") == "Average"]
+    assert [d.startswith("bit-serial") for d in dividers] == ([rf == 64] if "avgpool" in kind else []), dividers
     # the block-RAM line buffer only where it costs no cycles: the layer before is slower, or (the first
     # layer, one word a pixel) the register form takes as long
     bram = [l.layer for l in design.layers if l.notes.get("line_buffer", "").startswith("block RAM")]

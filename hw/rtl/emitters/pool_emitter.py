@@ -57,8 +57,15 @@ def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     #   window's cycles (a global pool: 125 beats vs 64 channels) or fits the budget;
     # - C dividers at once otherwise (2x2 pools at low reuse factors). 64 parallel dividers of
     #   the DS-CNN's 60-beat stream pool were 256 of an ECP5's DSP blocks.
+    # - channel-serial with a bit-serial divider (SDIV): no multiplier at all, K x C + 1 + C x
+    #   (ACC_W + 3) cycles per window - when even that fits the budget (the global pool of the
+    #   demo DS-CNN: 4 of a UP5K's 8 DSP blocks were its 29 x 36 multiply-shift).
     budget = int(spec.attrs.get("kws_stage_budget", 0) or 0)
-    if win.c > 1 and win.positions * k * win.c + 2 <= budget:
+    sdiv_cycles = win.positions * (k * win.c + 1 + win.c * (acc.width + 3)) + 1
+    sdiv = op == "Average" and win.c > 1 and sdiv_cycles + 1 <= budget
+    if sdiv:
+        mode, cycles = "channel-serial", sdiv_cycles
+    elif win.c > 1 and win.positions * k * win.c + 2 <= budget:
         mode, cycles = "channel-serial", win.positions * k * win.c + 1
     elif op == "Average" and win.c > 1 and (win.c <= k or win.positions * (k + win.c) + 1 <= budget):
         mode, cycles = "serial divider", win.positions * (k + win.c)
@@ -67,7 +74,8 @@ def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     serial = mode == "serial divider"
     to_acc = requant_params(edge_in.frac, acc)
     outp = requant_params(acc.frac, out)
-    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), **({} if mode == "channel-serial" else {"SERIAL_DIV": int(serial)}),
+    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), **({"SDIV": 1} if sdiv else {}),
+              **({} if mode == "channel-serial" else {"SERIAL_DIV": int(serial)}),
               "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed),
               "ACC_W": acc.width, "ACC_SIGNED": int(acc.signed), "IN_SHIFT": to_acc["SHIFT"],
               "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
@@ -103,6 +111,7 @@ endmodule
                                   "kws_pool_serial.v" if mode == "channel-serial" else "kws_pool.v"),
                          compute_cycles=cycles,
                          notes={"pool_op": op, "window": f"{win.fh}x{win.fw}/{win.sh}x{win.sw}", "accumulator": str(acc),
-                                "channels": mode, **({"divider": f"x{magic} >> {mshift}" + (", one channel per cycle" if mode != "parallel" else "")}
+                                "channels": mode, **({"divider": f"bit-serial, {acc.width + 3} cycles a channel"} if sdiv else
+                                                     {"divider": f"x{magic} >> {mshift}" + (", one channel per cycle" if mode != "parallel" else "")}
                                                      if op == "Average" else {})})
     return layer if win.global_ else behind_window(layer, name, spec, win, edge_in, core_name)

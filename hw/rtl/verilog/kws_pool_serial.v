@@ -10,10 +10,16 @@
 // the window's last beat the result is divided (kws_pool_div; max: converted) and shifts into obuf
 // from the top, so channel 0 ends at the bottom. The last beat of a window waits until the
 // previous window's result has left.
+// SDIV = 1 (average): no multiplier. On the window's last beat the sums are written back like any
+// other; then, input stopped, each channel is read and divided by K bit by bit (restoring
+// division, ACC_W steps on a remainder narrower than K's double) - ACC_W + 3 cycles a channel,
+// for streams slow enough (hw/rtl/emitters/pool_emitter.py). The quotient is the same
+// floor(|s| / K) as kws_pool_div's multiply-shift.
 module kws_pool_serial #(
     parameter C = 2,
     parameter K = 4,
     parameter MAXP = 0,
+    parameter SDIV = 0,
     parameter IN_W = 8,
     parameter IN_SIGNED = 1,
     parameter ACC_W = 16,
@@ -57,9 +63,15 @@ module kws_pool_serial #(
     assign m_axis_tvalid = ovalid;
     assign m_axis_tdata = obuf;
 
+    // SDIV: the sums are complete after the last channel of the last beat; divide them one by one
+    localparam DIVIDE = (SDIV != 0) && (MAXP == 0);
     wire last_beat = (k == KLAST);
-    wire result_pending = ovalid | (v1 & last1 & (ch1 == CLAST));
-    wire go = s_axis_tvalid & ~(last_beat & result_pending);
+    wire sums_done = v1 & last1 & (ch1 == CLAST);
+    wire result_pending = ovalid | sums_done;
+    wire dividing;     // SDIV: input stopped while the division phase reads the sums
+    wire div_out;      // SDIV: a channel's quotient is ready (r), this cycle
+    wire [CW-1:0] div_ch;
+    wire go = s_axis_tvalid & ~(last_beat & result_pending) & ~(DIVIDE & (dividing | sums_done));
     assign s_axis_tready = go & (ch == CLAST);
 
     wire [ACC_W-1:0] y;
@@ -71,16 +83,79 @@ module kws_pool_serial #(
         if (MAXP != 0) begin : g_max
             kws_requant #(.IN_W(ACC_W), .IN_SIGNED(ACC_SIGNED), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
                           .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(y), .dout(r));
-        end else begin : g_avg
+        end else if (SDIV == 0) begin : g_avg
             kws_pool_div #(.ACC_W(ACC_W), .ACC_SIGNED(ACC_SIGNED), .MW(MW), .MAGIC(MAGIC), .MSHIFT(MSHIFT),
                            .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED), .OUT_SHIFT(OUT_SHIFT), .OUT_RND(OUT_RND),
                            .OUT_OVF(OUT_OVF)) u_div (.s(y), .q(r));
+        end else begin : g_sdiv
+            // dcnt 0: read channel pch; 1: load |sum|; 2 .. ACC_W + 1: a quotient bit each;
+            // ACC_W + 2: the signed quotient, converted (r), shifts into obuf
+            localparam integer RW = $clog2(K) + 1;  // remainder < K; one step's partial < 2K
+            localparam integer DCW = $clog2(ACC_W + 3);
+            localparam integer KI = K;
+            localparam [RW-1:0] KR = KI[RW-1:0];
+            localparam integer D_OUTI = ACC_W + 2;
+            localparam [DCW-1:0] D_LOAD = 1, D_OUT = D_OUTI[DCW-1:0];
+            reg busy_d;
+            reg [DCW-1:0] dcnt;
+            reg [CW-1:0] pch;
+            reg [ACC_W-1:0] dq;  // dividend bits leave at the top, quotient bits enter at the bottom
+            reg [RW-2:0] rem;
+            reg neg;
+            wire [RW-1:0] part = {rem, dq[ACC_W-1]};
+            wire ge = part >= KR;
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [RW-1:0] left = ge ? part - KR : part;  // < K: the top bit is always 0
+            /* verilator lint_on UNUSEDSIGNAL */
+            wire sneg = (ACC_SIGNED != 0) & rd[ACC_W-1];
+            wire [ACC_W-1:0] qs = neg ? (~dq + 1'b1) : dq;
+            kws_requant #(.IN_W(ACC_W), .IN_SIGNED(ACC_SIGNED), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
+                          .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(qs), .dout(r));
+            assign dividing = busy_d;
+            assign div_out = busy_d & (dcnt == D_OUT);
+            assign div_ch = pch;
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    busy_d <= 1'b0;
+                    dcnt <= {DCW{1'b0}};
+                    pch <= {CW{1'b0}};
+                end else if (sums_done) begin
+                    busy_d <= 1'b1;
+                    dcnt <= {DCW{1'b0}};
+                    pch <= {CW{1'b0}};
+                end else if (busy_d) begin
+                    if (dcnt == D_LOAD) begin
+                        neg <= sneg;
+                        dq <= sneg ? (~rd + 1'b1) : rd;
+                        rem <= {(RW-1){1'b0}};
+                    end else if (dcnt != 0 && dcnt != D_OUT) begin
+                        rem <= left[RW-2:0];
+                        dq <= {dq[ACC_W-2:0], ge};
+                    end
+                    if (dcnt == D_OUT) begin
+                        dcnt <= {DCW{1'b0}};
+                        pch <= pch + 1'b1;
+                        if (pch == CLAST) busy_d <= 1'b0;
+                    end else begin
+                        dcnt <= dcnt + 1'b1;
+                    end
+                end
+            end
+        end
+        if (!DIVIDE) begin : g_inline
+            assign dividing = 1'b0;
+            assign div_out = 1'b0;
+            assign div_ch = {CW{1'b0}};
         end
     endgenerate
 
-    always @(posedge clk) rd <= accm[ch];
+    always @(posedge clk) rd <= accm[dividing ? div_ch : ch];
     always @(posedge clk) if (v1) accm[ch1] <= y;
 
+    // a channel's result shifts into obuf from the top (channel 0 ends at the bottom): on its last
+    // beat (inline division, max) or when its serial division ends (SDIV)
+    wire out_step = DIVIDE ? div_out : (v1 & last1);
+    wire out_last = DIVIDE ? (div_ch == CLAST) : (ch1 == CLAST);
     always @(posedge clk) begin
         if (!rst_n) begin
             k <= {KW{1'b0}};
@@ -102,9 +177,9 @@ module kws_pool_serial #(
                     ch <= ch + 1'b1;
                 end
             end
-            if (v1 && last1) begin
+            if (out_step) begin
                 obuf <= {r, obuf[C*OUT_W-1:OUT_W]};
-                if (ch1 == CLAST) ovalid <= 1'b1;
+                if (out_last) ovalid <= 1'b1;
             end
         end
     end
