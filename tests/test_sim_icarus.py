@@ -28,6 +28,7 @@ CASES = [
     ("dense_argmax", "io_parallel", 1, True),   # kws_dense_pipe (RF 1, one beat), kws_argmax
     ("residual", "io_parallel", 2, False),      # kws_fork, kws_fifo skip buffer, kws_add
     ("pw_depthwise", "io_parallel", "64,dw=9", False),  # kws_window MEM=1: block-RAM line buffer
+    ("pw_avgpool2d_wide", "io_parallel", "seq", False),  # the sequential engine: its memories, divider, output
 ]
 
 
@@ -43,7 +44,7 @@ def _design(kind, io, rf, argmax, tmp_path):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("kind,io,rf,argmax", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("kind,io,rf,argmax", CASES, ids=[c[0] + ("_seq" if c[2] == "seq" else "") for c in CASES])
 def test_icarus_and_verilator_agree_beat_for_beat(kind, io, rf, argmax, tmp_path):
     design, frames = _design(kind, io, rf, argmax, tmp_path)
     bram = [l.layer for l in design.layers if l.notes.get("line_buffer", "").startswith("block RAM")]

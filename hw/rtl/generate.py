@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from .reuse import ReusePlan, parse_reuse
 from .schedule import fifo_depths
 from .report import build_report, stage_cycles, write_report
 from .stitcher import stitch
+from .sequential import sequential_stage
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "verilog"
 
@@ -146,6 +149,8 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
             raise RtlGenerationError(f"--upto {upto!r}: no such layer (have {names})")
         specs = _ancestors(specs[:names.index(upto) + 1], upto)
     def keep_stage(spec: LayerSpec) -> bool:
+        if plan is not None and plan.sequential:
+            return False
         return not fuse_pipelined and spec.kind == "Dense" and choose_reuse(spec, reuse_factor) == 1
 
     specs = apply_passes(specs, ([FuseActivation(keep=keep_stage)] if fuse else [])
@@ -157,6 +162,15 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         first = specs[0]
         in_type = first.out_type if first.kind == "Input" else first.in_type
         in_shape = first.out_shape if first.kind == "Input" else first.in_shape
+        if plan is not None and plan.sequential:  # one engine for every layer (hw/rtl/sequential.py)
+            if argmax or tail or frame_beat:
+                raise RtlGenerationError("the sequential engine (RF=seq) has no argmax, tail or frame-beat form")
+            engine, in_edge = sequential_stage(specs, top)
+            design = _write_design(tmp, out_dir, top, in_edge, engine.out, [engine], [[-1]],
+                                   int(np.prod(in_shape)), engine.notes["out_elems"])
+            design.report["expected_ii_cycles"] = engine.compute_cycles
+            write_report(tmp, design.report)
+            return _commit(tmp, out_dir, design)
         beat = input_beat or default_input_beat(_streamed_shape(specs, in_shape))
         in_edge = Edge(beat, in_type)
         edge = in_edge
@@ -214,30 +228,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
             layers.insert(0, emit_unpack(Edge(frame_beat, in_edge.type), in_edge.beat))
             sources = [[-1]] + [[j + 1 if j >= 0 else 0 for j in src] for src in sources]
             in_edge = Edge(frame_beat, in_edge.type)
-        tmp.mkdir(parents=True)
-        files: list[str] = []
-        mems: list[str] = []
-        forks = any(sum(j in src for src in sources) > 1 for j in range(-1, len(layers)))
-        for lib in dict.fromkeys([f for l in layers for f in l.library] + (["kws_fork.v"] if forks else [])):
-            shutil.copy(LIBRARY_DIR / lib, tmp / lib)
-            files.append(lib)
-        for l in layers:
-            for fname, text in l.extra_files.items():
-                (tmp / fname).write_text(text)
-                (mems if fname.endswith(MEMORY_SUFFIX) else files).append(fname)
-            if l.verilog:
-                fname = f"{l.module}.v"
-                (tmp / fname).write_text(l.verilog)
-                files.append(fname)
-        (tmp / f"{top}.v").write_text(stitch(top, in_edge, layers, n_out_elems // edge.beat, sources))
-        files.append(f"{top}.v")
-        write_filelist(tmp, files)
-        write_core(tmp, top, files, mems)
-        design = RtlDesign(out_dir, top, [out_dir / f for f in files], layers, in_edge, edge,
-                           n_in_elems // in_edge.beat, n_out_elems // edge.beat,
-                           mem_files=[out_dir / f for f in mems])
-        design.report = build_report(design)
-        write_report(tmp, design.report)
+        design = _write_design(tmp, out_dir, top, in_edge, edge, layers, sources, n_in_elems, n_out_elems)
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         _keep_reports(out_dir)
@@ -245,10 +236,46 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         out_dir.with_name(out_dir.name + ".FAILED.txt").write_text(f"RTL generation failed: {err}\n")
         raise
+    return _commit(tmp, out_dir, design)
+
+
+def _commit(tmp: Path, out_dir: Path, design: RtlDesign) -> RtlDesign:
+    """The complete design in `tmp` replaces `out_dir` (its simulation reports kept aside)."""
     _keep_reports(out_dir)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.with_name(out_dir.name + ".FAILED.txt").unlink(missing_ok=True)
     tmp.rename(out_dir)
+    return design
+
+
+def _write_design(tmp: Path, out_dir: Path, top: str, in_edge: Edge, edge: Edge, layers: list[EmittedLayer],
+                  sources: list[list[int]], n_in_elems: int, n_out_elems: int) -> RtlDesign:
+    """Write the emitted stages, their library modules and ROM images, the stitched top, files.f,
+    the .core and report.json into `tmp` (renamed to `out_dir` by the caller)."""
+    tmp.mkdir(parents=True)
+    files: list[str] = []
+    mems: list[str] = []
+    forks = any(sum(j in src for src in sources) > 1 for j in range(-1, len(layers)))
+    for lib in dict.fromkeys([f for l in layers for f in l.library] + (["kws_fork.v"] if forks else [])):
+        shutil.copy(LIBRARY_DIR / lib, tmp / lib)
+        files.append(lib)
+    for l in layers:
+        for fname, text in l.extra_files.items():
+            (tmp / fname).write_text(text)
+            (mems if fname.endswith(MEMORY_SUFFIX) else files).append(fname)
+        if l.verilog:
+            fname = f"{l.module}.v"
+            (tmp / fname).write_text(l.verilog)
+            files.append(fname)
+    (tmp / f"{top}.v").write_text(stitch(top, in_edge, layers, n_out_elems // edge.beat, sources))
+    files.append(f"{top}.v")
+    write_filelist(tmp, files)
+    write_core(tmp, top, files, mems)
+    design = RtlDesign(out_dir, top, [out_dir / f for f in files], layers, in_edge, edge,
+                       n_in_elems // in_edge.beat, n_out_elems // edge.beat,
+                       mem_files=[out_dir / f for f in mems])
+    design.report = build_report(design)
+    write_report(tmp, design.report)
     return design
 
 
