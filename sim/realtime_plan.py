@@ -3,7 +3,9 @@
     kwsflow plan --run build/<run> --part ecp5-25k-cabga381 --clock-mhz 25 --rate 50 [--check N]
     kwsflow plan --run build/<run> --part ice40-up5k-sg48 --clock-mhz 12 --hop-ms 20 [--check N]
 
-hw/planner.py chooses the per-layer reuse factors (exact for the generator's cycle model); this
+hw/planner.py chooses the per-layer reuse factors (exact for the generator's cycle model); for the
+windowed IP, when the sequential engine (RF=seq, hw/rtl/sequential.py: one multiplier for every
+layer, cycles derived exactly from the layer geometry) meets the rate, it is the plan. This
 writes build/<run>/plan/plan_<part>_<clock>mhz_<rate>ips.{json,md} (or ..._hop<H>ms for the
 streaming IP; other settings keep their files) with the chosen RFs, the predicted II (cycles per
 hop), the multipliers against the part's DSP blocks and the real-time margin. `--check N` then
@@ -108,6 +110,12 @@ def plan_run(run_dir, part, target: Target, check: int = 0, command: str = "") -
     if stream_plan is not None:
         report["decision_frames"] = stream_plan.decision_frames
     stem = run_dir / "plan" / report_stem(part, target)
+    engine = None if target.stream else _sequential(graph)
+    if engine is not None:
+        report["sequential"] = {"ii_cycles": engine.compute_cycles, "achieves": target.achieved(engine.compute_cycles)}
+        # one multiplier for every layer: fewer than any dataflow plan (one per layer with weights at least)
+        if engine.compute_cycles <= budget and len(space.layers) > 1:
+            return _sequential_plan(report, stem, engine, target, run_dir, check)
     try:
         plan = least_area(space, budget, capacity, target.unit)
     except PlanInfeasible as err:
@@ -142,6 +150,36 @@ def plan_run(run_dir, part, target: Target, check: int = 0, command: str = "") -
         if not report["check"]["meets_budget"]:
             report["verdict"] = (f"misses {target.describe()} in simulation: {cycles_text(measured['ii_cycles'])} > "
                                  f"{cycles_text(budget)} {target.unit} (predicted {cycles_text(report['ii_cycles'])})")
+    _write(stem, report)
+    return report
+
+
+def _sequential(graph):
+    """The sequential engine's stage (hw/rtl/sequential.py), or None for a graph it cannot compute."""
+    from hw.rtl.errors import UnsupportedLayerError
+    from hw.rtl.generate import sequential_engine
+
+    try:
+        return sequential_engine(graph)[0]
+    except UnsupportedLayerError:
+        return None
+
+
+def _sequential_plan(report: dict, stem: Path, engine, target: Target, run_dir: Path, check: int) -> dict:
+    """The plan when the sequential engine meets the budget: RF=seq (and with `check`, simulated)."""
+    budget = report["budget_cycles"]
+    ii = engine.compute_cycles
+    report.update(feasible=True, reuse_factor="seq", ii_cycles=ii, multipliers=1, margin=budget / ii,
+                  layers=[{"layer": name, "keras_layer": name, "reuse_factor": "seq", "multipliers": "shared",
+                           "cycles": cycles} for name, cycles in engine.notes["layer_cycles"].items()],
+                  verdict=f"meets {target.describe()} with the sequential engine, one multiplier for every layer "
+                          f"(predicted {cycles_text(ii)} <= {cycles_text(budget)} {target.unit})")
+    if check:
+        measured = measure(run_dir, "seq", check, stem.parent / f"{stem.name}_rtl")
+        report["check"] = {**measured, "meets_budget": measured["ii_cycles"] <= budget}
+        if not report["check"]["meets_budget"]:
+            report["verdict"] = (f"misses {target.describe()} in simulation: {cycles_text(measured['ii_cycles'])} > "
+                                 f"{cycles_text(budget)} {target.unit} (predicted {cycles_text(ii)})")
     _write(stem, report)
     return report
 
@@ -263,6 +301,9 @@ def markdown(r: dict) -> str:
                       f"{what[0]} {cycles_text(c['ii_cycles'])} (predicted {cycles_text(r['ii_cycles'])}), {what[1]} {cycles_text(c['latency_cycles'])} "
                       f"cycles; the measured {what[0]} {'meets' if c['meets_budget'] else 'MISSES'} the budget "
                       f"of {cycles_text(r['budget_cycles'])} ({c.get('sim_report') or c.get('rtl')})."]
+    if r.get("sequential") and r.get("reuse_factor") != "seq":
+        lines += ["", f"The sequential engine (RF=seq, one multiplier for every layer) would take "
+                      f"{cycles_text(r['sequential']['ii_cycles'])} {r['unit']} ({r['sequential']['achieves']})."]
     lines += ["", "Cost model: multipliers only (LUTs, flip-flops and block RAM are not counted); cycles are the "
                   "generator's schedule (hw/planner.py).", ""]
     if r.get("command"):

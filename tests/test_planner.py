@@ -96,6 +96,31 @@ def test_cli_plan_writes_report(toy_run, capsys):
     assert "fc1=" in rep["reuse_factor"] and "fc_out=" in rep["reuse_factor"]
 
 
+def test_cli_plan_takes_the_sequential_engine_when_it_meets_the_rate(toy_run, capsys):
+    """At a slow rate one multiplier for every layer (RF=seq) is the least area; the report names the
+    engine's predicted cycles, which the faster setting above reports as the option not taken."""
+    import json
+
+    from hw.rtl.generate import sequential_engine
+    from hw.rtl.run import graph_for_run
+
+    engine, _ = sequential_engine(graph_for_run(toy_run)[0])
+    c = engine.compute_cycles  # a budget of exactly its cycles at 12 MHz, then one cycle less
+    for r, want in ((12e6 / (c + 0.5), "seq"), (12e6 / (c - 0.5), None)):
+        code, out = _plan(["--run", str(toy_run), "--part", "ice40-up5k-sg48", "--clock-mhz", "12", "--rate", repr(r)],
+                          capsys)
+        assert code == 0, out.err
+        rep = json.loads((toy_run / "plan" / f"plan_ice40-up5k-sg48_12mhz_{r:g}ips.json").read_text())
+        assert rep["budget_cycles"] == (c if want else c - 1)
+        assert rep["sequential"]["ii_cycles"] == engine.compute_cycles
+        if want == "seq":
+            assert rep["reuse_factor"] == "seq" and rep["multipliers"] == 1 and rep["ii_cycles"] <= rep["budget_cycles"]
+            assert [l["layer"] for l in rep["layers"]] == ["fc1", "fc_out"]
+        else:
+            assert "fc1=" in rep["reuse_factor"] and rep["multipliers"] >= 2
+            assert "sequential engine" in (toy_run / "plan" / f"plan_ice40-up5k-sg48_12mhz_{r:g}ips.md").read_text()
+
+
 def test_cli_infeasible_rate_is_one_error_line(toy_run, capsys):
     code, out = _plan(["--run", str(toy_run), "--part", "ice40-up5k-sg48", "--clock-mhz", "1", "--rate", "1e7"], capsys)
     assert code == 2 and out.err.count("error:") == 1

@@ -77,6 +77,13 @@ def choose_reuse(spec: LayerSpec, reuse_factor) -> int:
     return cap
 
 
+def sequential_engine(model_graph, top: str = "kws_top") -> tuple[EmittedLayer, Edge]:
+    """The sequential engine of a graph (RF=seq) without writing it: its stage (cycles per frame,
+    the layers it walks) and input edge; UnsupportedLayerError for what it cannot compute."""
+    specs = read_graph(model_graph) if not isinstance(model_graph, list) else model_graph
+    return sequential_stage(apply_passes(specs, [FuseActivation(keep=lambda s: False), FoldZeroPadding()]), top)
+
+
 def emit_layer(spec: LayerSpec, edge, top: str, rf: int) -> EmittedLayer:
     """A layer's hardware from the one layer table (the default `emit` of generate_rtl)."""
     return emitter_for(spec)(spec, edge, top, rf)
