@@ -143,3 +143,20 @@ def test_make_pnr_on_a_tiny_run(tiny_run, capsys):
     assert (tiny_run / "pnr" / "pnr_report_ice40-up5k-sg48_rf8_12mhz.md").exists()  # the first report is kept
     text = "\n".join(pnr_section(tiny_run))
     assert "| ice40-up5k-sg48 | 8 | 12 | timing met |" in text and "| ice40-up5k-sg48 | 8 | 2000 | timing missed |" in text
+
+
+def test_sequential_engine_places_with_one_dsp_and_block_ram(tiny_run, capsys):
+    """RF=seq on the UP5K: one SB_MAC16 for both layers, timing met, fewer logic cells than the
+    dataflow design at RF 8 (this MLP's memories are a few words: Yosys keeps them in logic;
+    tests/test_rtl_synth.py checks that larger ones become block RAM)."""
+    from hw.pnr import main
+
+    assert main(["--run", str(tiny_run), "--part", UP5K, "--reuse-factor", "seq"]) == 0
+    capsys.readouterr()
+    rep = json.loads((tiny_run / "pnr" / "pnr_report_ice40-up5k-sg48_rfseq_12mhz.json").read_text())
+    assert rep["verdict"] == TIMING_MET and rep["design"]["multipliers"] == 1
+    u = rep["utilization"]
+    assert u["dsp"]["used"] == 1
+    dataflow = tiny_run / "pnr" / "pnr_report_ice40-up5k-sg48_rf8_12mhz.json"
+    if dataflow.exists():  # test_make_pnr_on_a_tiny_run ran first
+        assert u["logic_cells"]["used"] < json.loads(dataflow.read_text())["utilization"]["logic_cells"]["used"]

@@ -156,3 +156,21 @@ def test_block_ram_line_buffer_maps_to_block_ram(tmp_path):
                                 params=params)["summary"]
     assert res[0]["bram"] == 0 and res[0]["ff"] >= pixels_bits, res
     assert res[8]["bram"] >= 1 and res[8]["ff"] < pixels_bits / 4 and res[8]["lut"] < res[0]["lut"] / 2, res
+
+
+def test_sequential_engine_memories_map_to_block_ram(tmp_path):
+    """RF=seq on the frame-memory model (conv 6x5x8 -> 16, depthwise, dense: 480-element maps,
+    3,216 weights): the input frame, both activation buffers and the weight ROM are block RAM,
+    one SB_MAC16 multiplies for all three layers, and the flip-flops are counters and pipeline
+    registers, far fewer than one map's bits."""
+    from hw.rtl import generate_rtl
+    from sim.testmodels import frame_memory_model, to_hls
+
+    graph = to_hls(frame_memory_model(seed=1), tmp_path / "prj")
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor="seq")
+    (engine,) = [l for l in design.layers if l.module]
+    from hw.tools.yosys import synthesize_netlist
+
+    res = synthesize_netlist(design.files, engine.module, tmp_path / "syn", "ice40", options="-dsp")["summary"]
+    assert res["dsp"] == 1 and res["bram"] >= 4, res
+    assert res["ff"] < 480 * 8, res
