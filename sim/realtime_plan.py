@@ -144,14 +144,19 @@ def plan_run(run_dir, part, target: Target, check: int = 0, command: str = "") -
                           verdict=f"meets {target.describe()} after {len(report['rounds']) - 1} re-plan(s) "
                                   f"(planned within {cycles_text(report['rounds'][-1]['planned_within'])} "
                                   f"{target.unit}, predicted {cycles_text(tight.ii_cycles)})")
-        measured = (measure_stream(run_dir, graph, stream_plan, tight.reuse, check, rtl) if target.stream
-                    else measure(run_dir, tight.reuse, check, rtl))
-        report["check"] = {**measured, "meets_budget": measured["ii_cycles"] <= budget}
-        if not report["check"]["meets_budget"]:
-            report["verdict"] = (f"misses {target.describe()} in simulation: {cycles_text(measured['ii_cycles'])} > "
-                                 f"{cycles_text(budget)} {target.unit} (predicted {cycles_text(report['ii_cycles'])})")
+        _record_check(report, target, measure_stream(run_dir, graph, stream_plan, tight.reuse, check, rtl)
+                      if target.stream else measure(run_dir, tight.reuse, check, rtl))
     _write(stem, report)
     return report
+
+
+def _record_check(report: dict, target: Target, measured: dict) -> None:
+    """The simulated plan into the report; a measured II over the budget is the verdict."""
+    budget = report["budget_cycles"]
+    report["check"] = {**measured, "meets_budget": measured["ii_cycles"] <= budget}
+    if not report["check"]["meets_budget"]:
+        report["verdict"] = (f"misses {target.describe()} in simulation: {cycles_text(measured['ii_cycles'])} > "
+                             f"{cycles_text(budget)} {target.unit} (predicted {cycles_text(report['ii_cycles'])})")
 
 
 def _sequential(graph):
@@ -175,11 +180,7 @@ def _sequential_plan(report: dict, stem: Path, engine, target: Target, run_dir: 
                   verdict=f"meets {target.describe()} with the sequential engine, one multiplier for every layer "
                           f"(predicted {cycles_text(ii)} <= {cycles_text(budget)} {target.unit})")
     if check:
-        measured = measure(run_dir, "seq", check, stem.parent / f"{stem.name}_rtl")
-        report["check"] = {**measured, "meets_budget": measured["ii_cycles"] <= budget}
-        if not report["check"]["meets_budget"]:
-            report["verdict"] = (f"misses {target.describe()} in simulation: {cycles_text(measured['ii_cycles'])} > "
-                                 f"{cycles_text(budget)} {target.unit} (predicted {cycles_text(ii)})")
+        _record_check(report, target, measure(run_dir, "seq", check, stem.parent / f"{stem.name}_rtl"))
     _write(stem, report)
     return report
 

@@ -46,6 +46,22 @@ class EmittedLayer:
     notes: dict = field(default_factory=dict)
 
 
+def stream_module_head(name: str, in_w: int, out_w: int) -> str:
+    """`module <name> (...);` with the ports every stream stage has: clock, reset, an AXI-Stream
+    slave of `in_w` data bits and a master of `out_w`."""
+    return f"""module {name} (
+    input  wire clk,
+    input  wire rst_n,
+    input  wire [{in_w-1}:0] s_axis_tdata,
+    input  wire s_axis_tvalid,
+    output wire s_axis_tready,
+    output wire [{out_w-1}:0] m_axis_tdata,
+    output wire m_axis_tvalid,
+    input  wire m_axis_tready
+);
+"""
+
+
 def verilog_ident(name: str) -> str:
     """A Verilog-safe identifier from a layer name."""
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)

@@ -15,7 +15,7 @@ from ..layer_spec import FusedActivation
 from ..shift_add import constant_mac
 from .shift_add_emitter import shift_add_module
 from ..requant import OVF_CODE, RND_CODE, pack, requant_params, verilog_const
-from .base import EmittedLayer, Edge, verilog_ident
+from .base import EmittedLayer, Edge, stream_module_head, verilog_ident
 
 
 
@@ -172,17 +172,7 @@ def _stream_wrapper(comment: str, name: str, in_w: int, out_w: int, core: str, p
                     prelude: str = "") -> str:
     """The layer module: stream ports, optional `prelude` (ROM), the core with its parameters and extra `ports`."""
     return f"""{comment}
-module {name} (
-    input  wire clk,
-    input  wire rst_n,
-    input  wire [{in_w-1}:0] s_axis_tdata,
-    input  wire s_axis_tvalid,
-    output wire s_axis_tready,
-    output wire [{out_w-1}:0] m_axis_tdata,
-    output wire m_axis_tvalid,
-    input  wire m_axis_tready
-);
-{prelude}    {core} #(
+{stream_module_head(name, in_w, out_w)}{prelude}    {core} #(
         {plist}
     ) u_core (
         .clk(clk), .rst_n(rst_n),

@@ -14,7 +14,7 @@ from qat.fixed import MAX_WIDTH
 
 from ..errors import UnsupportedLayerError
 from ..requant import OVF_CODE, RND_CODE, requant_params
-from .base import EmittedLayer, Edge, verilog_ident
+from .base import EmittedLayer, Edge, stream_module_head, verilog_ident
 from .window import behind_window, check_pixel_beat, window_of
 
 # widest pooling accumulator: one bit below the fixed-point type's limit
@@ -30,23 +30,36 @@ def division_magic(k: int, n_bits: int) -> tuple[int, int]:
     return m, s
 
 
-def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
+def pool_arithmetic(spec, src) -> tuple[str, "Window", dict]:
+    """(op, window, the kws_pool_combine / output-conversion parameters) of a pooling layer reading
+    elements of type `src` (an Edge or a FixedType), after the checks every pooling form shares."""
     op = str(spec.attrs.get("pool_op", "Average"))
     if op not in ("Average", "Max"):
         raise UnsupportedLayerError(spec.name, spec.kind, f"pool_op {op!r} not implemented")
     win = window_of(spec, spec.kind.endswith("2D"), pool=True)
     if win.pt or win.pb or win.pl or win.pr:
         raise UnsupportedLayerError(spec.name, spec.kind, "padded pooling is not implemented (nor modelled by hw.golden)")
-    check_pixel_beat(spec, edge_in, win)
     acc, out = spec.accum, spec.out_type
     if acc is None:
         raise UnsupportedLayerError(spec.name, spec.kind, "no accum_t in the graph")
     if op == "Average" and acc.overflow != "WRAP":
         raise UnsupportedLayerError(spec.name, spec.kind, f"saturating accumulator {acc} is order-dependent")
-    if acc.frac < edge_in.frac:
+    if acc.frac < src.frac:
         raise UnsupportedLayerError(spec.name, spec.kind, f"accumulator {acc} drops input fraction bits")
     if acc.width > MAX_ACC:
         raise UnsupportedLayerError(spec.name, spec.kind, f"accumulator width {acc.width} exceeds {MAX_ACC}")
+    to_acc, outp = requant_params(src.frac, acc), requant_params(acc.frac, out)
+    return op, win, {"MAXP": int(op == "Max"), "IN_W": src.width, "IN_SIGNED": int(src.signed),
+                     "ACC_W": acc.width, "ACC_SIGNED": int(acc.signed), "IN_SHIFT": to_acc["SHIFT"],
+                     "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
+                     "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "OUT_SHIFT": outp["SHIFT"],
+                     "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
+
+
+def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
+    op, win, arith = pool_arithmetic(spec, edge_in)
+    check_pixel_beat(spec, edge_in, win)
+    acc, out = spec.accum, spec.out_type
     k = win.taps
     magic, mshift = division_magic(k, acc.width)
     # How many channels at once, by what the stream allows (kws_stage_budget: cycles per frame of
@@ -72,32 +85,18 @@ def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     else:
         mode, cycles = "parallel", win.positions * k
     serial = mode == "serial divider"
-    to_acc = requant_params(edge_in.frac, acc)
-    outp = requant_params(acc.frac, out)
-    params = {"C": win.c, "K": k, "MAXP": int(op == "Max"), **({"SDIV": 1} if sdiv else {}),
+    ins = ("IN_W", "IN_SIGNED", "ACC_W", "ACC_SIGNED", "IN_SHIFT", "ACC_RND", "ACC_OVF")
+    outs = ("OUT_W", "OUT_SIGNED", "OUT_SHIFT", "OUT_RND", "OUT_OVF")
+    params = {"C": win.c, "K": k, "MAXP": arith["MAXP"], **({"SDIV": 1} if sdiv else {}),
               **({} if mode == "channel-serial" else {"SERIAL_DIV": int(serial)}),
-              "IN_W": edge_in.width, "IN_SIGNED": int(edge_in.signed),
-              "ACC_W": acc.width, "ACC_SIGNED": int(acc.signed), "IN_SHIFT": to_acc["SHIFT"],
-              "ACC_RND": RND_CODE[acc.rounding], "ACC_OVF": OVF_CODE[acc.overflow],
-              "MW": mshift + 1, "MAGIC": f"{mshift + 1}'d{magic}", "MSHIFT": mshift,
-              "OUT_W": out.width, "OUT_SIGNED": int(out.signed), "OUT_SHIFT": outp["SHIFT"],
-              "OUT_RND": outp["RND"], "OUT_OVF": outp["OVF"]}
+              **{n: arith[n] for n in ins}, "MW": mshift + 1, "MAGIC": f"{mshift + 1}'d{magic}", "MSHIFT": mshift,
+              **{n: arith[n] for n in outs}}
     name = f"{prefix}_{verilog_ident(spec.name)}"
     core_name = name if win.global_ else f"{name}_pool"
     out_w = win.c * out.width
     plist = ",\n        ".join(f".{k_}({v})" for k_, v in params.items())
     core = f"""// Layer {spec.name} ({spec.kind}, {op}): {k}-pixel windows of {win.c} channels; acc {acc}, out {out} (generated)
-module {core_name} (
-    input  wire clk,
-    input  wire rst_n,
-    input  wire [{edge_in.tdata_width-1}:0] s_axis_tdata,
-    input  wire s_axis_tvalid,
-    output wire s_axis_tready,
-    output wire [{out_w-1}:0] m_axis_tdata,
-    output wire m_axis_tvalid,
-    input  wire m_axis_tready
-);
-    {"kws_pool_serial" if mode == "channel-serial" else "kws_pool"} #(
+{stream_module_head(core_name, edge_in.tdata_width, out_w)}    {"kws_pool_serial" if mode == "channel-serial" else "kws_pool"} #(
         {plist}
     ) u_pool (
         .clk(clk), .rst_n(rst_n),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..errors import UnsupportedLayerError
-from .base import EmittedLayer, Edge
+from .base import EmittedLayer, Edge, stream_module_head
 
 
 @dataclass(frozen=True)
@@ -140,17 +140,7 @@ def windowed_wrapper(name: str, layer: str, kind: str, win: Window, edge_in: Edg
     plist = ", ".join(f".{k}({v})" for k, v in window_params(win, edge_in.width).items())
     buffer = "ring of" if win.stream else "block-RAM line buffer of" if win.mem_words else "line buffer of"
     return f"""// Layer {layer} ({kind}): {buffer} {win.fh} rows x {win.w} pixels, {win.fh}x{win.fw} windows stride {win.sh}x{win.sw} -> {core_module} (generated)
-module {name} (
-    input  wire clk,
-    input  wire rst_n,
-    input  wire [{cw-1}:0] s_axis_tdata,
-    input  wire s_axis_tvalid,
-    output wire s_axis_tready,
-    output wire [{out_tdata_width-1}:0] m_axis_tdata,
-    output wire m_axis_tvalid,
-    input  wire m_axis_tready
-);
-    wire [{cw-1}:0] win_tdata;
+{stream_module_head(name, cw, out_tdata_width)}    wire [{cw-1}:0] win_tdata;
     wire win_tvalid, win_tready;
     {window_module(win)} #({plist}) u_win (
         .clk(clk), .rst_n(rst_n),
