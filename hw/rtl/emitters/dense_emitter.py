@@ -149,7 +149,8 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, extra_files={f"{name}_rom.v": rom_text, f"{name}_rom.hex": rom_hex},
         out=Edge(out_beat, out),
-        library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_unpack.v", "kws_frame_store.v", "kws_dense.v"),
+        library=("kws_requant.v", "kws_requant_act.v", "kws_dense_out.v", "kws_mac_chain.v", "kws_unpack.v", "kws_frame_store.v",
+                 "kws_dense.v"),
         multipliers=ib * ob, rom_bits=rom_bits, compute_cycles=cycles,
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "output_register_bits": (1 if single else 2) * n_out * out.width,
@@ -245,7 +246,8 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
                f"        .x_q(x_q), .sums(sums)"))
     return EmittedLayer(
         layer=layer, kind=kind, module=name, verilog=text, out=Edge(n_out, out), extra_files={f"{sa_name}.v": sa_text},
-        library=("kws_requant.v", "kws_requant_act.v", "kws_mac_chain.v", "kws_dense_pipe.v"), multipliers=n_in * n_out,
+        library=("kws_requant.v", "kws_requant_act.v", "kws_dense_out.v", "kws_mac_chain.v", "kws_dense_pipe.v"),
+        multipliers=n_in * n_out,
         rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, "shift_add": st,

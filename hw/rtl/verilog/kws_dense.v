@@ -131,17 +131,18 @@ module kws_dense #(
                             .PROD_SHIFT(PROD_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
                 u_mac (.acc_in(acc[o*ACC_W +: ACC_W]), .x(xo), .w(rom_data[o*IB*W_W +: IB*W_W]),
                        .sum(sums[o*ACC_W +: ACC_W]));
-            wire [ACC_W-1:0] total;  // what the output requantizer sees
+            wire [((SH_W > 0) ? SH_W : 1)-1:0] k;  // this output group's shift (SH_W > 0)
             if (SH_W > 0) begin : g_shift
                 localparam [N_OUT*SH_W-1:0] K_ALL = SHIFTS;
-                wire [SH_W-1:0] k = K_ALL[(og*OB + o)*SH_W +: SH_W];
-                assign total = (sums[o*ACC_W +: ACC_W] << k) + bias[(og*OB + o)*ACC_W +: ACC_W];
+                assign k = K_ALL[(og*OB + o)*SH_W +: SH_W];
             end else begin : g_plain
-                assign total = sums[o*ACC_W +: ACC_W];
+                assign k = 1'b0;
             end
-            kws_requant_act #(.IN_W(ACC_W), .IN_SIGNED(1), .MID_W(RES_W), .MID_SIGNED(RES_SIGNED), .MID_SHIFT(RES_SHIFT),
-                              .MID_RND(RES_RND), .MID_OVF(RES_OVF), .RELU(RELU), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
-                              .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
+            kws_dense_out #(.ACC_W(ACC_W), .SH_W(SH_W), .RES_W(RES_W), .RES_SIGNED(RES_SIGNED), .RES_SHIFT(RES_SHIFT),
+                            .RES_RND(RES_RND), .RES_OVF(RES_OVF), .RELU(RELU), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
+                            .OUT_SHIFT(OUT_SHIFT), .OUT_RND(OUT_RND), .OUT_OVF(OUT_OVF))
+                u_out (.sum(sums[o*ACC_W +: ACC_W]), .k(k), .bias(bias[(og*OB + o)*ACC_W +: ACC_W]),
+                       .dout(yres[o*OUT_W +: OUT_W]));
         end
     endgenerate
 

@@ -79,17 +79,17 @@ module kws_dense_pipe #(
                     u_mac (.acc_in((SH_W > 0) ? {ACC_W{1'b0}} : bias[o*ACC_W +: ACC_W]), .x(xr),
                            .w(weights[o*N_IN*W_W +: N_IN*W_W]), .sum(sum));
             end
-            wire [ACC_W-1:0] total;  // what the output requantizer sees
+            wire [((SH_W > 0) ? SH_W : 1)-1:0] k;  // this output's shift (SH_W > 0): a constant
             if (SH_W > 0) begin : g_shift
                 localparam [N_OUT*SH_W-1:0] K_ALL = SHIFTS;
-                localparam [SH_W-1:0] K = K_ALL[o*SH_W +: SH_W];
-                assign total = (sum << K) + bias[o*ACC_W +: ACC_W];
+                assign k = K_ALL[o*SH_W +: SH_W];
             end else begin : g_plain
-                assign total = sum;
+                assign k = 1'b0;
             end
-            kws_requant_act #(.IN_W(ACC_W), .IN_SIGNED(1), .MID_W(RES_W), .MID_SIGNED(RES_SIGNED), .MID_SHIFT(RES_SHIFT),
-                              .MID_RND(RES_RND), .MID_OVF(RES_OVF), .RELU(RELU), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
-                              .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(total), .dout(yres[o*OUT_W +: OUT_W]));
+            kws_dense_out #(.ACC_W(ACC_W), .SH_W(SH_W), .RES_W(RES_W), .RES_SIGNED(RES_SIGNED), .RES_SHIFT(RES_SHIFT),
+                            .RES_RND(RES_RND), .RES_OVF(RES_OVF), .RELU(RELU), .OUT_W(OUT_W), .OUT_SIGNED(OUT_SIGNED),
+                            .OUT_SHIFT(OUT_SHIFT), .OUT_RND(OUT_RND), .OUT_OVF(OUT_OVF))
+                u_out (.sum(sum), .k(k), .bias(bias[o*ACC_W +: ACC_W]), .dout(yres[o*OUT_W +: OUT_W]));
         end
     endgenerate
 
