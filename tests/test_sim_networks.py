@@ -92,7 +92,9 @@ def test_real_run_200_clips_identical(run, tmp_path):
 
 
 # Real clips in the default suite: the three model kinds (narrow, random weights, so no trained
-# run is needed) on 200 held-out test clips of the shared Speech Commands subset, every output bit.
+# run is needed) on 1,000 clips of the shared Speech Commands subset (the testing list's 469, then
+# validation and training clips: all real recordings), every output bit.
+N_REAL = 1000
 REAL_CLIP_CASES = [
     ("dscnn", "mfcc", 8, 8, {"width": 8}),
     ("streaming_ffn", "logmel", 8, 1960, {"width": 32, "depth": 2}),
@@ -111,8 +113,11 @@ def real_test_audio():
     root = gsc_dir()
     if root is None:
         pytest.skip("Speech Commands data not found (set KWS_GSC_DIR)")
-    clips = load_splits(DataConfig(source="gsc", path=str(root)), progress=False, splits=("test",))["test"]
-    return clips.audio[:200]
+    splits = ("test", "validation", "train")
+    clips = load_splits(DataConfig(source="gsc", path=str(root)), progress=False, splits=splits)
+    audio = np.concatenate([clips[s].audio for s in splits])[:N_REAL]
+    assert len(audio) == N_REAL, f"only {len(audio)} clips in the shared subset"
+    return audio
 
 
 @pytest.mark.gsc
@@ -130,6 +135,6 @@ def test_real_clips_rtl_equals_golden(real_test_audio, tmp_path, name, kind, bit
     x_raw = golden_of(graph).quantize_input(x)
     res = compare(design, graph, x_raw, p_valid=90, p_ready=90, seed=1)
     _record(f"real_clips_{name}{kw.get('head', '')}_{bits}b_rf{str(rf).replace(',', '_')}", {**res, **lower_bounds(design)})
-    assert res["exact"] == res["n"] == 200, res["first_bad"]
+    assert res["exact"] == res["n"] == N_REAL, res["first_bad"]
     outputs = golden_of(graph).run_raw(np.asarray(x_raw, np.int64)).reshape(len(x_raw), -1)
     assert len(np.unique(outputs, axis=0)) > 100  # real clips give varied outputs, not one saturated code
