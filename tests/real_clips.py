@@ -16,17 +16,19 @@ def _real_features(kind: str, n: int) -> np.ndarray:
     from qat.features import Normalizer, compute
     from tests.conftest import gsc_dir
 
-    clips = load_splits(DataConfig(source="gsc", path=str(gsc_dir())), progress=False, splits=("test",))["test"]
-    feats = compute(kind, clips.audio[:n])
+    splits = ("test", "validation", "train")  # the testing list first; beyond it, other real recordings
+    clips = load_splits(DataConfig(source="gsc", path=str(gsc_dir())), progress=False, splits=splits)
+    feats = compute(kind, np.concatenate([clips[s].audio for s in splits])[:n])
     return Normalizer.fit(kind, feats)(kind, feats).astype(np.float32)
 
 
 def real_features(kind: str = "mfcc", n: int = 200) -> np.ndarray:
-    """The first n test clips' features, normalized (skips the test when the data is missing)."""
+    """The first n clips' features (the testing list's 469, then validation and training clips),
+    normalized (skips the test when the data is missing)."""
     from tests.conftest import gsc_dir
 
     if gsc_dir() is None:
         pytest.skip("Speech Commands data not found (set KWS_GSC_DIR)")
     x = _real_features(kind, n)
-    assert len(x) == n, f"only {len(x)} test clips"
+    assert len(x) == n, f"only {len(x)} clips"
     return x
