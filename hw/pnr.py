@@ -103,6 +103,8 @@ def markdown(rep: dict) -> str:
               f"{rep['design']['multipliers']} multipliers and {rep['design']['rom_bits']} weight ROM bits in the RTL.", ""]
     if rep["commands"].get("nextpnr"):
         lines += [f"nextpnr: `{rep['commands']['nextpnr']}` ({rep['tool']}).", ""]
+    if rep["commands"].get("nextpnr_pack"):
+        lines += [f"Packer only (no placement: the netlist is larger than the part): `{rep['commands']['nextpnr_pack']}`.", ""]
     note = rep["io_note"]
     if note["io"] == "shell":
         lines += [f"I/O: inside hw.rtl.io_shell ({note['pins']} pins): the {note['in_tdata_bits']}-bit input beat "

@@ -95,14 +95,18 @@ def test_more_pins_than_the_package_does_not_fit(counter):
 
 
 def test_design_larger_than_a_made_up_part_does_not_fit(counter):
-    """A part entry smaller than its device: caught after synthesis (nextpnr not run), or after
-    placement when only nextpnr's count (11 logic cells for 8 LUTs + carries) is too large."""
+    """A part entry smaller than its device: caught after synthesis (not placed; the packer's cell
+    count is reported), or after placement when only nextpnr's count (11 logic cells for 8 LUTs +
+    carries) is too large."""
     files, work = counter
     up5k = PARTS[UP5K]
     r = place_and_route(files, "counter", dataclasses.replace(up5k, name="tiny4", logic_cells=4, ff=4), work)
-    assert r.verdict == DOES_NOT_FIT and "after synthesis" in r.reason and "nextpnr not run" in r.reason
+    assert r.verdict == DOES_NOT_FIT and "after synthesis" in r.reason and "not placed" in r.reason
     assert r.utilization["ff"] == {"used": 8, "available": 4, "bel": None} and "nextpnr" not in r.seconds
-    assert not any(work.glob("nextpnr_counter_tiny4_*"))
+    assert not any(work.glob("nextpnr_counter_tiny4_*"))  # no placement was tried
+    # the packer's count: every LUT4 and carry of the counter in a cell of its own or with its FF
+    assert r.utilization["logic_cells"]["bel"] == "ICESTORM_LC" and r.utilization["logic_cells"]["used"] >= 8
+    assert f"packer needs {r.utilization['logic_cells']['used']} logic cells" in r.reason
     r = place_and_route(files, "counter", dataclasses.replace(up5k, name="tiny10", logic_cells=10), work)
     assert r.verdict == DOES_NOT_FIT and r.reason.startswith("placed: ")
     assert r.utilization["logic_cells"]["used"] > 10 == r.utilization["logic_cells"]["available"]

@@ -190,10 +190,15 @@ def place_and_route(files, top: str, part, work_dir: Path, clock_mhz: float | No
                        commands={"yosys": syn.get("script", "")})
     capacity = part.capacity()
     over = _over({k: syn["summary"][s] for k, s in SYNTH_KEYS.items()}, capacity)
-    if over:  # nextpnr would stop at packing; say so with Yosys's numbers
-        result.verdict, result.reason = DOES_NOT_FIT, f"after synthesis: {_over_text(over)}; nextpnr not run"
+    if over:  # no placement can succeed: say so with Yosys's numbers, and the packer's cell count
+        result.verdict, result.reason = DOES_NOT_FIT, f"after synthesis: {_over_text(over)}; not placed"
         result.utilization = {k: {"used": syn["summary"][s], "available": capacity[k], "bel": None}
                               for k, s in SYNTH_KEYS.items()}
+        cells = _packed_cells(command, part, syn["netlist"], work_dir / f"pack_{top}_{part.name}", timeout, result)
+        if cells is not None:
+            result.utilization["logic_cells"] = {"used": cells, "available": capacity["logic_cells"],
+                                                 "bel": BELS[part.family]["logic_cells"]}
+            result.reason += f"; nextpnr's packer needs {cells} logic cells"
         return result
 
     run_dir = work_dir / f"nextpnr_{top}_{part.name}_{clock_mhz:g}mhz_seed{seed}"
@@ -249,6 +254,27 @@ def place_and_route(files, top: str, part, work_dir: Path, clock_mhz: float | No
     result.reason = (f"fmax {worst:.2f} MHz {'<' if slow else '>='} {clock_mhz:g} MHz requested"
                      + (f" on {', '.join(slow)}" if slow else ""))
     return result
+
+
+def _packed_cells(command: list[str], part, netlist: str, run_dir: Path, timeout: float, result) -> int | None:
+    """Logic cells after nextpnr's packer (`--pack-only`: no placement). On an iCE40 a cell holds a
+    LUT4 and a flip-flop, and a flip-flop without a LUT of its own (a register fed by a register or a
+    block RAM) takes a cell alone: Yosys's LUT4 count is a lower bound of the cells, not the cells."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    args = [f"--{part.device}", "--package", part.package, "--json", os.path.relpath(netlist, run_dir), "--pack-only",
+            "-l", "nextpnr.log"]
+    result.commands["nextpnr_pack"] = " ".join([f"nextpnr-{part.family}", *args])
+    t0 = time.perf_counter()
+    try:
+        subprocess.run(command + args, cwd=run_dir, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        result.seconds["nextpnr_pack"] = time.perf_counter() - t0
+    log = run_dir / "nextpnr.log"
+    found = parse_utilization(log.read_text(errors="replace") if log.exists() else "")
+    return found.get(BELS[part.family]["logic_cells"], {}).get("used")
 
 
 def tool_version(family: str) -> str:
