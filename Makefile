@@ -42,12 +42,19 @@ help:
 setup: $(VENV)/.installed system-deps
 
 # Re-installs only when pyproject.toml changes, so a second `make setup` takes a second.
+# A venv that is a link to another checkout's (a git worktree sharing one install) is left alone:
+# an editable install from here would re-point the other checkout's packages at this tree.
+ifeq ($(shell [ -L $(VENV) ] && echo link),link)
+$(VENV)/.installed: pyproject.toml
+	@echo "note: $(VENV) links to another checkout's venv: not reinstalled from here"
+else
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (TensorFlow 2.15 needs Python 3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[hw,dev]'
 	touch $@
+endif
 
 # Debian packages: espeak-ng synthesizes the offline demo data; liblz4-dev lets Verilator write
 # FST waveforms (`make sim ... WAVES=1`); iverilog is the second simulator of the small designs.
