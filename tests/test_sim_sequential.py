@@ -3,8 +3,10 @@ cycles against the count the generator derives from the layer geometry alone.
 
 One small model per layer type the engine walks (padding, strides, 1-D and 2-D, depthwise,
 pointwise, dense, average and max pooling, a stand-alone activation), a random DS-CNN with its
-global average pool, and the frame-memory model (conv -> depthwise -> dense: three layers of
-different widths sharing the multiplier); random bubbles and backpressure.
+global average pool, a 4-bit raw-waveform CNN (strided 1-D convs, average head), a DS-CNN with
+per-channel power-of-two weights, an MLP and
+the frame-memory model (conv -> depthwise -> dense: three layers of different widths sharing the
+multiplier); random bubbles and backpressure.
 """
 
 import pytest
@@ -14,7 +16,8 @@ from hw.rtl.errors import UnsupportedLayerError
 from hw.rtl.reuse import parse_reuse
 from sim.check import compare, timing
 from sim.reference import random_raw_inputs
-from sim.testmodels import frame_memory_model, kws_model, layer_model, residual_model, small_mlp, to_hls
+from sim.testmodels import (frame_memory_model, kws_model, layer_model, per_channel_model, residual_model, small_mlp,
+                            to_hls)
 from tests.rtl_checks import assert_rtl_exact
 
 N = 40
@@ -37,17 +40,20 @@ def test_sequential_layer_rtl_equals_golden(kind, tmp_path):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("name", ["frame_memory", "mlp", "dscnn"])
+@pytest.mark.parametrize("name", ["frame_memory", "mlp", "dscnn", "raw_cnn", "dscnn_per_channel"])
 def test_sequential_network_rtl_equals_golden_and_cycles(name, tmp_path):
     """Several layers on one multiplier: exact under bubbles and backpressure; back to back, a frame
     every `expected_ii_cycles` - the layers' loop counts, drains and the output beats, nothing else
     (the next input streams in while the later layers compute)."""
     model = {"frame_memory": lambda: frame_memory_model(seed=2),
              "mlp": lambda: small_mlp(64, (32, 16), 8, seed=2),
-             "dscnn": lambda: kws_model("dscnn", bits=8, seed=2, width=8)}[name]()
+             "dscnn": lambda: kws_model("dscnn", bits=8, seed=2, width=8),
+             "raw_cnn": lambda: kws_model("raw_cnn", bits=4, seed=2, channels=(4, 8, 8, 8), head="average"),
+             # 4-bit per-channel power-of-two weights: wide weight codes, one shared multiplier
+             "dscnn_per_channel": lambda: per_channel_model("dscnn", bits=4, seed=1)[0]}[name]()
     graph = to_hls(model, tmp_path / "prj")
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor="seq")
-    x = random_raw_inputs(graph, 12 if name == "dscnn" else N, seed=4)
+    x = random_raw_inputs(graph, N if name in ("frame_memory", "mlp") else 8, seed=4)
     assert_rtl_exact(design, graph, x, [(60, 50), (100, 100)])
     engine = _engine(design)
     assert len(engine.notes["layers"]) >= 3
