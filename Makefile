@@ -102,7 +102,8 @@ evaluate: setup
 hls: setup
 	$(KWSFLOW) hls --run $(BUILD)/$(RUN) --split $(or $(SPLIT),all) $(if $(N),-n $(N)) $(if $(IO),--io-type $(IO))
 
-# Our open RTL from the hls4ml graph. RF = reuse factor (multipliers = MACs per output / RF):
+# Our open RTL from the hls4ml graph. RF = reuse factor (multipliers = MACs per output / RF;
+# RF=seq: one sequential engine, one multiplier for every layer - the smallest design):
 # RF=64 | RF=64,dw1=128 (per layer) | RF=64,balance (same II, each layer as slow as the slowest).
 RF ?= 64
 rtl: setup
