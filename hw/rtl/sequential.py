@@ -306,15 +306,12 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
     div_layers = [i for i, l in enumerate(layers) if l.kind == "avg"]
     div_done = " | ".join(f"dv_done{i}" for i in div_layers) or "1'b0"
     # the write: a MAC / max result the cycle after its last product, an average when its division ends
-    wr_now = " | ".join([f"(v2 & (layer != {lw}'d{i}))" for i in div_layers]) if div_layers else "v2"
-    if div_layers:
-        wr_now = "(v2 & ~(" + " | ".join(f"(layer == {lw}'d{i})" for i in div_layers) + "))"
+    wr_now = ("(v2 & ~(" + " | ".join(f"(layer == {lw}'d{i})" for i in div_layers) + "))") if div_layers else "v2"
     hexes = {}
     w_words = np.concatenate([l.weights for l in layers if l.weights is not None]) if n_w else np.zeros(1, np.int64)
     b_words = np.concatenate([l.bias for l in layers if l.bias is not None]) if n_b else np.zeros(1, np.int64)
     hexes[f"{name}_w.hex"] = "".join(f"{int(v) & ((1 << ww) - 1):0{(ww + 3) // 4}x}\n" for v in w_words)
     hexes[f"{name}_b.hex"] = "".join(f"{int(v) & ((1 << accw) - 1):0{(accw + 3) // 4}x}\n" for v in b_words)
-    mac_ww = {i: l.params["W_W"] for i, l in enumerate(layers) if l.kind == "mac"}
     in_w, out_w = in_type.width, last.out_type.width
     in_ext = (f"{{{{{xw - in_w}{{s_axis_tdata[{in_w-1}]}}}}, s_axis_tdata}}" if in_type.signed else
               f"{{{xw - in_w}'d0, s_axis_tdata}}") if xw > in_w else "s_axis_tdata"
