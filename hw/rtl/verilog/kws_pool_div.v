@@ -17,8 +17,11 @@ module kws_pool_div #(
 );
     wire neg = (ACC_SIGNED != 0) & s[ACC_W-1];
     wire [ACC_W-1:0] mag = neg ? (~s + 1'b1) : s;  // |s| (the most negative code stays 2**(ACC_W-1))
+    // public_flat_rd (no logic, Yosys ignores it): Verilator computes the product once per cycle
+    // into this variable; otherwise it pushes each bit-select of qm into the wide (> 64-bit)
+    // multiply and computes it once per select (4 times in the demo DS-CNN's pool).
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [ACC_W+MW-1:0] prod = {{MW{1'b0}}, mag} * {{ACC_W{1'b0}}, MAGIC};
+    wire [ACC_W+MW-1:0] prod /* verilator public_flat_rd */ = {{MW{1'b0}}, mag} * {{ACC_W{1'b0}}, MAGIC};
     /* verilator lint_on UNUSEDSIGNAL */
     wire [ACC_W-1:0] qm = prod[MSHIFT +: ACC_W];
     wire [ACC_W-1:0] qs = neg ? (~qm + 1'b1) : qm;
