@@ -92,27 +92,46 @@ def test_mac_equals_int64_reference(w_bits, x_bits, n_terms):
     assert mac.dtype is {8: np.float32, 16: np.float64, 24: np.int64}[w_bits]
 
 
+def _depthwise_reference(x, w, fh, fw, sh, sw, pads, oh, ow):
+    """Plain int64 depthwise sums over the explicitly zero-padded map."""
+    pt, pb, pl, pr = pads
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    return sum(xp[:, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw] * w[i * fw + j]
+               for i in range(fh) for j in range(fw))
+
+
 @pytest.mark.skipif(not loops.AVAILABLE, reason="numba not installed: the numpy form is all there is")
 @pytest.mark.parametrize("dtype,limit", [(np.float32, FLOAT32_LIMIT), (np.float64, FLOAT64_LIMIT), (np.int64, 2**62)])
 def test_depthwise_loop_equals_int64_reference(dtype, limit):
-    """Compiled depthwise taps on random geometries, codes sized so that sum |w| * max |x| sits just
-    under the representation's exactness bound (the bound Mac uses to pick the dtype)."""
+    """Compiled depthwise sums on the unpadded map (padding, strides and tap groups inside the loop)
+    on random geometries, codes sized so that sum |w| * max |x| sits just under the representation's
+    exactness bound (the bound Mac uses to pick the dtype); the requantizing form equals requant_rows
+    of the sums."""
     rng = np.random.default_rng(zlib.crc32(np.dtype(dtype).name.encode()))
-    for fh, fw, sh, sw, c in [(3, 3, 1, 1, 64), (5, 3, 2, 1, 3), (1, 4, 1, 2, 1), (2, 2, 2, 2, 5)]:
-        oh, ow = 6, 4
-        hp, wp = (oh - 1) * sh + fh, (ow - 1) * sw + fw
+    for fh, fw, sh, sw, c, pads in [(3, 3, 1, 1, 64, (1, 1, 1, 1)), (5, 3, 2, 1, 3, (2, 2, 1, 1)), (1, 4, 1, 2, 1, (0, 0, 2, 1)),
+                                    (2, 2, 2, 2, 5, (0, 1, 0, 1)), (3, 5, 1, 3, 2, (0, 0, 0, 0)), (1, 3, 1, 1, 8, (0, 0, 1, 1))]:
+        h, w_in = 7, 6
+        oh, ow = (h + pads[0] + pads[1] - fh) // sh + 1, (w_in + pads[2] + pads[3] - fw) // sw + 1
         w_max = 2**12 - 1
         x_max = (limit - 1) // (fh * fw * w_max)  # every partial sum stays below the limit
-        xp = rng.integers(-x_max, x_max + 1, size=(3, hp, wp, c))
-        xp[0] = x_max  # extremes: the largest sums that are allowed
+        x = rng.integers(-x_max, x_max + 1, size=(3, h, w_in, c))
+        x[0] = x_max  # extremes: the largest sums that are allowed
         w = rng.integers(-w_max, w_max + 1, size=(fh * fw, c))
         w[:, 0] = w_max
-        want = sum(xp[:, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw] * w[i * fw + j]
-                   for i in range(fh) for j in range(fw))
-        out = np.empty((3, oh, ow, c), dtype=dtype)
-        got = loops.depthwise_taps(xp.astype(dtype), w.astype(dtype), fh, fw, sh, sw, oh, ow, out)
-        assert np.array_equal(got.astype(np.int64), want), (fh, fw, sh, sw, c, dtype)
+        want = _depthwise_reference(x, w, fh, fw, sh, sw, pads, oh, ow)
+        geom = (c, fh, sh, sw, pads[0], pads[2])
+        w_rows = loops.tap_rows(w.astype(dtype), fh, fw, ow)
+        xs = x.reshape(3, h, w_in * c).astype(dtype)
+        got = loops.depthwise_sums(xs, w_rows, *geom, np.empty((3, oh, ow * c), dtype))
+        assert np.array_equal(got.reshape(want.shape).astype(np.int64), want), (fh, fw, sh, sw, c, pads, dtype)
         assert np.abs(want).max() > limit // 4  # the bound was approached, not avoided
+        if dtype is not np.int64:
+            t = FixedType(16, 4, True, "RND", "SAT")
+            q = Requant(t, t.frac + 7, Range(1 - limit, limit - 1), relu=True)
+            assert q.dtype is dtype and q.relu
+            b = np.zeros(ow * c, dtype)
+            out = loops.depthwise_requant(xs, w_rows, *geom, np.empty((3, oh, ow * c), dtype), b, *q.loop_args)
+            assert np.array_equal(out, q.rows(got.reshape(-1, ow * c), b, np.empty((3 * oh, ow * c), dtype)).reshape(out.shape))
 
 
 @pytest.mark.parametrize("w_bits,x_bits,n_terms,dtype", [(8, 8, 64, np.float32), (8, 8, 500, np.float32),

@@ -110,14 +110,14 @@ class Requant:
         self.rows_loop = False
         if self.dtype is not np.int64:  # arguments of the compiled pass (same constants as the numpy steps)
             f = self.dtype
-            self._loop_args = (f(2.0**-self.shift), loops.ROUNDING.index(t.rounding) if self.shift > 0 else -1,
+            self.loop_args = (f(2.0**-self.shift), loops.ROUNDING.index(t.rounding) if self.shift > 0 else -1,
                                loops.OVERFLOW.index(t.overflow) if self.overflows else -1, self.relu,
                                f(t.min_raw), f(t.max_raw), f(1 << t.width), f(0.5))
-            self.rows_loop = loops.AVAILABLE and loops.common_modes(*self._loop_args[1:3])
+            self.rows_loop = loops.AVAILABLE and loops.common_modes(*self.loop_args[1:3])
 
     def rows(self, x2d, b, out2d):
         """Compiled ``self(x2d + b)`` into ``out2d`` (only when ``self.rows_loop``)."""
-        return loops.requant_rows(x2d, b, out2d, *self._loop_args)
+        return loops.requant_rows(x2d, b, out2d, *self.loop_args)
 
     def __call__(self, x: np.ndarray, inplace: bool = True) -> np.ndarray:
         """Convert ``x`` (any integer-valued array within the planned range); may overwrite ``x``
@@ -131,13 +131,13 @@ class Requant:
                 raw = np.maximum(raw, 0)
             return t.requantize(raw, self.from_frac)
         if loops.AVAILABLE and x.ndim:  # the same steps, one compiled pass
-            out = x if inplace and x.dtype == self.dtype and x.flags.c_contiguous else np.empty(x.shape, self.dtype)
+            out = np.empty(x.shape, self.dtype)  # not in place: LLVM vectorises the pass for distinct arrays only
             x = np.ascontiguousarray(x)
             if self.rows_loop:
                 n = x.shape[-1]
                 self.rows(x.reshape(-1, n), np.zeros(n, x.dtype), out.reshape(-1, n))
                 return out
-            return loops.requant_float(x, out, *self._loop_args)
+            return loops.requant_float(x, out, *self.loop_args)
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         elif not inplace:
@@ -265,6 +265,14 @@ class Mac:
         self.has_bias = b_raw is not None and bool(np.any(b_acc))
         self.b = np.ascontiguousarray(np.asarray(b_acc).astype(self.acc_dtype))
         self.then, self.fused = None, False  # see fuse()
+        self.direct_result = not self.result.identity and self._one_pass(self.result)
+
+    def _one_pass(self, q: Requant) -> bool:
+        """True when ``q.rows(sums, bias)`` is ``q`` of this Mac's accumulator: no per-product
+        rounding, no alignment shift, an accumulator that provably cannot wrap, and ``q`` compiled
+        in the accumulator's own float dtype."""
+        return (loops.AVAILABLE and not self.drop and not self.up and self.wrap.identity
+                and self.acc_dtype is not np.int64 and q.dtype is self.acc_dtype and q.rows_loop)
 
     def fuse(self, then: Requant) -> bool:
         """Plan the Requant ``then`` (the next layer's, e.g. a ReLU activation reading only this
@@ -273,8 +281,7 @@ class Mac:
         accumulator that provably cannot wrap and a result conversion that is the identity, so
         the unfused path would hand ``then`` exactly ``sums + bias`` in ``then``'s dtype. The
         model switches it on per run (``self.fused``); a trace runs unfused (it records both)."""
-        ok = (loops.AVAILABLE and not self.drop and not self.up and self.wrap.identity and self.result.identity
-              and self.acc_dtype is not np.int64 and then.dtype is self.acc_dtype and then.rows_loop)
+        ok = self.result.identity and self._one_pass(then)
         self.then = then if ok else None
         return ok
 
@@ -287,22 +294,36 @@ class Mac:
             s = part if s is None else s + part
         return s
 
-    def __call__(self, x, contract):
-        """Raw input codes -> raw result codes; ``contract(x, w)`` must return a fresh array."""
+    def out_pass(self):
+        """The Requant this Mac applies to its sums + bias in one compiled pass (``Requant.rows``),
+        or None when its output takes the general steps below: the fused activation, or else the
+        result conversion where that is the same arithmetic (see ``fuse``)."""
+        if self.fused and self.then is not None:
+            return self.then
+        return self.result if self.direct_result else None
+
+    def __call__(self, x, contract, contract_out=None):
+        """Raw input codes -> raw result codes; ``contract(x, w)`` must return a fresh array.
+        ``contract_out(x, w, b, q)``, if given, returns ``q.rows`` of contract(x, w) + b from the
+        kernel's own loop (the sums are then never stored)."""
+        q = self.out_pass()
         if self.drop:
             s = self._sum_rounded_products(x, contract)
         else:
             x = np.asarray(x)
             if x.dtype != self.dtype:
                 x = x.astype(self.dtype)
+            if q is not None and contract_out is not None:
+                return contract_out(x, self.w, self.b, q)
             s = contract(x, self.w)
         if s.dtype != self.acc_dtype:
             s = s.astype(self.acc_dtype)
-        if self.fused and self.then is not None:
+        if q is not None:
             s = np.ascontiguousarray(s)
-            flat = s.reshape(-1, self.b.shape[0])
-            self.then.rows(flat, self.b, flat)  # in place: contract returned a fresh array
-            return s
+            out = np.empty_like(s)  # not in place: LLVM vectorises the pass for distinct arrays only
+            n = self.b.shape[0]
+            q.rows(s.reshape(-1, n), self.b, out.reshape(-1, n))
+            return out
         if self.up:
             if self.acc_dtype is np.int64:
                 s <<= self.up

@@ -3,8 +3,9 @@
 A 1-D depthwise conv (hls4ml's first half of a QSeparableConv1D) is the 2-D kernel on a map one
 row high: the same loops, its output reshaped to (width, channels).
 
-Compiled (``hw.golden.loops``, numba): one pass over the map, every tap of a window summed in
-registers, channels in SIMD lanes. numpy form (no numba): one in-place multiply-add per filter tap
+Compiled (``hw.golden.loops``, numba): per vector, a zero-padded copy small enough for L1, then
+one SIMD loop per output row and 3 taps (bias and the next ReLU's requantization fused in when
+the Mac allows it; the sums are never stored). numpy form (no numba): one in-place multiply-add per filter tap
 over the whole map (no window copies); for stride 1 along the width each map row (width x channels)
 is one contiguous vector, so a tap is a plain 2-D slice times the tap's weights tiled over the
 width. Both give the same integers (tests/test_hw_golden_fast.py).
@@ -41,9 +42,19 @@ class DepthwiseConv2DKernel:
 
     def plan(self, in_t, in_range):
         self.mac = Mac(in_t, in_range, self.w, self.w_t, self.b, self.b_t, self.acc_t, self.out_t, self.name)
-        # the Mac's weights (possibly pre-scaled, in its representation), tiled over the output width
-        self.w_rows = np.tile(self.mac.w, (1, self.geom["out_width"])) if self.mac.w is not None else None
+        # the Mac's weights (possibly pre-scaled, in its representation) and bias, tiled over the output width
+        self.w_rows = self._tiled(self.mac.w) if self.mac.w is not None else None
+        self.tap_rows = self._tap_rows(self.mac.w) if self.mac.w is not None else None  # the compiled loops' form
+        self.b_row = np.tile(self.mac.b, self.geom["out_width"])
         return self.mac.out_range
+
+    def _tap_rows(self, w):
+        g = self.geom
+        return loops.tap_rows(w, g["filt_height"], g["filt_width"], g["out_width"])
+
+    def _tiled(self, w):
+        """Tap weights (taps, C) -> (taps, out_width * C), one row per tap over a whole output row."""
+        return np.ascontiguousarray(np.tile(w, (1, self.geom["out_width"])))
 
     def _padded(self, x):
         """x in a zero-bordered buffer reused across calls (borders stay zero, interior is overwritten)."""
@@ -58,20 +69,40 @@ class DepthwiseConv2DKernel:
         return buf
 
     def __call__(self, x):
+        return self._compiled(x) if loops.AVAILABLE else self._numpy(x)
+
+    def _compiled(self, x):
+        """One pass over the map (loops.depthwise_*), each vector zero-padded in a small buffer."""
+        g = self.geom
+        c, oh, ow = g["n_chan"], g["out_height"], g["out_width"]
+        geom = (c, g["filt_height"], g["stride_height"], g["stride_width"], g["pad_top"], g["pad_left"])
+
+        def rows(x, dtype):  # (batch, rows, width * C) maps; a fresh output (the Mac may keep it)
+            x = np.ascontiguousarray(x).reshape(x.shape[0], g["in_height"], g["in_width"] * c)
+            return x, np.empty((x.shape[0], oh, ow * c), dtype)
+
+        def sums(x, w):
+            x, out = rows(x, x.dtype)
+            w_rows = self.tap_rows if w is self.mac.w else self._tap_rows(w)  # the Mac's weights or a 0/1 mask
+            return loops.depthwise_sums(x, w_rows, *geom, out).reshape(x.shape[0], oh, ow, c)
+
+        def requantized(x, w, b, q):  # in q's dtype: the sums and the bias are exact in it
+            x, out = rows(x, q.dtype)
+            out = loops.depthwise_requant(x, self.tap_rows, *geom, out, self.b_row, *q.loop_args)
+            return out.reshape(x.shape[0], oh, ow, c)
+
+        return self.mac(x, sums, requantized)
+
+    def _numpy(self, x):
+        """One in-place multiply-add per filter tap over the zero-padded map."""
         g = self.geom
         fh, fw, sh, sw, oh, ow, c = (g[k] for k in ("filt_height", "filt_width", "stride_height", "stride_width",
                                                     "out_height", "out_width", "n_chan"))
         xp = self._padded(x)
-        if loops.AVAILABLE:
-            def taps(xp, w):
-                out = np.empty((xp.shape[0], oh, ow, c), dtype=xp.dtype)  # fresh: the Mac may keep it
-                return loops.depthwise_taps(xp, np.ascontiguousarray(w, dtype=xp.dtype), fh, fw, sh, sw, oh, ow, out)
-
-            return self.mac(xp, taps)
 
         def taps(xp, w):
             # the Mac passes its own weights, or one 0/1 mask per weight value (narrow accumulators)
-            w_rows = self.w_rows if w is self.mac.w else np.tile(w, (1, ow))
+            w_rows = self.w_rows if w is self.mac.w else self._tiled(w)
             acc = tmp = None
             flat = xp.reshape(xp.shape[0], xp.shape[1], -1) if sw == 1 else None
             for i in range(fh):

@@ -1,8 +1,11 @@
 """Compiled inner loops (numba) for the kernels numpy cannot express in a few passes.
 
 A depthwise convolution has 9 multiply-adds per output: numpy needs two full passes per filter tap
-(18 over the map), BLAS has no shape for it. Compiled, it is one pass with the channels in SIMD
-lanes. numba comes with the ``hw`` extra (hls4ml[da] -> da4ml -> numba); without it, or with
+(18 over the map), BLAS has no shape for it. Compiled, each vector is copied once into a small
+zero-padded buffer (L1-sized, columns split by stride phase) and every output row (width x
+channels, one contiguous SIMD loop) takes 3 taps per pass, the requantization in the same loop.
+Arrays written by a loop are never the ones it reads: LLVM vectorises only when it can tell them
+apart (in place ran ~4x slower). numba comes with the ``hw`` extra (hls4ml[da] -> da4ml -> numba); without it, or with
 ``KWS_GOLDEN_NUMBA=0``, ``AVAILABLE`` is False and the kernels use their numpy form (same values,
 slower). tests/test_hw_golden_fast.py checks both forms against a plain int64 reference.
 
@@ -29,25 +32,81 @@ if os.environ.get("KWS_GOLDEN_NUMBA", "1") != "0":
 if AVAILABLE:
     # only reassociation and contraction: integer-valued floats within the planned bound are exact
     # in any order and with or without FMA; no finite-math or reciprocal assumptions
-    _jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc", "contract"})
+    _options = dict(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc", "contract"})
+    _jit = numba.njit(**_options)
+    # helpers called once per row: inlined in numba's IR (a call per row made requant_rows ~2x slower)
+    _inline = numba.njit(inline="always", **_options)
+
+    @_inline
+    def _phase_map(x, b, n_chan, stride, pt, pl, buf):
+        """Vector ``b`` of the map ``x`` (batch, rows, width*C) into ``buf``: zero-padded (pt rows on
+        top, pl columns on the left) and each row split by column phase: padded column ``p`` at
+        slot ``p // stride`` of segment ``p % stride``, so that the columns one tap reads across an
+        output row are contiguous. Only what fits is copied (the rest no output reads); the border
+        is never written, so it stays zero."""
+        seg = buf.shape[1] // stride  # slots * C
+        for r in range(min(x.shape[1], buf.shape[0] - pt)):
+            src, dst = x[b, r], buf[r + pt]
+            for col in range(x.shape[2] // n_chan):
+                p = col + pl
+                at = (p % stride) * seg + (p // stride) * n_chan
+                if at + n_chan <= (p % stride + 1) * seg:
+                    _copy(src[col * n_chan:], dst[at:], n_chan)
+
+    @_inline
+    def _copy(src, dst, n):
+        for t in range(n):
+            dst[t] = src[t]
+
+    @_inline
+    def _mac3(acc, x0, x1, x2, w0, w1, w2):
+        """acc += x0 * w0 + x1 * w1 + x2 * w2 over acc's length: three taps per load/store of acc."""
+        for t in range(acc.shape[0]):
+            acc[t] += x0[t] * w0[t] + x1[t] * w1[t] + x2[t] * w2[t]
+
+    @_inline
+    def _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, acc):
+        """acc[x*C + c] = sum_{i,j} padded[y*sh + i, x*sw + j, c] * w_rows[i*taps + j, x*C + c] from
+        the phase-split map ``buf`` (see ``_phase_map``); ``w_rows`` holds the tap weights tiled over
+        the output width, ``taps`` per filter row (a multiple of TAP_GROUP, zero weights appended)."""
+        taps, seg = w_rows.shape[0] // fh, buf.shape[1] // sw
+        acc[:] = 0
+        for i in range(fh):
+            row, k = buf[y * sh + i], i * taps
+            for j in range(k, k + taps, TAP_GROUP):
+                a, b, c = j - k, j - k + 1, j - k + 2
+                _mac3(acc, row[(a % sw) * seg + (a // sw) * n_chan:], row[(b % sw) * seg + (b // sw) * n_chan:],
+                      row[(c % sw) * seg + (c // sw) * n_chan:], w_rows[j], w_rows[j + 1], w_rows[j + 2])
+
+    @_inline
+    def _phase_buffer(x, w_rows, n_chan, fh, sh, sw, out):
+        """Zeros of the phase-split padded map that ``_depthwise_row`` reads for ``out``."""
+        taps, ow = w_rows.shape[0] // fh, out.shape[2] // n_chan
+        slots = ow + (taps - 1) // sw
+        return np.zeros(((out.shape[1] - 1) * sh + fh, sw * slots * n_chan), x.dtype)
 
     @_jit
-    def depthwise_taps(xp, w, fh, fw, sh, sw, oh, ow, out):
-        """out[b, y, x, c] = sum_{i,j} xp[b, y*sh + i, x*sw + j, c] * w[i*fw + j, c] (xp zero-padded)."""
-        n, n_chan = xp.shape[0], xp.shape[3]
-        acc = np.empty(n_chan, dtype=out.dtype)
-        for b in range(n):
-            for y in range(oh):
-                for x in range(ow):
-                    for c in range(n_chan):
-                        acc[c] = 0
-                    for i in range(fh):
-                        for j in range(fw):
-                            k = i * fw + j
-                            for c in range(n_chan):
-                                acc[c] += xp[b, y * sh + i, x * sw + j, c] * w[k, c]
-                    for c in range(n_chan):
-                        out[b, y, x, c] = acc[c]
+    def depthwise_sums(x, w_rows, n_chan, fh, sh, sw, pt, pl, out):
+        """Depthwise sums of the unpadded map ``x`` (batch, rows, width*C) into ``out`` (batch, oh, ow*C)."""
+        buf = _phase_buffer(x, w_rows, n_chan, fh, sh, sw, out)
+        for b in range(x.shape[0]):
+            _phase_map(x, b, n_chan, sw, pt, pl, buf)
+            for y in range(out.shape[1]):
+                _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, out[b, y])
+        return out
+
+    @_jit
+    def depthwise_requant(x, w_rows, n_chan, fh, sh, sw, pt, pl, out, bias_row, scale, rounding, overflow, relu,
+                          lo, hi, m, half):
+        """``requant_rows`` of (depthwise sums + ``bias_row``), one output row at a time while its sums
+        are in L1: the sums are never stored. ``bias_row`` is the bias tiled over the output width."""
+        buf = _phase_buffer(x, w_rows, n_chan, fh, sh, sw, out)
+        acc = np.empty(out.shape[2], dtype=out.dtype)
+        for b in range(x.shape[0]):
+            _phase_map(x, b, n_chan, sw, pt, pl, buf)
+            for y in range(out.shape[1]):
+                _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, acc)
+                _requant_span(acc, bias_row, out[b, y], scale, rounding, overflow, relu, lo, hi, half)
         return out
 
     @_jit
@@ -59,30 +118,36 @@ if AVAILABLE:
                     out[b, p, k] = flat[b, index[p, k]]
         return out
 
+    @_inline
+    def _requant_span(x, b, out, scale, rounding, overflow, relu, lo, hi, half):
+        """out[c] = requant(x[c] + b[c]) for the common modes (see ``requant_rows``); ``out`` must not
+        be ``x``: LLVM vectorises the loop only for distinct arrays (in place runs ~4x slower)."""
+        zero = half - half
+        clip = overflow == 1 or overflow == 3
+        for c in range(x.shape[0]):
+            y = x[c] + b[c]
+            if relu:
+                y = max(y, zero)
+            y = y * scale
+            if rounding == 6:  # RND_CONV: ties to even
+                y = np.rint(y)
+            elif rounding == 0:  # TRN
+                y = np.floor(y)
+            elif rounding == 2:  # RND: ties up
+                y = np.floor(y + half)
+            if clip:
+                y = min(max(y, lo), hi)
+            out[c] = y
+
     @_jit
     def requant_rows(x, b, out, scale, rounding, overflow, relu, lo, hi, m, half):
         """``requant_float`` of ``x + b`` (``b`` added to every row of the 2-D ``x``: a layer's
         bias, or zeros) for the modes QKeras and hls4ml's defaults use (rounding TRN, RND or
         RND_CONV or none; overflow SAT, SAT_SYM or none). Few enough branches for LLVM to hoist
         them out of the loop and vectorise it (the general loop runs ~10x slower). ``x + b`` is
-        exact: the Mac's bound covers every sum with the bias."""
-        zero = half - half
-        clip = overflow == 1 or overflow == 3
+        exact: the Mac's bound covers every sum with the bias. ``out`` must be another array than ``x``."""
         for r in range(x.shape[0]):
-            for c in range(x.shape[1]):
-                y = x[r, c] + b[c]
-                if relu:
-                    y = max(y, zero)
-                y = y * scale
-                if rounding == 6:  # RND_CONV: ties to even
-                    y = np.rint(y)
-                elif rounding == 0:  # TRN
-                    y = np.floor(y)
-                elif rounding == 2:  # RND: ties up
-                    y = np.floor(y + half)
-                if clip:
-                    y = min(max(y, lo), hi)
-                out[r, c] = y
+            _requant_span(x[r], b, out[r], scale, rounding, overflow, relu, lo, hi, half)
         return out
 
     @_jit
@@ -122,7 +187,20 @@ if AVAILABLE:
             of[n] = y
         return out
 else:  # pragma: no cover
-    depthwise_taps = gather_columns = requant_float = requant_rows = None
+    depthwise_sums = depthwise_requant = gather_columns = requant_float = requant_rows = None
+
+TAP_GROUP = 3  # depthwise taps summed per pass over an output row (one load and store of the sums)
+
+
+def tap_rows(w, fh: int, fw: int, out_width: int) -> np.ndarray:
+    """Depthwise weights (fh * fw, C) as ``depthwise_*`` read them: each filter row padded with
+    zero taps to a multiple of TAP_GROUP (a zero weight adds nothing), each tap tiled over the
+    output width -> (fh * taps, out_width * C)."""
+    taps = -(-fw // TAP_GROUP) * TAP_GROUP
+    grouped = np.zeros((fh, taps, w.shape[1]), w.dtype)
+    grouped[:, :fw] = w.reshape(fh, fw, -1)
+    return np.ascontiguousarray(np.tile(grouped.reshape(fh * taps, -1), (1, out_width)))
+
 
 ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
 OVERFLOW = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
