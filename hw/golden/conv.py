@@ -2,7 +2,8 @@
 
 Keras kernel layout (fh, fw, C_in, C_out) flattened matches the (fh, fw, C) window order. The
 im2col gather (compiled, or numpy's take) uses flat indices precomputed once (fast for any channel count, including the
-one-channel MFCC input); a 1x1, stride-1, unpadded conv needs no windows at all.
+one-channel MFCC input), straight from the unpadded input (index -1: a zero of the padding); a 1x1, stride-1,
+unpadded conv needs no windows at all.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ from hw.golden.arith import Mac
 from hw.golden.registry import layer_type, result_type, weight_raw
 
 
-def im2col_index(in_hw, n_chan, filt, stride, pads, out_hw) -> tuple[np.ndarray, tuple]:
-    """Flat indices (positions, window) into the zero-padded input flattened per vector, and
-    the padded shape. Window order is (fh, fw, C), positions are row-major (oh, ow)."""
+def im2col_index(in_hw, n_chan, filt, stride, pads, out_hw) -> np.ndarray:
+    """Flat indices (positions, window) into the unpadded input flattened per vector, -1 where a
+    window reaches into the zero padding. Window order is (fh, fw, C), positions are row-major (oh, ow)."""
     (h, w), (fh, fw), (sh, sw), (pt, pb, pl, pr), (oh, ow) = in_hw, filt, stride, pads, out_hw
-    hp, wp = h + pt + pb, w + pl + pr
-    oy, ox = np.meshgrid(np.arange(oh) * sh, np.arange(ow) * sw, indexing="ij")
+    oy, ox = np.meshgrid(np.arange(oh) * sh - pt, np.arange(ow) * sw - pl, indexing="ij")
     ky, kx, kc = np.meshgrid(np.arange(fh), np.arange(fw), np.arange(n_chan), indexing="ij")
     rows = oy.reshape(-1, 1) + ky.reshape(1, -1)
     cols = ox.reshape(-1, 1) + kx.reshape(1, -1)
-    return (rows * wp + cols) * n_chan + kc.reshape(1, -1), (hp, wp, n_chan)
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    return np.where(inside, (rows * w + cols) * n_chan + kc.reshape(1, -1), -1)
 
 
 class _ConvBase:
@@ -46,9 +47,8 @@ class _ConvBase:
         pads = tuple(int(g(p)) for p in ("pad_top", "pad_bottom", "pad_left", "pad_right")) if two_d else (
             0, 0, int(g("pad_left")), int(g("pad_right")))
         self.n_chan = int(g("n_chan"))
-        self.pads = pads
         self.pointwise = filt == (1, 1) and stride == (1, 1) and not any(pads)
-        self.index, self.padded_shape = im2col_index(self.in_hw, self.n_chan, filt, stride, pads, self.out_hw)
+        self.index = im2col_index(self.in_hw, self.n_chan, filt, stride, pads, self.out_hw)
 
     def plan(self, in_t, in_range):
         self.mac = Mac(in_t, in_range, self.w, self.w_t, self.b, self.b_t, self.acc_t, self.out_t, self.name)
@@ -59,15 +59,11 @@ class _ConvBase:
         if self.pointwise:  # channels are the whole window
             cols = x.reshape(-1, self.n_chan)
         else:
-            x = x.reshape(b, *self.in_hw, self.n_chan)
-            pt, pb, pl, pr = self.pads
-            if any(self.pads):
-                x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
             flat = np.ascontiguousarray(x.reshape(b, -1))
             if loops.AVAILABLE:
                 cols = loops.gather_columns(flat, self.index, np.empty((b, *self.index.shape), flat.dtype))
-            else:
-                cols = np.take(flat, self.index, axis=1)
+            else:  # index -1 takes the appended zero
+                cols = np.take(np.concatenate([flat, np.zeros((b, 1), flat.dtype)], axis=1), self.index, axis=1)
             cols = cols.reshape(-1, self.index.shape[1])
         out = self.mac(cols, np.matmul)
         shape = (b, *self.out_hw, self.n_filt) if isinstance(self, Conv2DKernel) else (b, self.out_hw[1], self.n_filt)

@@ -111,11 +111,13 @@ if AVAILABLE:
 
     @_jit
     def gather_columns(flat, index, out):
-        """im2col: out[b, p, k] = flat[b, index[p, k]] (a copy; numpy's take is ~5x slower here)."""
+        """im2col: out[b, p, k] = flat[b, index[p, k]], or 0 where the index is -1 (zero padding, never
+        built); a copy (numpy's take is ~5x slower here)."""
         for b in range(flat.shape[0]):
             for p in range(index.shape[0]):
                 for k in range(index.shape[1]):
-                    out[b, p, k] = flat[b, index[p, k]]
+                    v = index[p, k]
+                    out[b, p, k] = flat[b, v] if v >= 0 else 0
         return out
 
     @_inline
