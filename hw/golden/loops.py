@@ -110,6 +110,18 @@ if AVAILABLE:
         return out
 
     @_jit
+    def sum_rows(x, out):
+        """out[b, c] = sum_p x[b, p, c] in out's dtype (a global pool: contiguous channel rows)."""
+        for b in range(x.shape[0]):
+            acc = out[b]
+            acc[:] = 0
+            for p in range(x.shape[1]):
+                row = x[b, p]
+                for c in range(x.shape[2]):
+                    acc[c] += row[c]
+        return out
+
+    @_jit
     def gather_columns(flat, index, out):
         """im2col: out[b, p, k] = flat[b, index[p, k]], or 0 where the index is -1 (zero padding, never
         built); a copy (numpy's take is ~5x slower here)."""
@@ -189,7 +201,7 @@ if AVAILABLE:
             of[n] = y
         return out
 else:  # pragma: no cover
-    depthwise_sums = depthwise_requant = gather_columns = requant_float = requant_rows = None
+    depthwise_sums = depthwise_requant = gather_columns = requant_float = requant_rows = sum_rows = None
 
 TAP_GROUP = 3  # depthwise taps summed per pass over an output row (one load and store of the sums)
 

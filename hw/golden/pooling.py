@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from hw.errors import UnsupportedLayerError
+from hw.golden import loops
 from hw.golden.arith import Range, Requant, exact_dtype
 from hw.golden.registry import layer_type, result_type
 
@@ -61,13 +62,24 @@ class _PoolBase:
             x = win
         if self.op == "Max":
             return self.result(x.max(axis=axes))
-        total = self.wrap(x.sum(axis=axes, dtype=self.sum_dtype))
+        total = self.wrap(_window_sum(x, axes, self.sum_dtype))
         n = self.window
         if total.dtype.kind == "f":
-            mean = (total - np.fmod(total, n)) / n  # C division truncates toward zero; fmod is exact
+            # C division truncates toward zero. trunc(fl(T / n)) is exact: for |T| below the float's
+            # exactness bound (2**23 / 2**52) the rounded quotient never reaches the next integer
+            mean = np.trunc(total / n)
         else:
             mean = np.sign(total) * (np.abs(total) // n)
         return self.result(mean)
+
+
+def _window_sum(x, axes, dtype):
+    """``x`` summed over ``axes`` in ``dtype`` (exact in any order: the planned bound); compiled for
+    the global pool's one axis of contiguous channel rows (numpy's reduction over it is ~4x slower)."""
+    if loops.AVAILABLE and axes == (3,) and x.flags.c_contiguous and dtype is not np.int64:
+        b, _, _, positions, c = x.shape
+        return loops.sum_rows(x.reshape(b, positions, c), np.empty((b, c), dtype)).reshape(b, 1, 1, c)
+    return x.sum(axis=axes, dtype=dtype)
 
 
 class Pooling2DKernel(_PoolBase):
@@ -81,8 +93,9 @@ class Pooling2DKernel(_PoolBase):
         ph, pw, sh, sw = g("pool_height"), g("pool_width"), g("stride_height"), g("stride_width")
         oh, ow = g("out_height"), g("out_width")
         if (ph, pw) == (g("in_height"), g("in_width")) and oh == ow == 1:
-            # global pool: no window view needed; one axis of H*W rows sums contiguous channel vectors
-            return self._reduce(x.reshape(x.shape[0], 1, 1, -1, x.shape[-1]).transpose(0, 1, 2, 4, 3), (4,))
+            # global pool: no window view needed; the H*W positions are one axis of contiguous channel
+            # vectors, summed row by row (reducing along a strided last axis is ~5x slower)
+            return self._reduce(x.reshape(x.shape[0], 1, 1, -1, x.shape[-1]), (3,))
         win = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(1, 2))  # B, H', W', C, ph, pw
         win = win[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
         return self._reduce(win, (-2, -1))
