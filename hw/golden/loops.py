@@ -3,7 +3,8 @@
 A depthwise convolution has 9 multiply-adds per output: numpy needs two full passes per filter tap
 (18 over the map), BLAS has no shape for it. Compiled, each vector is copied once into a small
 zero-padded buffer (L1-sized, columns split by stride phase) and every output row (width x
-channels, one contiguous SIMD loop) takes 3 taps per pass, the requantization in the same loop.
+channels, one contiguous SIMD loop) takes 3 taps per pass (a 3 x 3 filter: all 9 in one pass), the
+requantization in the same loop.
 Arrays written by a loop are never the ones it reads: LLVM vectorises only when it can tell them
 apart (in place ran ~4x slower). numba comes with the ``hw`` extra (hls4ml[da] -> da4ml -> numba); without it, or with
 ``KWS_GOLDEN_NUMBA=0``, ``AVAILABLE`` is False and the kernels use their numpy form (same values,
@@ -65,6 +66,11 @@ if AVAILABLE:
             acc[t] += x0[t] * w0[t] + x1[t] * w1[t] + x2[t] * w2[t]
 
     @_inline
+    def _tap_offset(j, sw, seg, n_chan):
+        """Where tap column ``j`` of output column 0 lies in a phase-split row (see ``_phase_map``)."""
+        return (j % sw) * seg + (j // sw) * n_chan
+
+    @_inline
     def _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, acc):
         """acc[x*C + c] = sum_{i,j} padded[y*sh + i, x*sw + j, c] * w_rows[i*taps + j, x*C + c] from
         the phase-split map ``buf`` (see ``_phase_map``); ``w_rows`` holds the tap weights tiled over
@@ -73,10 +79,34 @@ if AVAILABLE:
         acc[:] = 0
         for i in range(fh):
             row, k = buf[y * sh + i], i * taps
-            for j in range(k, k + taps, TAP_GROUP):
-                a, b, c = j - k, j - k + 1, j - k + 2
-                _mac3(acc, row[(a % sw) * seg + (a // sw) * n_chan:], row[(b % sw) * seg + (b // sw) * n_chan:],
-                      row[(c % sw) * seg + (c // sw) * n_chan:], w_rows[j], w_rows[j + 1], w_rows[j + 2])
+            for j in range(0, taps, TAP_GROUP):
+                _mac3(acc, row[_tap_offset(j, sw, seg, n_chan):], row[_tap_offset(j + 1, sw, seg, n_chan):],
+                      row[_tap_offset(j + 2, sw, seg, n_chan):], w_rows[k + j], w_rows[k + j + 1], w_rows[k + j + 2])
+
+    @_inline
+    def _tap_offset(j, sw, seg, n_chan):
+        """Where tap column ``j`` of output column 0 lies in a phase-split row (see ``_phase_map``)."""
+        return (j % sw) * seg + (j // sw) * n_chan
+
+    # The common depthwise filter, a 3 x 3 block of taps (3 rows of one TAP_GROUP), is summed in
+    # one pass: no partial sums stored, ~20% faster than three passes of _mac3 (and its
+    # requantization rides in the same loop).
+    @_inline
+    def _is_3x3(w_rows, fh):
+        return fh == 3 and w_rows.shape[0] == 3 * TAP_GROUP
+
+    @_inline
+    def _views_3x3(buf, n_chan, sh, sw, y):
+        """The input of each of the 9 taps across output row ``y``, as contiguous views."""
+        seg = buf.shape[1] // sw
+        o1, o2 = _tap_offset(1, sw, seg, n_chan), _tap_offset(2, sw, seg, n_chan)
+        r0, r1, r2 = buf[y * sh], buf[y * sh + 1], buf[y * sh + 2]
+        return r0, r0[o1:], r0[o2:], r1, r1[o1:], r1[o2:], r2, r2[o1:], r2[o2:]
+
+    @_inline
+    def _sum_3x3(a0, a1, a2, b0, b1, b2, c0, c1, c2, w, t):
+        return (a0[t] * w[0, t] + a1[t] * w[1, t] + a2[t] * w[2, t] + b0[t] * w[3, t] + b1[t] * w[4, t]
+                + b2[t] * w[5, t] + c0[t] * w[6, t] + c1[t] * w[7, t] + c2[t] * w[8, t])
 
     @_inline
     def _phase_buffer(x, w_rows, n_chan, fh, sh, sw, out):
@@ -91,8 +121,15 @@ if AVAILABLE:
         buf = _phase_buffer(x, w_rows, n_chan, fh, sh, sw, out)
         for b in range(x.shape[0]):
             _phase_map(x, b, n_chan, sw, pt, pl, buf)
-            for y in range(out.shape[1]):
-                _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, out[b, y])
+            if _is_3x3(w_rows, fh):  # (a branch per row, or one loop for both, costs the 3 x 3 loop ~20%)
+                for y in range(out.shape[1]):
+                    a0, a1, a2, b0, b1, b2, c0, c1, c2 = _views_3x3(buf, n_chan, sh, sw, y)
+                    row = out[b, y]
+                    for t in range(row.shape[0]):
+                        row[t] = _sum_3x3(a0, a1, a2, b0, b1, b2, c0, c1, c2, w_rows, t)
+            else:
+                for y in range(out.shape[1]):
+                    _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, out[b, y])
         return out
 
     @_jit
@@ -104,9 +141,17 @@ if AVAILABLE:
         acc = np.empty(out.shape[2], dtype=out.dtype)
         for b in range(x.shape[0]):
             _phase_map(x, b, n_chan, sw, pt, pl, buf)
-            for y in range(out.shape[1]):
-                _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, acc)
-                _requant_span(acc, bias_row, out[b, y], scale, rounding, overflow, relu, lo, hi, half)
+            if _is_3x3(w_rows, fh):
+                for y in range(out.shape[1]):
+                    a0, a1, a2, b0, b1, b2, c0, c1, c2 = _views_3x3(buf, n_chan, sh, sw, y)
+                    row = out[b, y]
+                    for t in range(row.shape[0]):
+                        total = _sum_3x3(a0, a1, a2, b0, b1, b2, c0, c1, c2, w_rows, t) + bias_row[t]
+                        row[t] = _requant_one(total, scale, rounding, overflow, relu, lo, hi, half)
+            else:
+                for y in range(out.shape[1]):
+                    _depthwise_row(buf, w_rows, n_chan, fh, sh, sw, y, acc)
+                    _requant_span(acc, bias_row, out[b, y], scale, rounding, overflow, relu, lo, hi, half)
         return out
 
     @_jit
@@ -133,25 +178,27 @@ if AVAILABLE:
         return out
 
     @_inline
+    def _requant_one(y, scale, rounding, overflow, relu, lo, hi, half):
+        """One value of ``requant_rows`` (the common modes): [ReLU], scale, round, clip."""
+        if relu:
+            y = max(y, half - half)
+        y = y * scale
+        if rounding == 6:  # RND_CONV: ties to even
+            y = np.rint(y)
+        elif rounding == 0:  # TRN
+            y = np.floor(y)
+        elif rounding == 2:  # RND: ties up
+            y = np.floor(y + half)
+        if overflow == 1 or overflow == 3:
+            y = min(max(y, lo), hi)
+        return y
+
+    @_inline
     def _requant_span(x, b, out, scale, rounding, overflow, relu, lo, hi, half):
         """out[c] = requant(x[c] + b[c]) for the common modes (see ``requant_rows``); ``out`` must not
         be ``x``: LLVM vectorises the loop only for distinct arrays (in place runs ~4x slower)."""
-        zero = half - half
-        clip = overflow == 1 or overflow == 3
         for c in range(x.shape[0]):
-            y = x[c] + b[c]
-            if relu:
-                y = max(y, zero)
-            y = y * scale
-            if rounding == 6:  # RND_CONV: ties to even
-                y = np.rint(y)
-            elif rounding == 0:  # TRN
-                y = np.floor(y)
-            elif rounding == 2:  # RND: ties up
-                y = np.floor(y + half)
-            if clip:
-                y = min(max(y, lo), hi)
-            out[c] = y
+            out[c] = _requant_one(x[c] + b[c], scale, rounding, overflow, relu, lo, hi, half)
 
     @_jit
     def requant_rows(x, b, out, scale, rounding, overflow, relu, lo, hi, m, half):
