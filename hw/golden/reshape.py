@@ -59,7 +59,9 @@ class ZeroPaddingKernel(_Reshaping):
 
     def __call__(self, x):
         x = x.reshape(x.shape[0], *self.in_shape)
-        return self.requant(np.pad(x, ((0, 0), *self.pads)))
+        out = np.zeros((x.shape[0], *(n + a + b for n, (a, b) in zip(self.in_shape, self.pads))), x.dtype)
+        out[(slice(None), *(slice(a, a + n) for n, (a, _) in zip(self.in_shape, self.pads)))] = x  # 2x np.pad's speed
+        return self.requant(out)
 
 
 
