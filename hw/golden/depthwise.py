@@ -4,8 +4,9 @@ A 1-D depthwise conv (hls4ml's first half of a QSeparableConv1D) is the 2-D kern
 row high: the same loops, its output reshaped to (width, channels).
 
 Compiled (``hw.golden.loops``, numba): per vector, a zero-padded copy small enough for L1, then
-one SIMD loop per output row and 3 taps (bias and the next ReLU's requantization fused in when
-the Mac allows it; the sums are never stored). numpy form (no numba): one in-place multiply-add per filter tap
+one SIMD loop per output row and 3 taps (all 9 of a 3 x 3 filter), with the bias and the next
+ReLU's requantization in the same loop when the Mac allows it (the sums are never stored).
+numpy form (no numba): one in-place multiply-add per filter tap
 over the whole map (no window copies); for stride 1 along the width each map row (width x channels)
 is one contiguous vector, so a tap is a plain 2-D slice times the tap's weights tiled over the
 width. Both give the same integers (tests/test_hw_golden_fast.py).
@@ -49,6 +50,7 @@ class DepthwiseConv2DKernel:
         return self.mac.out_range
 
     def _tap_rows(self, w):
+        """Tap weights (taps, C) as the compiled loops read them (loops.tap_rows)."""
         g = self.geom
         return loops.tap_rows(w, g["filt_height"], g["filt_width"], g["out_width"])
 

@@ -4,9 +4,10 @@ A depthwise convolution has 9 multiply-adds per output: numpy needs two full pas
 (18 over the map), BLAS has no shape for it. Compiled, each vector is copied once into a small
 zero-padded buffer (L1-sized, columns split by stride phase) and every output row (width x
 channels, one contiguous SIMD loop) takes 3 taps per pass (a 3 x 3 filter: all 9 in one pass), the
-requantization in the same loop.
-Arrays written by a loop are never the ones it reads: LLVM vectorises only when it can tell them
-apart (in place ran ~4x slower). numba comes with the ``hw`` extra (hls4ml[da] -> da4ml -> numba); without it, or with
+requantization in the same loop. Arrays written by a loop are never the ones it reads: LLVM
+vectorises only when it can tell them apart (in place ran ~4x slower).
+
+numba comes with the ``hw`` extra (hls4ml[da] -> da4ml -> numba); without it, or with
 ``KWS_GOLDEN_NUMBA=0``, ``AVAILABLE`` is False and the kernels use their numpy form (same values,
 slower). tests/test_hw_golden_fast.py checks both forms against a plain int64 reference.
 
@@ -83,11 +84,6 @@ if AVAILABLE:
                 _mac3(acc, row[_tap_offset(j, sw, seg, n_chan):], row[_tap_offset(j + 1, sw, seg, n_chan):],
                       row[_tap_offset(j + 2, sw, seg, n_chan):], w_rows[k + j], w_rows[k + j + 1], w_rows[k + j + 2])
 
-    @_inline
-    def _tap_offset(j, sw, seg, n_chan):
-        """Where tap column ``j`` of output column 0 lies in a phase-split row (see ``_phase_map``)."""
-        return (j % sw) * seg + (j // sw) * n_chan
-
     # The common depthwise filter, a 3 x 3 block of taps (3 rows of one TAP_GROUP), is summed in
     # one pass: no partial sums stored, ~20% faster than three passes of _mac3 (and its
     # requantization rides in the same loop).
@@ -121,7 +117,7 @@ if AVAILABLE:
         buf = _phase_buffer(x, w_rows, n_chan, fh, sh, sw, out)
         for b in range(x.shape[0]):
             _phase_map(x, b, n_chan, sw, pt, pl, buf)
-            if _is_3x3(w_rows, fh):  # (a branch per row, or one loop for both, costs the 3 x 3 loop ~20%)
+            if _is_3x3(w_rows, fh):  # decided per vector: a branch per row cost the 3 x 3 loop ~20%
                 for y in range(out.shape[1]):
                     a0, a1, a2, b0, b1, b2, c0, c1, c2 = _views_3x3(buf, n_chan, sh, sw, y)
                     row = out[b, y]
