@@ -245,3 +245,21 @@ def test_dscnn_golden_speed_one_core(bits, tmp_path):
     print(f"DS-CNN {bits}-bit golden: {rate}")
     # CPU time of this process with one BLAS thread = one core, whatever else runs on the machine
     assert rate.per_cpu_second >= 1000, str(rate)
+
+
+@pytest.mark.parametrize("compiled", FORMS)
+def test_run_raw_refuses_codes_outside_the_input_type(compiled, tmp_path, monkeypatch):
+    """The input range is checked chunk by chunk (compiled: in the pass that converts the codes),
+    so a bad code in the last chunk is refused too, on either bound."""
+    from hw.golden import GoldenModel
+    from sim.testmodels import layer_model, to_hls
+
+    monkeypatch.setattr(loops, "AVAILABLE", compiled)
+    golden = GoldenModel(to_hls(layer_model("pointwise"), tmp_path / "prj"))
+    golden.chunk = 4
+    raw = np.zeros((10, 6, 4, 5), np.int64)
+    assert golden.run_raw(raw).shape[0] == 10
+    for bad in (golden.input_t.max_raw + 1, golden.input_t.min_raw - 1):
+        raw[9, 5, 3, 4] = bad
+        with pytest.raises(ValueError, match="outside"):
+            golden.run_raw(raw)
