@@ -49,6 +49,7 @@ class _ConvBase:
         self.n_chan = int(g("n_chan"))
         self.pointwise = filt == (1, 1) and stride == (1, 1) and not any(pads)
         self.index = im2col_index(self.in_hw, self.n_chan, filt, stride, pads, self.out_hw)
+        self.reads_padding = bool((self.index < 0).any())  # some window reaches into the zero padding
 
     def plan(self, in_t, in_range):
         self.mac = Mac(in_t, in_range, self.w, self.w_t, self.b, self.b_t, self.acc_t, self.out_t, self.name)
@@ -62,8 +63,9 @@ class _ConvBase:
             flat = np.ascontiguousarray(x.reshape(b, -1))
             if loops.AVAILABLE:
                 cols = loops.gather_columns(flat, self.index, np.empty((b, *self.index.shape), flat.dtype))
-            else:  # index -1 takes the appended zero
-                cols = np.take(np.concatenate([flat, np.zeros((b, 1), flat.dtype)], axis=1), self.index, axis=1)
+            else:  # index -1 takes the zero appended where there is padding
+                padded = np.concatenate([flat, np.zeros((b, 1), flat.dtype)], axis=1) if self.reads_padding else flat
+                cols = np.take(padded, self.index, axis=1)
             cols = cols.reshape(-1, self.index.shape[1])
         out = self.mac(cols, np.matmul)
         shape = (b, *self.out_hw, self.n_filt) if isinstance(self, Conv2DKernel) else (b, self.out_hw[1], self.n_filt)

@@ -51,10 +51,11 @@ class Throughput:
 
 
 class GoldenModel:
-    #: vectors per chunk: each stage costs some microseconds per call (Python, numba dispatch) whatever the
-    #: chunk, and with the fused kernels the tensors no longer need to fit the L2 cache: the DS-CNN runs ~10 %
-    #: faster at 128 than at 32 (25x5x64 float32 codes of 128 vectors: 4 MiB); 256 is slower for the raw CNN
-    chunk = 128
+    #: vectors per chunk. Compiled: each stage costs some microseconds per call (Python, numba dispatch)
+    #: whatever the chunk, and the fused kernels no longer need the tensors in the L2 cache: the DS-CNN runs
+    #: ~10 % faster at 128 than at 32 (25x5x64 float32 codes of 128 vectors: 4 MiB); 256 is slower for the
+    #: raw CNN. numpy form: several passes per layer, 32 vectors (1 MiB, one core's L2 here) is ~25 % faster
+    chunk = 128 if loops.AVAILABLE else 32
 
     def __init__(self, hls_model, make_kernel=kernel_for):
         """Plan every layer in graph order; each reads its named inputs, so a DAG (a residual
