@@ -115,8 +115,10 @@ class Requant:
                                f(t.min_raw), f(t.max_raw), f(1 << t.width), f(0.5))
             self.rows_loop = loops.AVAILABLE and loops.common_modes(*self.loop_args[1:3])
 
-    def rows(self, x2d, b, out2d):
-        """Compiled ``self(x2d + b)`` into ``out2d`` (only when ``self.rows_loop``)."""
+    def rows(self, x2d, b, out2d=None):
+        """Compiled ``self(x2d + b)`` into ``out2d``, or into ``x2d`` itself (only when ``self.rows_loop``)."""
+        if out2d is None:
+            return loops.requant_rows_in_place(x2d, b, *self.loop_args)
         return loops.requant_rows(x2d, b, out2d, *self.loop_args)
 
     def __call__(self, x: np.ndarray, inplace: bool = True) -> np.ndarray:
@@ -320,10 +322,8 @@ class Mac:
             s = s.astype(self.acc_dtype)
         if q is not None:
             s = np.ascontiguousarray(s)
-            out = np.empty_like(s)  # not in place: LLVM vectorises the pass for distinct arrays only
-            n = self.b.shape[0]
-            q.rows(s.reshape(-1, n), self.b, out.reshape(-1, n))
-            return out
+            q.rows(s.reshape(-1, self.b.shape[0]), self.b)  # in place: contract returned a fresh array
+            return s
         if self.up:
             if self.acc_dtype is np.int64:
                 s <<= self.up

@@ -4,8 +4,9 @@ A depthwise convolution has 9 multiply-adds per output: numpy needs two full pas
 (18 over the map), BLAS has no shape for it. Compiled, each vector is copied once into a small
 zero-padded buffer (L1-sized, columns split by stride phase) and every output row (width x
 channels, one contiguous SIMD loop) takes 3 taps per pass (a 3 x 3 filter: all 9 in one pass), the
-requantization in the same loop. Arrays written by a loop are never the ones it reads: LLVM
-vectorises only when it can tell them apart (in place ran ~4x slower).
+requantization in the same loop. A loop writes either arrays it does not read or, in place, the
+one array it is given: LLVM vectorises only what it can tell apart (a two-array loop called in
+place ran ~4x slower).
 
 numba comes with the ``hw`` extra (hls4ml[da] -> da4ml -> numba); without it, or with
 ``KWS_GOLDEN_NUMBA=0``, ``AVAILABLE`` is False and the kernels use their numpy form (same values,
@@ -214,10 +215,21 @@ if AVAILABLE:
         bias, or zeros) for the modes QKeras and hls4ml's defaults use (rounding TRN, RND or
         RND_CONV or none; overflow SAT, SAT_SYM or none). Few enough branches for LLVM to hoist
         them out of the loop and vectorise it (the general loop runs ~10x slower). ``x + b`` is
-        exact: the Mac's bound covers every sum with the bias. ``out`` must be another array than ``x``."""
+        exact: the Mac's bound covers every sum with the bias. ``out`` must be another array than
+        ``x`` (see ``requant_rows_in_place``)."""
         for r in range(x.shape[0]):
             _requant_span(x[r], b, out[r], scale, rounding, overflow, relu, lo, hi, half)
         return out
+
+    @_jit
+    def requant_rows_in_place(x, b, scale, rounding, overflow, relu, lo, hi, m, half):
+        """``requant_rows`` into ``x`` itself: one array, so LLVM vectorises it without an overlap
+        check, and no second tensor to allocate and fill (a layer's pass over its sums ~10% faster)."""
+        for r in range(x.shape[0]):
+            row = x[r]
+            for c in range(row.shape[0]):
+                row[c] = _requant_one(row[c] + b[c], scale, rounding, overflow, relu, lo, hi, half)
+        return x
 
     @_jit
     def requant_float(x, out, scale, rounding, overflow, relu, lo, hi, m, half):
@@ -256,7 +268,7 @@ if AVAILABLE:
             of[n] = y
         return out
 else:  # pragma: no cover
-    depthwise_sums = depthwise_requant = gather_columns = requant_float = requant_rows = sum_rows = codes_within = None
+    depthwise_sums = depthwise_requant = gather_columns = requant_float = requant_rows = requant_rows_in_place = sum_rows = codes_within = None
 
 TAP_GROUP = 3  # depthwise taps summed per pass over an output row (one load and store of the sums)
 
