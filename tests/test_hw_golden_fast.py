@@ -249,8 +249,8 @@ def test_dscnn_golden_speed_one_core(bits, tmp_path):
 
 @pytest.mark.parametrize("compiled", FORMS)
 def test_run_raw_refuses_codes_outside_the_input_type(compiled, tmp_path, monkeypatch):
-    """The input range is checked chunk by chunk (compiled: in the pass that converts the codes),
-    so a bad code in the last chunk is refused too, on either bound."""
+    """The whole input's range is checked before the first chunk runs: a bad code in the last
+    chunk is refused, on either bound, and no kernel has run."""
     from hw.golden import GoldenModel
     from sim.testmodels import layer_model, to_hls
 
@@ -259,7 +259,14 @@ def test_run_raw_refuses_codes_outside_the_input_type(compiled, tmp_path, monkey
     golden.chunk = 4
     raw = np.zeros((10, 6, 4, 5), np.int64)
     assert golden.run_raw(raw).shape[0] == 10
+    calls = []
+    first = golden.stages[0]
+    kernel = first.kernel
+    monkeypatch.setattr(first, "kernel", lambda *a: calls.append(1) or kernel(*a))
     for bad in (golden.input_t.max_raw + 1, golden.input_t.min_raw - 1):
         raw[9, 5, 3, 4] = bad
         with pytest.raises(ValueError, match="outside"):
             golden.run_raw(raw)
+    assert not calls, "a kernel ran before the input check"
+    raw[9, 5, 3, 4] = 0
+    assert golden.run_raw(raw).shape[0] == 10 and calls  # the spy sees work when there is some

@@ -152,18 +152,6 @@ if AVAILABLE:
         return out
 
     @_jit
-    def codes_within(x, lo, hi, out):
-        """out = the integer codes x in out's dtype; True when every code lies in [lo, hi] (the
-        input check and the conversion in one pass: a raw-audio input is read once)."""
-        xf, of = x.reshape(-1), out.reshape(-1)
-        ok = True
-        for i in range(xf.size):
-            v = xf[i]
-            ok &= (v >= lo) & (v <= hi)
-            of[i] = v
-        return ok
-
-    @_jit
     def sum_rows(x, out):
         """out[b, c] = sum_p x[b, p, c] in out's dtype (a global pool: contiguous channel rows)."""
         for b in range(x.shape[0]):
@@ -268,7 +256,7 @@ if AVAILABLE:
             of[n] = y
         return out
 else:  # pragma: no cover
-    depthwise_sums = depthwise_requant = gather_columns = requant_float = requant_rows = requant_rows_in_place = sum_rows = codes_within = None
+    depthwise_sums = depthwise_requant = gather_columns = requant_float = requant_rows = requant_rows_in_place = sum_rows = None
 
 TAP_GROUP = 3  # depthwise taps summed per pass over an output row (one load and store of the sums)
 

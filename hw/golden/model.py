@@ -114,11 +114,13 @@ class GoldenModel:
         x_raw = np.asarray(x_raw)
         if x_raw.dtype.kind not in "iu":
             raise TypeError(f"run_raw needs integer raw codes, got dtype {x_raw.dtype}")
+        if not self.input_t.fits(x_raw):  # all of it before any work (one min and one max pass)
+            raise ValueError(f"input codes outside {self.input_t}; use quantize_input for float inputs")
         outs, records = [], []
         for mac in self._fused_stages.values():
             mac.fused = not trace
         for start in range(0, max(len(x_raw), 1), self.chunk):
-            x = self._input_codes(x_raw[start : start + self.chunk])
+            x = x_raw[start : start + self.chunk].astype(self.input_dtype)
             record, tensors = {}, {}
             for index, stage in enumerate(self.stages):
                 if not trace and index in self._fused_stages:  # its Mac already converted the tensor
@@ -144,18 +146,6 @@ class GoldenModel:
             return y
         full = {s.name: (np.concatenate([r[s.name] for r in records]), s.out_t) for s in self.stages}
         return y, full
-
-    def _input_codes(self, raw: np.ndarray) -> np.ndarray:
-        """A chunk of raw input codes in the kernels' representation; ValueError if a code lies
-        outside the input type (checked chunk by chunk, in the same compiled pass as the conversion)."""
-        if loops.AVAILABLE:
-            out = np.empty(raw.shape, self.input_dtype)
-            ok = loops.codes_within(np.ascontiguousarray(raw), self.input_t.min_raw, self.input_t.max_raw, out)
-        else:
-            out, ok = raw.astype(self.input_dtype), self.input_t.fits(raw)
-        if not ok:
-            raise ValueError(f"input codes outside {self.input_t}; use quantize_input for float inputs")
-        return out
 
     def predict(self, x) -> np.ndarray:
         """Float input -> float output values (exact values of the output type)."""
