@@ -65,6 +65,9 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
     float_tag = tag if any(not k.startswith(QAT_ONLY) for k in overrides) else None
     if cfg.train.init_from:
         parent = RunConfig.load(find_config(cfg.train.init_from), float_base)
+        if not cfg.can_start_from(parent):  # qat.train would refuse it only after the float folds trained
+            raise RunConfigError(f"{config}: train.init_from {parent.name!r} ({find_config(parent.name)}) has another "
+                                 "model, model_args or data setting; make the two configs agree")
     stages: list[list[dict]] = [[], []] if parent else [[]]
     for seed in seeds:
         for fold in (only if only is not None else range(folds)):

@@ -158,6 +158,13 @@ class RunConfig:
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
+    def can_start_from(self, parent: "RunConfig") -> bool:
+        """Whether `parent` (a float run's config) trains the same model on the same data as this run,
+        so QAT may start from its weights (`train.init_from`). Where the dataset lies on disk
+        (data.path, --data or $KWS_GSC_DIR) is not a data setting."""
+        same_data = lambda d: {k: v for k, v in d.to_dict().items() if k != "path"}  # noqa: E731
+        return (self.model, self.model_args, same_data(self.data)) == (parent.model, parent.model_args, same_data(parent.data))
+
 
 def _set_dotted(data: dict, dotted: str, value) -> None:
     keys = dotted.split(".")

@@ -339,9 +339,7 @@ def load_float_run(run_dir: Path, cfg: RunConfig):
     other = RunConfig.load(run_dir / "config.yaml")
     if other.quant is not None:
         raise RunConfigError(f"train.init_from: {run_dir} is a quantized run; name a float run (quant: null)")
-    # Where the same dataset lies on disk (data.path, --data or $KWS_GSC_DIR) is not a data setting.
-    same_data = lambda d: {k: v for k, v in d.to_dict().items() if k != "path"}  # noqa: E731
-    if (other.model, other.model_args, same_data(other.data)) != (cfg.model, cfg.model_args, same_data(cfg.data)):
+    if not cfg.can_start_from(other):
         raise RunConfigError(f"train.init_from: {run_dir} used another model or data setting than this run")
     return load_model(run_dir / "model.h5")
 

@@ -83,15 +83,27 @@ def test_integer_bits_for():
         integer_bits_for(float("nan"))
 
 
-def test_quantized_gsc_configs_match_their_float_run():
-    """A quantized config starts from the float run it names (train.init_from), which must be the
-    same model, model_args and data settings: a recipe change made in one config only would be
-    refused at training time (qat.train.load_float_run), after the float folds had trained."""
+def test_every_committed_config_is_valid_and_matches_its_float_run():
+    """Every run config under configs/ (not the sweep files) loads, and a quantized one starts from
+    the float run it names (train.init_from), which must be the same model, model_args and data
+    settings: a recipe change made in one config only would be refused at training time
+    (qat.train.load_float_run), after the float folds had trained."""
     from qat.cv import CONFIG_DIR, find_config
 
-    for path in sorted((CONFIG_DIR / "gsc").glob("*.yaml")):
+    paths = sorted(p for p in CONFIG_DIR.rglob("*.yaml") if "sweeps" not in p.relative_to(CONFIG_DIR).parts)
+    assert len(paths) > 30
+    names = [RunConfig.load(p).name for p in paths]
+    assert len(names) == len(set(names)), "two configs share a name: find_config would pick one"
+    for path in paths:
         cfg = RunConfig.load(path)
-        if not cfg.train.init_from:
-            continue
-        parent = RunConfig.load(find_config(cfg.train.init_from))
-        assert (cfg.model, cfg.model_args, cfg.data.to_dict()) == (parent.model, parent.model_args, parent.data.to_dict()), path
+        if cfg.train.init_from:
+            parent = RunConfig.load(find_config(cfg.train.init_from))
+            assert parent.quant is None and cfg.can_start_from(parent), path
+
+
+def test_can_start_from_ignores_only_the_data_path():
+    base = {"name": "f", "model": "dscnn", "data": {"source": "gsc", "path": "/a"}}
+    parent = RunConfig.from_dict(base)
+    assert RunConfig.from_dict({**base, "name": "q", "data": {"source": "gsc", "path": "/b"}}).can_start_from(parent)
+    moved = {"source": "gsc", "augment": {"speed": 0.15}}
+    assert not RunConfig.from_dict({**base, "name": "q", "data": moved}).can_start_from(parent)
