@@ -1,27 +1,22 @@
-"""The comparison grid of the three papers: one float model per (model, seed), every QAT scheme
-started from it (train.init_from), one table.
+"""Sweeps of committed run configs, cross-validated, on Ray: the comparison of the three papers'
+QAT schemes (and their float/linear baselines) in one table.
 
-    python -m qat.experiments [--data DIR] [--full] [--only PATTERN] [--build-dir build/experiments]
+    python -m qat.experiments [--sweep configs/sweeps/papers.yaml] [--address HOST:PORT] [--jobs N]
+                              [--data DIR] [--build-dir build/experiments] [--no-ray] [--report-only]
 
-Reduced grid (default; sized for well under an hour on 2 cores with the shared GSC subset):
-- DS-CNN on MFCC (papers A, C): linear 8/4-bit weights, squashed+ACosR at lambda 0 and >0,
-  FXP-QAT with transient formats and a 32- vs 16-bit accumulator, trained bit-widths;
-- streaming FFN on log-mel (paper B): two-stage with 1/4/5/8-bit stage-1 weights, plus a DET
-  curve (false rejects vs false alarms/hour) on a stream of held-out test clips over noise;
-- seeds: 0 everywhere, 1 for the cheap FFN runs.
---full: full epochs, three seeds everywhere. --data DIR (or $KWS_GSC_DIR with --gsc) reads real
-Speech Commands; default is the synthetic set.
+The sweep file (format: qat/experiments/sweep.py) lists configs under configs/, seeds and folds;
+each (config, seed, fold) is one ordinary training run of qat.cv (the float run a quantized config
+starts from is trained first, once, and the QAT runs of that fold and seed start from it). Each
+run is a Ray task: on this machine by default (`ray.init`, --jobs runs at once, default the CPU
+count), on an existing cluster with --address or $RAY_ADDRESS. Finished runs (metrics.json of the
+same settings) are skipped, so an interrupted sweep resumes where it stopped.
 
---report-only [--runs-from DIR ...] tabulates finished runs without training (e.g. runs made
-by parallel invocations with other --build-dir).
-Modules: grid.py (the runs), results.py (rows, tables), plots.py, det_run.py, __main__.py (the loop).
-Writes <build-dir>/results.csv, results.md, accuracy_vs_bits.png, weight_memory.png, macs.png,
-det_ffn.png (+ det.json), and each run's folder under <build-dir>/runs/.
+Writes <build-dir>/<name>[_<tag>]_k<K>_s<seed>_f<fold>/ per run (its log beside it) and
+results.csv, results.md (one row per config: CV accuracy mean ± std over seeds, Δ vs float, bits
+per parameter, weight memory, MACs, params), accuracy_vs_bits.png, accuracy_vs_cost.png and, for
+entries with `det: true`, det_ffn.png + det.json.
+Modules: sweep.py (the file, its runs, the schedule), ray_runner.py (Ray), results.py, plots.py,
+det_run.py, __main__.py (the command).
+The architecture search of paper C makes its configs at run time; it keeps its own command:
+`python -m qat.nas --features mfcc|raw [--retrain]`.
 """
-
-from __future__ import annotations
-
-from qat.experiments.grid import grid, run_config
-from qat.experiments.results import row, write_outputs
-
-__all__ = ["grid", "row", "run_config", "write_outputs"]

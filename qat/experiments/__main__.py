@@ -1,101 +1,100 @@
-"""`python -m qat.experiments`: train what the grid lists, tabulate and plot (the grid and its options:
-qat/experiments/__init__.py)."""
+"""`python -m qat.experiments`: train what a sweep file lists (on Ray), tabulate and plot (the sweep
+and its options: qat/experiments/__init__.py)."""
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
-import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from qat.experiments.det_run import run_det
-from qat.experiments.grid import grid, nas_specs, run_config
-from qat.experiments.plots import plot_det_curves
-from qat.experiments.results import kernel_entropy, row, write_outputs
+from qat.cv import finished
+from qat.experiments.plots import plot_all, plot_det_curves
+from qat.experiments.results import markdown, rows, write_csv
+from qat.experiments.sweep import SWEEP_DIR, expand, load, run_here
+from qat.run_config import RunConfig, RunConfigError
 
-log = logging.getLogger("qat.experiments")
+
+def progress_line(build_dir: Path, total: int, quiet: bool):
+    count = [0]
+
+    def report(name: str) -> None:
+        count[0] += 1
+        if not quiet:
+            acc = json.loads((build_dir / name / "metrics.json").read_text())["accuracy"]
+            final = acc.get("quantized", acc["float"])["test"]
+            print(f"[{count[0]}/{total}] {name}: {final:.2%} on its fold", flush=True)
+    return report
+
+
+def det_curves(build_dir: Path, groups: dict, names: set) -> dict:
+    """DET of each `det: true` config: its first run (first seed, first scored fold), once finished."""
+    from qat.experiments.det_run import run_det
+
+    dets, streams = {}, {}
+    for name in sorted(names):
+        run = groups[name][0]
+        if finished(build_dir, run):
+            dets[name] = run_det(build_dir / run["name"], RunConfig.load(run["config"], run["overrides"]), streams)
+    return dets
+
 
 def main(argv=None) -> int:
     import qat.experiments
 
     ap = argparse.ArgumentParser(prog="python -m qat.experiments", description=qat.experiments.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", help="extracted Speech Commands folder (default: synthetic data)")
-    ap.add_argument("--gsc", action="store_true", help="real data from $KWS_GSC_DIR")
-    ap.add_argument("--full", action="store_true", help="full epochs and three seeds (hours)")
-    ap.add_argument("--only", help="run names matching this glob (floats they start from are added)")
+    ap.add_argument("--sweep", default=str(SWEEP_DIR / "papers.yaml"), help="sweep file (default: %(default)s)")
+    ap.add_argument("--data", help="extracted Speech Commands folder for every run (default: each config's data, "
+                                   "gsc from $KWS_GSC_DIR)")
+    ap.add_argument("--address", help="an existing Ray cluster (default $RAY_ADDRESS; unset: Ray on this machine)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="CPUs of the local Ray, i.e. runs at once with --cpus-per-run 1 (default: %(default)s)")
+    ap.add_argument("--cpus-per-run", type=int, default=1, help="CPUs (training threads) of each run")
     ap.add_argument("--build-dir", default="build/experiments")
-    ap.add_argument("--epochs", help="FLOAT,QAT[,SEARCH] epochs instead of the grid's (e.g. 1,1,1 for a smoke test)")
-    ap.add_argument("--fresh", action="store_true", help="re-run runs that already have metrics.json")
-    ap.add_argument("--report-only", action="store_true",
-                    help="no training: tabulate the runs that have finished (also under --runs-from folders)")
-    ap.add_argument("--runs-from", nargs="*", default=[], metavar="DIR",
-                    help="with --report-only: more <build-dir>/runs folders to take finished runs from")
+    ap.add_argument("--no-ray", action="store_true", help="train the runs one after another in this process, no Ray")
+    ap.add_argument("--report-only", action="store_true", help="tabulate finished runs, train nothing")
+    ap.add_argument("--no-progress", action="store_true", help="no line per finished run")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from qat.run_config import RunConfigError
-    from qat.train import train
-
-    if args.data:
-        data = {"source": "gsc", "path": str(args.data)}
-    elif args.gsc:
-        if not os.environ.get("KWS_GSC_DIR"):
-            print("error: --gsc needs $KWS_GSC_DIR", file=sys.stderr)
-            return 2
-        data = {"source": "gsc"}
-    else:
-        data = {"source": "synthetic"}
-    epochs = tuple(int(e) for e in args.epochs.split(",")) if args.epochs else None
-    specs = grid(args.full, epochs)
-    if args.only:
-        wanted = {s["name"] for s in specs if fnmatch.fnmatch(s["name"], args.only)}
-        wanted |= {s["init_from"] for s in specs if s["name"] in wanted and s.get("init_from")}
-        specs = [s for s in specs if s["name"] in wanted]
-    out_dir = Path(args.build_dir)
-    runs_dir = out_dir / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    build_dir = Path(args.build_dir).resolve()
     try:
-        configs = [None if s.get("nas") else run_config(s, data) for s in specs]  # checked before any training
-    except (RunConfigError, ValueError) as exc:
+        if args.jobs < 1 or args.cpus_per_run < 1:
+            raise RunConfigError("--jobs and --cpus-per-run must be >= 1")
+        address = args.address or os.environ.get("RAY_ADDRESS")
+        train = not args.report_only
+        if train and address and not args.no_ray:
+            from qat.experiments.ray_runner import probe
+
+            probe(address)  # a dead address is refused in seconds, before the sweep is planned
+        sweep = load(args.sweep)
+        plan = expand(sweep, str(Path(args.data).resolve()) if args.data else None)  # every run checked here
+        if train:
+            todo = sum(not finished(build_dir, r) for stage in plan.stages for r in stage)
+            report = progress_line(build_dir, todo, args.no_progress)
+            if args.no_ray:
+                run_here(plan.stages, build_dir, args.cpus_per_run, report)
+            else:
+                from qat.experiments.ray_runner import run_on_ray
+
+                run_on_ray(plan.stages, build_dir, address, args.jobs, args.cpus_per_run, report)
+        dets = det_curves(build_dir, plan.groups, plan.det)
+        table = rows(build_dir, plan.groups, sweep.folds, sweep.seeds, dets)
+    except (RunConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.report_only:  # link finished runs of other build dirs (parallel or partial grids) into this one
-        for other in map(Path, args.runs_from):
-            for run in other.glob("*"):
-                done = (run / "metrics.json").exists() or (run / "arch.json").exists()
-                if done and not (runs_dir / run.name).exists():
-                    (runs_dir / run.name).symlink_to(run.resolve())
-    rows, streams, dets, started = [], {}, {}, time.time()
-    queue = list(zip(specs, configs))
-    while queue:
-        spec, cfg = queue.pop(0)
-        if spec.get("nas"):
-            if args.report_only and not (runs_dir / spec["name"] / "arch.json").exists():
-                continue
-            queue = nas_specs(spec, data, runs_dir, args.fresh) + queue
-            continue
-        metrics_file = runs_dir / cfg.name / "metrics.json"
-        if args.report_only and not metrics_file.exists():
-            log.info("not finished, left out: %s", cfg.name)
-            continue
-        if args.fresh or not metrics_file.exists():
-            log.info("run %s (%s) [%.0f s so far]", cfg.name, spec.get("scheme") or "float", time.time() - started)
-            train(cfg, runs_dir, progress=False, fresh=args.fresh)
-        m = json.loads(metrics_file.read_text())
-        m["kernel_entropy"] = kernel_entropy(runs_dir / cfg.name, m)
-        if spec.get("det"):
-            det_file = runs_dir / cfg.name / "det.json"
-            m["det"] = json.loads(det_file.read_text()) if det_file.exists() and not args.fresh else \
-                run_det(runs_dir / cfg.name, cfg, spec, streams)
-            dets[f"{cfg.name}"] = m["det"]
-            plot_det_curves(out_dir, dets)
-        rows.append(row(spec, m))
-        write_outputs(out_dir, rows, data, args, time.time() - started)  # partial results survive a crash
-    print((out_dir / "results.md").read_text())
+    build_dir.mkdir(parents=True, exist_ok=True)
+    command = "python -m qat.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
+    missing = [name for name in plan.groups if name not in {r["config"] for r in table}]
+    write_csv(build_dir / "results.csv", table)
+    (build_dir / "results.md").write_text(markdown(table, command.strip(), missing))
+    if table:
+        plot_all(build_dir, table)
+    plot_det_curves(build_dir, dets)
+    print(f"{len(table)} of {len(plan.groups)} configs tabulated in {(time.time() - started) / 60:.1f} min "
+          f"-> {build_dir / 'results.md'}")
     return 0
 
 

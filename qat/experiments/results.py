@@ -1,102 +1,69 @@
-"""One row per finished run and the grid's results.csv / results.md."""
+"""The sweep's table: one row per config, its cross-validated accuracy from qat.cv.summarize
+(pooled over folds, mean ± std over seeds), with its cost; written as results.csv and results.md."""
 
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
-from qat.experiments.plots import plot_all
+from qat.cv import CONFIG_DIR, finished, summarize
+from qat.run_config import RunConfig
+
+COLUMNS = ["config", "config_file", "model", "scheme", "seeds", "folds", "scored_folds", "accuracy_mean",
+           "accuracy_std_seeds", "accuracy_std_folds", "float_accuracy_mean", "delta_vs_float", "bits_per_param",
+           "weight_memory_bits", "macs", "params", "train_seconds_mean", "frr_at_5_fa_per_hour"]
 
 
-def kernel_entropy(run_dir: Path, m: dict) -> float | None:
-    """Bin entropy of the exported quantized kernels / their bits, weight-count weighted over
-    layers (1.0 = every level of the grid used equally; paper A's near-uniform claim)."""
-    import numpy as np
-    import tensorflow as tf
-
-    from qat.quantizers import custom_objects
-    from qat.schemes.common import kernel_attr, value_entropy
-
-    if m.get("scheme") is None:
-        return None
-    model = tf.keras.models.load_model(run_dir / "model.h5", custom_objects=custom_objects(), compile=False)
-    total = count = 0.0
-    for layer in model.layers:
-        q = getattr(layer, "depthwise_quantizer_internal", None) or getattr(layer, "kernel_quantizer_internal", None)
-        if q is None:
+def rows(build_dir: Path, groups: dict[str, list[dict]], folds: int, seeds: list[int], dets: dict | None = None) -> list[dict]:
+    """A row per config whose runs have all finished (others are left out)."""
+    out = []
+    for name, runs in groups.items():
+        if not all(finished(build_dir, r) for r in runs):
             continue
-        k = np.asarray(q(getattr(layer, kernel_attr(layer))))
-        bits = m.get("kernel_bits", {}).get(layer.name, q.bits)
-        total += value_entropy(k, bits)["ratio"] * k.size
-        count += k.size
-    return total / count if count else None
+        s = summarize(build_dir, runs, folds, seeds)
+        cfg = RunConfig.load(runs[0]["config"], runs[0]["overrides"])
+        out.append({
+            "config": name, "config_file": str(Path(runs[0]["config"]).resolve().relative_to(CONFIG_DIR.parent)),
+            "model": cfg.model, "scheme": cfg.scheme if cfg.quant else "float",
+            "seeds": len(seeds), "folds": folds, "scored_folds": len(s["scored_folds"]),
+            "accuracy_mean": s["accuracy_mean"], "accuracy_std_seeds": s["accuracy_std_seeds"],
+            "accuracy_std_folds": s["accuracy_std_folds"], "float_accuracy_mean": s["float_accuracy_mean"],
+            "delta_vs_float": s["accuracy_mean"] - s["float_accuracy_mean"] if cfg.quant else None,
+            # measured, one definition for every scheme: weight memory (kernels at their exported
+            # bits, 1-bit kernels as 1 bit, biases) over the parameter count
+            "bits_per_param": s["weight_memory_bits"] / s["params"],
+            "weight_memory_bits": s["weight_memory_bits"], "macs": s["macs"], "params": s["params"],
+            "train_seconds_mean": s["train_seconds_mean"],
+            "frr_at_5_fa_per_hour": (dets or {}).get(name, {}).get("frr_at_5_fa_per_hour"),
+        })
+    return sorted(out, key=lambda r: (r["model"], r["scheme"] != "float", -r["bits_per_param"], r["config"]))
 
 
-def row(spec: dict, m: dict) -> dict:
-    acc = m["accuracy"]
-    final = "quantized" if "quantized" in acc else "float"
-    extra = {}
-    if "acos" in m:
-        extra["post_rounding_drop_val"] = m["acos"]["post_rounding_drop"].get("validation")
-        extra["grid_offset_before_after"] = f"{m['acos']['mean_grid_offset_before']:.3f}->{m['acos']['mean_grid_offset_after']:.3f}"
-    if m.get("kernel_entropy") is not None:
-        extra["entropy_ratio"] = m["kernel_entropy"]
-    if "two_stage" in m:
-        extra["stage1_test"] = acc.get("stage1", {}).get("test")
-    return {
-        "run": spec["name"], "model": spec["model"], "scheme": spec.get("scheme", "float") if spec.get("quant") else "float",
-        "label": spec["label"], "seed": spec["seed"],
-        "weight_bits": spec["bits"] if spec["bits"] is not None else m.get("avg_weight_bits"),
-        "avg_weight_bits": m.get("avg_weight_bits"), "avg_activation_bits": m.get("avg_activation_bits"),
-        "float_test": acc["float"]["test"], "float_val": acc["float"]["validation"],
-        "test": acc[final]["test"], "val": acc[final]["validation"], "delta_test": acc[final]["test"] - acc["float"]["test"],
-        "ptq_test": acc.get("ptq", acc.get("stage2_start", acc.get("rounded", {}))).get("test"),
-        "weight_memory_bits": m["weight_memory_bits"], "macs": m["macs"], "params": m["params"],
-        "epochs": json.dumps(m["epochs"]), "wall_s": m["train_wall_seconds"], **extra,
-        "frr_at_5_fa_per_hour": m.get("det", {}).get("frr_at_5_fa_per_hour"),
-        **({"arch": spec["arch"], "search_s": spec["search_seconds"]} if spec.get("arch") else {}),
-    }
-
-
-def write_outputs(out_dir: Path, rows: list[dict], data: dict, args, wall: float) -> None:
-    keys = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    with open(out_dir / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
+def write_csv(path: Path, table: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
-        w.writerows(rows)
-    write_markdown(out_dir, rows, data, args, wall)
-    plot_all(out_dir, rows)
+        w.writerows(table)
 
 
-def _fmt(v, pct=False):
-    if v is None or v == "":
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.2%}" if pct else f"{v:.3g}"
-    return str(v)
-
-
-def write_markdown(out_dir: Path, rows: list[dict], data: dict, args, wall: float) -> None:
-    cmd = "python -m qat.experiments" + (" --full" if args.full else "") + \
-        (f" --data {args.data}" if args.data else " --gsc" if args.gsc else "") + \
-        (f" --only '{args.only}'" if args.only else "") + (f" --epochs {args.epochs}" if args.epochs else "") + \
-        (" --report-only" if getattr(args, "report_only", False) else "") + \
-        "".join(f" --runs-from {d}" for d in getattr(args, "runs_from", []))
-    cols = [("run", False), ("label", False), ("seed", False), ("weight_bits", False), ("float_test", True),
-            ("ptq_test", True), ("test", True), ("delta_test", True), ("val", True), ("weight_memory_bits", False),
-            ("macs", False), ("avg_weight_bits", False), ("avg_activation_bits", False), ("entropy_ratio", False),
-            ("post_rounding_drop_val", True), ("grid_offset_before_after", False), ("stage1_test", True),
-            ("frr_at_5_fa_per_hour", True), ("arch", False)]
-    lines = [f"# QAT experiments ({'full' if args.full else 'reduced'} grid, data: {data['source']})", "",
-             f"Produced by `{cmd}` in {wall / 60:.1f} min. `test`/`val` = the exported fixed-point model;",
-             "`ptq_test` = before any QAT epoch (two_stage: stage-2 start; acos: rounded after the ACosR phase);",
-             "`delta_test` = test - float test of the same float model; weight memory in bits (1-bit kernels "
-             "counted as 1 bit); `frr_at_5_fa_per_hour` = false-reject rate at <= 5 false alarms/hour on the "
-             "test stream (see det_ffn.png).", "",
-             "| " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c), pct) for c, pct in cols) + " |")
-    (out_dir / "results.md").write_text("\n".join(lines) + "\n")
+def markdown(table: list[dict], command: str, missing: list[str]) -> str:
+    lines = ["# QAT sweep: speaker-grouped cross-validation, one row per config", "",
+             f"Produced by `{command}`. Accuracy = every scored clip once per seed (the exported fixed-point model), "
+             "mean ± std over seeds; Δ = against the float runs the config started from (same folds, seeds); "
+             "fold std = spread of the single (fold, seed) models; bits/param = weight memory / parameters; "
+             "FRR@5FA/h = false rejects at ≤ 5 false alarms per hour on a stream of the first scored fold's test "
+             "clips (seed of the first run; det_ffn.png).", "",
+             "| config | model | scheme | seeds × folds | accuracy | Δ vs float | fold std | bits/param "
+             "| weight memory (KiB) | MACs | params | s / run | FRR@5FA/h |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        folds = f"{r['folds']}" if r["scored_folds"] == r["folds"] else f"{r['scored_folds']} of {r['folds']} (screen)"
+        acc = f"**{r['accuracy_mean']:.2%} ± {r['accuracy_std_seeds']:.2%}**" if r["seeds"] > 1 else f"**{r['accuracy_mean']:.2%}** (one seed)"
+        delta = "–" if r["delta_vs_float"] is None else f"{100 * r['delta_vs_float']:+.1f} pt"
+        frr = "–" if r["frr_at_5_fa_per_hour"] is None else f"{r['frr_at_5_fa_per_hour']:.1%}"
+        lines.append(f"| `{r['config']}` | {r['model']} | {r['scheme']} | {r['seeds']} × {folds} | {acc} | {delta} "
+                     f"| {r['accuracy_std_folds']:.1%} | {r['bits_per_param']:.2f} | {r['weight_memory_bits'] / 8192:,.1f} "
+                     f"| {r['macs']:,} | {r['params']:,} | {r['train_seconds_mean']:.0f} | {frr} |")
+    if missing:
+        lines += ["", "Not finished yet (no row): " + ", ".join(f"`{m}`" for m in missing)]
+    return "\n".join(lines) + "\n"
