@@ -1,43 +1,169 @@
-"""Experiment grid and streaming DET: configs valid up front, DET counting on a hand-made stream."""
+"""Sweeps (qat.experiments): a sweep file expands into (config, seed, fold) runs through qat.cv.plan,
+float runs before the QAT runs that start from them; finished runs start nothing; a dead Ray
+address or a bad sweep is one error line before any training; one real Ray sweep on synthetic
+data. Also the streaming DET counting on a hand-made stream."""
 
-from types import SimpleNamespace
+import json
+import shutil
+import time
 
 import numpy as np
 import pytest
 
-from qat import det, experiments
+from qat import det
 from qat.data.labels import CLASSES, CLIP_SAMPLES, SAMPLE_RATE
+from qat.experiments import sweep as sweep_mod
+from qat.experiments.__main__ import main
+from qat.experiments.sweep import SWEEP_DIR, SweepError, expand, load, run_here
+from qat.run_config import RunConfig
+
+SMOKE = str(SWEEP_DIR / "smoke.yaml")
 
 
-@pytest.mark.parametrize("full", [False, True])
-def test_every_grid_config_loads(full):
-    specs = experiments.grid(full)
-    names = [s["name"] for s in specs]
-    assert len(names) == len(set(names))
-    for s in specs:
-        if s.get("nas"):
-            continue
-        cfg = experiments.run_config(s, {"source": "synthetic"})
-        if s.get("init_from"):
-            assert s["init_from"] in names[:names.index(s["name"])]  # float run comes first
-        assert cfg.scheme == s.get("scheme", "linear")
-    schemes = {s.get("scheme") for s in specs}
-    assert {"linear", "acos", "fxp_qat", "two_stage", "trained_bits"} <= schemes
-    assert {s["seed"] for s in specs} >= {0, 1}
+@pytest.fixture
+def espeak():
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (the smoke sweep's synthetic data)")
 
 
-def test_rows_and_report(tmp_path):
-    spec = next(s for s in experiments.grid(False) if s.get("scheme") == "linear" and s["model"] == "dscnn")
-    m = {"accuracy": {"float": {"test": 0.8, "validation": 0.82}, "ptq": {"test": 0.7}, "quantized": {"test": 0.79, "validation": 0.8}},
-         "weight_memory_bits": 1000, "macs": 10, "params": 5, "epochs": {"qat": 4}, "train_wall_seconds": 3.0}
-    r = experiments.row(spec, m)
-    assert r["delta_test"] == pytest.approx(-0.01) and r["ptq_test"] == 0.7
-    experiments.write_outputs(tmp_path, [r], {"source": "synthetic"}, SimpleNamespace(full=False, data=None, gsc=False,
-                                                                                        only=None, epochs=None), 60)
-    text = (tmp_path / "results.md").read_text()
-    assert "python -m qat.experiments" in text and "79.00%" in text
-    assert (tmp_path / "results.csv").read_text().startswith("run,")
-    assert (tmp_path / "accuracy_vs_bits_dscnn.png").exists()
+def write_sweep(tmp_path, text: str) -> str:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def fake_train(calls: list):
+    """Stands in for qat.cv.train_one: records the call and leaves what a finished run leaves
+    (metrics.json, the config stamp), with made-up numbers."""
+    def train_one(build_dir, run, threads):
+        calls.append(run["name"])
+        parent = run["overrides"].get("train.init_from")
+        assert parent is None or parent in calls or (build_dir / parent / "metrics.json").exists(), \
+            f"{run['name']} trained before its float run {parent}"
+        out = build_dir / run["name"]
+        (out / "ckpt").mkdir(parents=True)
+        RunConfig.load(run["config"], run["overrides"]).save(out / "ckpt" / "run_config.yaml")
+        cm = np.eye(len(CLASSES), dtype=int) * (3 + run["overrides"]["data.fold"])
+        acc = {"float": {"test": 0.9, "validation": 0.9}}
+        if "init_from" in str(run["overrides"]):
+            acc["quantized"] = {"test": 0.8, "validation": 0.8}
+        (out / "metrics.json").write_text(json.dumps({
+            "accuracy": acc, "confusion_test": cm.tolist(), "train_wall_seconds": 1.0,
+            "params": 100, "macs": 1000, "weight_memory_bits": 800 if parent else 3200}))
+    return train_one
+
+
+def test_sweep_expands_configs_seeds_folds_float_first(espeak, tmp_path):
+    sweep = load(write_sweep(tmp_path, "folds: 3\nseeds: [0, 1]\nruns: [configs/smoke/*.yaml]\n"))
+    plan = expand(sweep, None)
+    floats, quantized = plan.stages
+    assert len(floats) == len(quantized) == 6  # 3 folds x 2 seeds each; the float config listed once
+    assert {r["name"] for r in floats} == {f"smoke_dscnn_float_k3_s{s}_f{k}" for s in (0, 1) for k in range(3)}
+    for run in quantized:
+        o = run["overrides"]
+        assert o["train.init_from"] == f"smoke_dscnn_float_k3_s{o['train.seed']}_f{o['data.fold']}"
+    assert sorted(plan.groups) == ["smoke_dscnn_float_k3", "smoke_dscnn_linear8_k3"]
+    only = expand(load(write_sweep(tmp_path, "folds: 3\nonly_folds: [1]\nruns: [configs/smoke/dscnn_linear8.yaml]\n")), None)
+    assert [r["name"] for s in only.stages for r in s] == ["smoke_dscnn_float_k3_s0_f1", "smoke_dscnn_linear8_k3_s0_f1"]
+
+
+@pytest.mark.gsc
+def test_papers_sweep_trains_each_float_run_once(gsc_root):
+    plan = expand(load(SWEEP_DIR / "papers.yaml"), str(gsc_root))
+    floats, quantized = plan.stages
+    assert len(plan.groups) == 14 and len(floats) == 2 * 3 * 2  # two float configs x 3 folds x 2 seeds
+    assert len(quantized) == 12 * 3 * 2
+    assert {r["overrides"]["train.init_from"] for r in quantized} == {r["name"] for r in floats}
+    assert "gsc_ffn_two_stage_w1_k3" in plan.det and "gsc_dscnn_float_k3" not in plan.det
+
+
+def test_finished_runs_start_nothing_and_the_table_is_written(espeak, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sweep_mod, "train_one", fake_train(calls))
+    args = ["--sweep", SMOKE, "--build-dir", str(tmp_path / "b"), "--no-ray", "--no-progress"]
+    assert main(args) == 0
+    assert len(calls) == 4 and calls[:2] == ["smoke_dscnn_float_k2_s0_f0", "smoke_dscnn_float_k2_s0_f1"]
+    assert main(args) == 0
+    assert len(calls) == 4  # the second invocation trained nothing
+    # nor does the Ray path start a task (or Ray itself) when every run has finished
+    import ray
+
+    from qat.experiments.ray_runner import run_on_ray
+
+    plan = expand(load(SMOKE), None)
+    assert run_on_ray(plan.stages, tmp_path / "b", None, 1, 1) == [] and not ray.is_initialized()
+    lines = (tmp_path / "b" / "results.csv").read_text().splitlines()
+    assert lines[0].startswith("config,config_file,model,scheme") and len(lines) == 3
+    md = (tmp_path / "b" / "results.md").read_text()
+    # accuracy pooled from the folds' confusion matrices (all diagonal: 100 %), Δ against the float
+    # accuracy the QAT runs report of the float model they started from (made up: 90 %)
+    assert "`smoke_dscnn_linear8_k2` | dscnn | linear | 1 × 2 | **100.00%** (one seed) | +10.0 pt" in md
+    assert (tmp_path / "b" / "accuracy_vs_bits.png").exists() and (tmp_path / "b" / "accuracy_vs_cost.png").exists()
+
+
+def test_a_failed_run_is_one_error_line(espeak, tmp_path, monkeypatch, capsys):
+    def broken(build_dir, run, threads):
+        raise RuntimeError(f"run {run['name']} failed (boom); full log: x.log")
+
+    monkeypatch.setattr(sweep_mod, "train_one", broken)
+    assert main(["--sweep", SMOKE, "--build-dir", str(tmp_path), "--no-ray"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: run smoke_dscnn_float_k2_s0_f0 failed (boom)")
+
+
+def test_dead_ray_address_is_one_error_line_before_anything(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sweep_mod, "train_one", lambda *a: pytest.fail("trained despite a dead address"))
+    started = time.time()
+    assert main(["--sweep", SMOKE, "--build-dir", str(tmp_path / "b"), "--address", "127.0.0.1:1"]) == 2
+    assert time.time() - started < 15  # ray.init on this address waits for minutes
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no Ray cluster answers at 127.0.0.1:1")
+    assert "RAY_ADDRESS" in err[0] and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("text,match", [
+    ("runs: [configs/gsc/no_such_model.yaml]\n", "names no config file"),
+    ("runs: [tests/conftest.py]\n", "not a run config under"),
+    ("runs: [configs/sweeps/smoke.yaml]\n", "not a run config"),
+    ("seeds: [0, 0]\nruns: [configs/smoke/*.yaml]\n", "lists a value twice"),
+    ("seeds: 0\nruns: [configs/smoke/*.yaml]\n", "not a non-empty list of integers"),
+    ("folds: 1\nruns: [configs/smoke/*.yaml]\n", "folds: 1 must be an integer >= 2"),
+    ("folds: 3\nonly_folds: [3]\nruns: [configs/smoke/*.yaml]\n", "folds are 0 .. 2"),
+    ("runs: [{config: configs/smoke/dscnn_float.yaml, set: {train.lr: 0.1}}]\n", "give the variant a tag"),
+    ("runs: [{config: configs/smoke/dscnn_float.yaml, colour: red}]\n", "a mapping with keys"),
+    ("epochs: 3\nruns: [configs/smoke/*.yaml]\n", "a sweep is a mapping"),
+])
+def test_bad_sweep_is_refused_when_loaded(tmp_path, text, match):
+    with pytest.raises(SweepError, match=match):
+        load(write_sweep(tmp_path, text))
+
+
+def test_bad_config_is_one_error_line_and_nothing_trains(espeak, tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sweep_mod, "train_one", fake_train(calls))
+    for text, match in [("runs: [configs/gsc/dscnn_float_typo.yaml]\n", "names no config file"),
+                        ("runs: [configs/smoke/dscnn_float.yaml, {config: configs/smoke/dscnn_linear8.yaml, "
+                         "set: {train.lr: -1}, tag: neg}]\n", "learning rates must be > 0")]:
+        assert main(["--sweep", write_sweep(tmp_path, text), "--build-dir", str(tmp_path / "b"), "--no-ray"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], err
+    assert calls == []
+
+
+def test_sweep_on_ray_end_to_end(espeak, tmp_path):
+    """The smoke sweep for real: 2 configs x 2 folds, one epoch each, as Ray tasks on this machine
+    (one at a time: the cores are shared); every QAT run started from its own fold's float model."""
+    build = tmp_path / "b"
+    assert main(["--sweep", SMOKE, "--build-dir", str(build), "--jobs", "1", "--no-progress"]) == 0
+    for fold in (0, 1):
+        cfg = RunConfig.load(build / f"smoke_dscnn_linear8_k2_s0_f{fold}" / "config.yaml")
+        assert cfg.train.init_from == f"smoke_dscnn_float_k2_s0_f{fold}" and cfg.data.fold == fold
+    rows = (build / "results.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["smoke_dscnn_float_k2", "smoke_dscnn_linear8_k2"]
+    stamps = {p: p.stat().st_mtime for p in build.glob("*/metrics.json")}
+    assert len(stamps) == 4
+    assert main(["--sweep", SMOKE, "--build-dir", str(build), "--jobs", "1", "--no-progress"]) == 0
+    assert stamps == {p: p.stat().st_mtime for p in build.glob("*/metrics.json")}
 
 
 def test_det_counts_hits_and_false_alarms():
@@ -67,14 +193,3 @@ def test_stream_windows_match_clip_features():
         assert s0 == 320 * k
         np.testing.assert_allclose(x[k], compute("logmel", stream.audio[None, s0:s0 + CLIP_SAMPLES])[0],
                                    rtol=1e-4, atol=1e-4)
-
-
-def test_experiment_configs_load():
-    from pathlib import Path
-
-    from qat.run_config import RunConfig
-
-    files = sorted((Path(__file__).resolve().parents[1] / "configs" / "experiments").glob("*.yaml"))
-    assert files
-    for f in files:
-        assert RunConfig.load(f).quant is not None, f
