@@ -34,7 +34,7 @@ help:
 	@echo "make cv CONFIG=configs/gsc/x.yaml [FOLDS=5] [SEEDS=\"0 1 2\"] [JOBS=2]  speaker-grouped K-fold CV → build/cv/"
 	@echo "make cv-table                                   every finished CV + testing-list run: build/cv/results.{md,png}"
 	@echo "make scale-check                              data path on a generated 100k-clip archive: peak RSS per stage"
-	@echo "make experiments [FULL=1]                     QAT scheme grid on \$$KWS_GSC_DIR → build/experiments/"
+	@echo "make experiments [SWEEP=configs/sweeps/papers.yaml] [ADDRESS=host:port] [JOBS=2]  a sweep of configs, cross-validated, as Ray tasks → build/experiments/"
 	@echo "make hls RUN=name                             hls4ml project + C sim, QKeras == golden == C sim"
 	@echo "make compare                                  our RTL vs da4ml on one small MLP: LUT/FF, latency, exactness"
 	@echo "make fuzz [MODELS=200] [SEED=1000]            random QKeras models: QKeras == golden == C sim == RTL; failures shrunk"
@@ -52,7 +52,7 @@ $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (TensorFlow 2.15 needs Python 3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[hw,dev]'
+	$(PY) -m pip install --quiet -e '.[hw,sweep,dev]'
 	touch $@
 endif
 
@@ -148,9 +148,12 @@ plan: setup
 acc-compare: setup
 	$(PY) -m sim.studies.acc_compare --runs $(BUILD)/gsc_dscnn_fxp4_acc16 $(BUILD)/gsc_dscnn_fxp4_acc32 --reuse-factor $(RF) --target $(TARGET) --jobs 2 --out $(BUILD)/acc_compare
 
-# The reduced grid of QAT schemes (FULL=1 for more seeds/bits), on $$KWS_GSC_DIR.
+# A sweep file's configs x seeds x folds (speaker-grouped CV, as `make cv`), each run a Ray task: on this
+# machine (JOBS runs at once) or on an existing cluster (ADDRESS=host:port or $$RAY_ADDRESS); finished
+# runs are skipped; results.{csv,md} + plots in build/experiments/. Data: $$KWS_GSC_DIR.
+SWEEP ?= configs/sweeps/papers.yaml
 experiments: setup
-	$(KWSFLOW) experiments --data $(KWS_GSC_DIR) $(if $(FULL),--full)
+	$(KWSFLOW) experiments --sweep $(SWEEP) --jobs $(JOBS) --build-dir $(BUILD)/experiments $(if $(ADDRESS),--address $(ADDRESS))
 
 # Our RTL generator vs da4ml on one small quantized MLP, both through the same Yosys script.
 # Random-model fuzzer: every model through every stage; a failure is shrunk and saved under

@@ -17,7 +17,7 @@ SUBCOMMANDS = {
     "evaluate": ("qat.evaluate:main", "evaluate a trained run on a dataset"),
     "cv": ("qat.cv:main", "speaker-grouped K-fold cross-validation of a config"),
     "cv-table": ("qat.cv_table:main", "every finished CV run in one table and plot"),
-    "experiments": ("qat.experiments.__main__:main", "the QAT scheme grid"),
+    "experiments": ("qat.experiments.__main__:main", "a sweep of configs (configs/sweeps/), cross-validated, as Ray tasks"),
     "hls": ("hw.hls:main", "hls4ml project + C simulation of a run: QKeras == golden == C sim"),
     "rtl": ("hw.rtl.__main__:main", "our Verilog of a run (file list, FuseSoC core, report)"),
     "sim": ("sim.__main__:main", "a run's RTL under Verilator: RTL == golden, latency and II in cycles"),
