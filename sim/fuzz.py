@@ -92,8 +92,8 @@ def check(spec: dict, stages=STAGES, keep: Path | None = None, known_gaps: bool 
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-            for d in DEFAULT_BUILD_ROOT.glob(f"harness_{top}_*"):
-                shutil.rmtree(d, ignore_errors=True)
+            for d in DEFAULT_BUILD_ROOT.glob(f"harness_{top}_*"):  # the build and its .lock file
+                shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
 
 
 def _check(spec, model, stages, work, top, res, t0, known_gaps):

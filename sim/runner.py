@@ -4,9 +4,11 @@ second simulator of the small designs."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # (the test suite uses a tmp dir).
 DEFAULT_BUILD_ROOT = Path(os.environ.get("KWS_SIM_BUILD")
                           or Path(os.environ.get("KWS_CACHE") or Path.home() / ".cache" / "kwsflow") / "sim")
+
+
+@contextmanager
+def build_lock(build_dir: Path):
+    """Hold while building into `build_dir`: a second process building the same design (pytest -n,
+    two make targets at once) waits, then finds it built, instead of writing into the same folder."""
+    build_dir = Path(build_dir)
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.with_name(build_dir.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @dataclass
@@ -69,18 +82,19 @@ def run_cocotb(
     build_dir = Path(build_root) / f"{toplevel}_{simulator}_{digest}"
     runner = get_runner(simulator)
     t0 = time.perf_counter()
-    if not (build_dir / built).exists():
-        runner.build(
-            sources=sources,
-            hdl_toplevel=toplevel,
-            build_dir=build_dir,
-            build_args=args,
-            waves=waves,
-            always=True,
-            **extra,
-        )
-    else:
-        runner.build_dir = build_dir  # reuse the compiled model
+    with build_lock(build_dir):
+        if not (build_dir / built).exists():
+            runner.build(
+                sources=sources,
+                hdl_toplevel=toplevel,
+                build_dir=build_dir,
+                build_args=args,
+                waves=waves,
+                always=True,
+                **extra,
+            )
+        else:
+            runner.build_dir = build_dir  # reuse the compiled model
     t1 = time.perf_counter()
     run_dir = build_dir / f"run_{test_module.rsplit('.', 1)[-1]}_{testcase or 'all'}_{os.getpid()}"
     run_dir.mkdir(parents=True, exist_ok=True)

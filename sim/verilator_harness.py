@@ -42,7 +42,7 @@ from hw.rtl.filelist import copy_memory_files
 
 from hw.tools.verilator import HARNESS_ARGS, HARNESS_MAKE_VARS, setup_verilator_env, sources_digest
 
-from .runner import DEFAULT_BUILD_ROOT
+from .runner import DEFAULT_BUILD_ROOT, build_lock
 
 _MAIN = r"""
 #include "V{top}.h"
@@ -235,6 +235,12 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
                         probe_ready=", ".join(sig(i, "ready") for i in range(n_edges)))
     digest = sources_digest(design.files, main + repr((HARNESS_ARGS, HARNESS_MAKE_VARS)))
     mdir = Path(build_root) / f"harness_{design.top}_{digest}"
+    with build_lock(mdir):
+        return _build_into(mdir, design, exe_env, main)
+
+
+def _build_into(mdir: Path, design, exe_env, main: str) -> Path:
+    """The harness in `mdir` (built unless it is there); the caller holds the folder's build lock."""
     exe = mdir / "harness"
     if exe.exists():
         return exe
@@ -248,7 +254,7 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
     # copies are newer than the makefile just written (the objects' only make prerequisite besides
     # their .cpp), so make keeps them.
     names = _runtime_objects(mdir, prefix)
-    cache = Path(build_root) / f"verilated_rt_{_runtime_key(mdir, prefix, names)}"
+    cache = mdir.parent / f"verilated_rt_{_runtime_key(mdir, prefix, names)}"
     cached = bool(names) and all((cache / f"{n}.o").exists() for n in names)
     if cached:
         for n in names:
@@ -258,7 +264,7 @@ def build_harness(design, build_root: Path = DEFAULT_BUILD_ROOT) -> Path:
     if not exe.exists():
         raise RuntimeError(f"harness build produced no executable in {mdir}")
     if names and not cached:  # publish atomically: concurrent builds may race, either copy is right
-        tmp = Path(tempfile.mkdtemp(prefix="rt_", dir=build_root))
+        tmp = Path(tempfile.mkdtemp(prefix="rt_", dir=mdir.parent))
         for n in names:
             shutil.copy(mdir / f"{n}.o", tmp / f"{n}.o")
         try:

@@ -105,3 +105,26 @@ def test_harness_probes_and_backpressure_seeds_keep_semantics(tmp_path):
     # the replay can fail: another seed, or a lower ready probability, does not explain the record
     assert _replay_handshakes(runs[2, True][1], n_in, 70, 60, 1) != []
     assert _replay_handshakes(runs[1, True][1], n_in, 70, 30, 1) != []
+
+
+def test_build_lock_excludes_a_second_builder_of_the_same_folder(tmp_path):
+    """While one process builds a design's folder (pytest -n, two make targets), another open of
+    the same lock cannot take it; a different design's lock is free, and the lock is released after."""
+    import fcntl
+
+    from sim.runner import build_lock
+
+    def free(path):
+        with open(path, "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+
+    build = tmp_path / "root" / "harness_top_abc"
+    with build_lock(build):
+        assert not free(tmp_path / "root" / "harness_top_abc.lock")
+        assert free(tmp_path / "root" / "harness_top_def.lock")
+        assert not build.exists()  # the lock sits beside the folder, the builder makes the folder
+    assert free(tmp_path / "root" / "harness_top_abc.lock")
