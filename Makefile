@@ -167,11 +167,15 @@ fuzz: setup
 compare: setup
 	$(KWSFLOW) compare --out $(BUILD)/compare
 
+# The suite on TEST_JOBS pytest-xdist workers (default: the 2 cores of the machines it is sized for);
+# a test file stays on one worker (--dist loadfile), since some files' tests build on each other's
+# designs; Verilator builds of one design are serialized by a file lock (sim/runner.py).
+TEST_JOBS ?= 2
 test: setup
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 test-all: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache
