@@ -7,13 +7,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 
 
+_OWN_SIM_BUILD = []  # the tmp build root this process made (removed at the end)
+
+
 def pytest_configure(config):
     # Verilator builds and result files of the suite go to a tmp dir, not the repository's build/
-    # (set KWS_SIM_BUILD yourself to keep the build cache between runs).
+    # (set KWS_SIM_BUILD yourself to keep the build cache between runs). pytest-xdist workers
+    # inherit the controller's, so every worker shares one build cache.
     if not os.environ.get("KWS_SIM_BUILD"):
         import tempfile
 
         os.environ["KWS_SIM_BUILD"] = tempfile.mkdtemp(prefix="kwsflow-sim-")
+        _OWN_SIM_BUILD.append(os.environ["KWS_SIM_BUILD"])
+
+
+def pytest_unconfigure(config):
+    # A suite's builds are 2-3 GB: left behind, a few dozen runs fill the disk.
+    import shutil
+
+    for path in _OWN_SIM_BUILD:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def gsc_dir() -> Path | None:
