@@ -2,6 +2,8 @@
 
 Used for the ACos regularizer's lambda (paper A) and the bit penalty's lambdas (paper C): the
 network first trains without the penalty, then the penalty grows over `ramp_epochs` to `target`.
+With `start`, the value goes from `start` to `target` instead (paper C anneals its bit targets
+from the starting widths down).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ def ramp_value(epoch: int, target: float, warmup_epochs: int, ramp_epochs: int) 
 
 class LambdaRamp(tf.keras.callbacks.Callback):
     def __init__(self, variables, target: float, warmup_epochs: int = 0, ramp_epochs: int = 1,
-                 log_name: str = "lambda"):
-        if not (isinstance(target, (int, float)) and math.isfinite(target) and target >= 0):
-            raise ValueError(f"LambdaRamp.target={target!r}: must be >= 0")
+                 log_name: str = "lambda", start: float = 0.0):
+        for name, value in (("target", target), ("start", start)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"LambdaRamp.{name}={value!r}: must be >= 0")
         if not isinstance(warmup_epochs, int) or warmup_epochs < 0:
             raise ValueError(f"LambdaRamp.warmup_epochs={warmup_epochs!r}: integer >= 0")
         if not isinstance(ramp_epochs, int) or ramp_epochs < 1:
@@ -31,11 +34,11 @@ class LambdaRamp(tf.keras.callbacks.Callback):
         if not variables:
             raise ValueError("LambdaRamp: no lambda variables given (no regularizer in the model?)")
         super().__init__()
-        self.variables, self.target = variables, float(target)
+        self.variables, self.target, self.start = variables, float(target), float(start)
         self.warmup_epochs, self.ramp_epochs, self.log_name = warmup_epochs, ramp_epochs, log_name
 
     def on_epoch_begin(self, epoch, logs=None):
-        value = ramp_value(epoch, self.target, self.warmup_epochs, self.ramp_epochs)
+        value = self.start + ramp_value(epoch, self.target - self.start, self.warmup_epochs, self.ramp_epochs)
         for v in self.variables:
             v.assign(value)
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
 from qat.quantizers import BitPenalty, bits_report, trained_bits
+from qat.quantizers.trained_bitwidth import find_trained_bits
 
 LN2 = math.log(2.0)
 
@@ -28,11 +29,17 @@ def built(**kwargs):
     (0.25, 2 ** -6, True, 0, 7, 0),     # range clamped to 1 (QKeras has no negative integer)
     (0.25, 2 ** -6, True, None, 5, -2),  # unclamped: [-0.25, 0.25) step 1/64
 ])
-def test_bits_for_known_ranges(init_range, init_step, signed, min_range_log2, bits, integer):
-    q = built(init_step=init_step, init_range=init_range, signed=signed, min_range_log2=min_range_log2)
+@pytest.mark.parametrize("scale", [1, 16, 1024])
+def test_bits_for_known_ranges(init_range, init_step, signed, min_range_log2, bits, integer, scale):
+    q = built(init_step=init_step, init_range=init_range, signed=signed, min_range_log2=min_range_log2,
+              exp_lr_scale=scale)
     fmt = q.fixed_format()
     assert (fmt["bits"], fmt["integer"]) == (bits, integer)
     assert q.bits == bits
+    if integer >= 0:  # the values are QKeras's on a grid of quarter steps (ties included)
+        grid = np.arange(-2.5 * 2 ** integer, 2.5 * 2 ** integer, fmt["step"] / 4, dtype=np.float32)
+        ref = quantized_bits(bits, integer, alpha=1) if signed else quantized_relu(bits, integer)
+        np.testing.assert_array_equal(q(tf.constant(grid)).numpy(), ref(tf.constant(grid)).numpy())
 
 
 def test_values_equal_qkeras_fixed_formats():
@@ -52,7 +59,7 @@ def test_gradients_on_known_inputs():
     for i in range(3):
         with tf.GradientTape() as tape:
             y = q(x)[i]
-        grads.append(tape.gradient(y, [q.range_log2, q.step_log2, x]))
+        grads.append(tape.gradient(y, [q.range_v, q.step_v, x]))
     (r_top, s_top, x_top), (r_in, s_in, x_in), (r_low, s_low, _) = grads
     # clipped at the top: q = 2**top - d -> dq/drange_log2 = ln2 * 2**top, dq/dstep_log2 = -d ln2
     assert float(r_top) == pytest.approx(LN2, rel=1e-5)
@@ -67,12 +74,81 @@ def test_gradients_on_known_inputs():
     assert s_low is None or float(s_low) == 0.0
 
 
-def test_soft_bits_gradient():
-    q = built(init_step=2 ** -4, init_range=2.0)
+@pytest.mark.parametrize("scale", [1, 16])
+def test_soft_and_hard_bits_gradients(scale):
+    q = built(init_step=2 ** -4, init_range=2.0, exp_lr_scale=scale)
+    with tf.GradientTape(persistent=True) as tape:
+        soft, hard = q.soft_bits(), q.hard_bits()
+    assert float(soft) == pytest.approx(1 + 4 + 1) and float(hard) == 6.0 == q.bits
+    for b in (soft, hard):  # d bits / d v = scale * d bits / d exponent
+        gr, gs = tape.gradient(b, [q.range_v, q.step_v])
+        assert (float(gr), float(gs)) == (scale, -scale)
+
+
+def test_hard_bits_are_the_reported_bits_and_clamps_stop_their_gradient():
+    # range 0.6 -> exponent -0.74: the clamp at min_range_log2=0 holds it, and it is > 0.5 below: no push
+    q = built(init_step=2 ** -3.4, init_range=0.6, signed=True)
     with tf.GradientTape() as tape:
-        b = q.soft_bits()
-    gr, gs = tape.gradient(b, [q.range_log2, q.step_log2])
-    assert float(b) == pytest.approx(1 + 4 + 1) and float(gr) == 1.0 and float(gs) == -1.0
+        hard = q.hard_bits()
+    gr, gs = tape.gradient(hard, [q.range_v, q.step_v])
+    assert float(hard) == q.bits == 4 and float(q.soft_bits()) == pytest.approx(1 - 0.737 + 3.4, abs=1e-3)
+    assert (gr is None or float(gr) == 0.0) and float(gs) == -1.0
+
+
+# ------------------------------------------------------------ exponents cross integer boundaries
+LR = 3e-4  # train.qat_lr
+
+
+def adam_steps_under_penalty(q, steps: int):
+    """Adam at the QAT lr on loss = avg bits (one quantizer, lambda 1, no target): a constant
+    gradient of -scale on step_v and +scale on range_v. Adam moves each v by lr per step, so the
+    exponents move scale * lr per step. Returns the reported bits after every step."""
+    x = tf.keras.Input((4,))
+    model = tf.keras.Model(x, QActivation(q, name="a")(x))
+    penalty = BitPenalty(model, weight_lambda=1.0, act_lambda=1.0)
+    opt = tf.keras.optimizers.Adam(LR)
+    bits = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = penalty()
+        variables = [q.step_v, q.range_v]
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        bits.append(q.fixed_format()["bits"])
+    return bits
+
+
+def test_exponents_cross_integer_boundaries_in_the_predicted_steps():
+    # unsigned, step 2**-6, range 2**2: 8 bits. Per step both exponents move 16 * 3e-4 = 0.0048:
+    # step -6 -> -5.5 (half to even still -6) after 104.2 steps: round -5 from step 105 (7 bits);
+    # range 2 -> 1 (ceil 1) after 208.3 steps: from step 209 (6 bits).
+    q = trained_bits(2 ** -6, 4.0, signed=False, exp_lr_scale=16)
+    bits = adam_steps_under_penalty(q, 210)
+    assert bits[103] == 8 and bits[104] == 7  # step numbers 104 and 105
+    assert bits[207] == 7 and bits[208] == 6
+    assert float(q.step_log2) == pytest.approx(-6 + 210 * 16 * LR, abs=1e-4)
+    assert float(q.range_log2) == pytest.approx(2 - 210 * 16 * LR, abs=1e-4)
+
+
+def test_old_parametrization_moves_only_lr_per_step():
+    # exponent = variable: the same 210 steps move it 0.063, no boundary crossed; one bit needs
+    # 0.5 / 3e-4 = 1667 steps (about two GSC epochs at the full lr, all pushing the same way).
+    q = trained_bits(2 ** -6, 4.0, signed=False, exp_lr_scale=1)
+    bits = adam_steps_under_penalty(q, 210)
+    assert set(bits) == {8}
+    assert float(q.step_log2) == pytest.approx(-6 + 210 * LR, abs=1e-4)  # float32 sums
+
+
+def test_bit_budget_is_zero_at_the_target_and_linear_above():
+    model = small_model()  # weights avg (12*5 + 6*8)/18 = 6, activations 4
+    penalty = BitPenalty(model, weight_lambda=0.5, act_lambda=2.0, weight_target=6.0, act_target=3.0)
+    qs = [q for _, q in find_trained_bits(model)]
+    with tf.GradientTape() as tape:
+        value = penalty()
+    grads = tape.gradient(value, [q.step_v for q in qs])
+    assert float(value) == pytest.approx(2.0 * (4 - 3))
+    # weights at their target: no push; the activation: lambda per bit
+    assert [0.0 if g is None else float(g) for g in grads] == [0.0, -2.0, 0.0]
 
 
 def small_model():
@@ -118,6 +194,7 @@ def test_bit_penalty_lowers_the_bits_in_training():
     ({"init_step": 0.0}, "init_step"), ({"init_step": -0.1}, "init_step"),
     ({"init_range": 0.0}, "init_range"), ({"init_step": 1.0, "init_range": 0.5}, "no levels"),
     ({"min_range_log2": 0.5}, "min_range_log2"),
+    ({"exp_lr_scale": 0}, "exp_lr_scale"), ({"exp_lr_scale": 10}, "power of two"), ({"exp_lr_scale": True}, "exp_lr_scale"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -23,7 +23,7 @@ def retrain_configs(name: str, model: str, found: dict, data: dict, epochs: tupl
         "linear8": {"name": f"{name}_linear8", **base, "quant": q8, "scheme": "linear",
                     "train": {"seed": seed, "qat_epochs": epochs[1], "init_from": fl}},
         "trained_bits": {"name": f"{name}_trained_bits", **base, "quant": q8, "scheme": "trained_bits",
-                         "scheme_args": {"weight_lambda": 0.05, "act_lambda": 0.02},
+                         "scheme_args": {},  # the scheme's defaults (bit targets)
                          "train": {"seed": seed, "qat_epochs": epochs[1], "init_from": fl}},
     }
 

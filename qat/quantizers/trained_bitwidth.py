@@ -8,8 +8,17 @@ so q is exactly QKeras quantized_bits(bits, integer=log2 top, alpha=1) (signed) 
 quantized_relu(bits, integer=log2 top) (unsigned) with
     bits = log2(top) - log2(d) + 1 (signed),   log2(top) - log2(d) (unsigned).
 The gradient w.r.t. d is LSQ's (round(u) - u per value), w.r.t. top the clipping gradient (PACT).
-`soft_bits` is the same formula on the unrounded exponents: a differentiable bit count for the
-penalty `BitPenalty`.
+`hard_bits` is that bit count with straight-through gradients (forward: the integer bits the
+hardware gets; backward: -1 per step exponent unit, +1 per range exponent unit, 0 where a clamp
+holds): the penalty `BitPenalty` uses it, so the averages it sees are the reported ones.
+`soft_bits` is the formula on the unrounded exponents.
+
+Exponent learning rate: each exponent is stored as v = exponent / exp_lr_scale. Adam moves a
+variable by about lr per step whatever its gradient's size, so with v = exponent an exponent can
+move at most lr x steps (3e-4 x ~15,000 QAT steps at cosine lr ~ 2.4 log2 units in a whole run,
+when every step pushes the same way): a bit is dropped only when an exponent crosses a rounding
+boundary, which then takes most of the run. With exponent = s * v the same optimizer moves the
+exponent s x lr per step (the forward pass is unchanged, so the QKeras export is too).
 
 It is a Keras layer (not a plain QKeras object) because it owns trainable variables: used as a
 QDense kernel_quantizer or a QActivation activation, Keras tracks its variables as part of the
@@ -28,8 +37,14 @@ from .fixed_grid import ste_ceil, ste_round
 
 class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantizers in lower case)
     def __init__(self, init_step: float = 2.0 ** -7, init_range: float = 1.0, signed: bool = True,
-                 min_range_log2: int | None = 0, **kwargs):
+                 min_range_log2: int | None = 0, exp_lr_scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(exp_lr_scale, bool) or not isinstance(exp_lr_scale, (int, float)) or \
+                not (math.isfinite(exp_lr_scale) and exp_lr_scale > 0) or \
+                math.log2(exp_lr_scale) != round(math.log2(exp_lr_scale)):
+            # a power of two keeps exponent = s * (exponent / s) exact in float32: the ceiling of
+            # the range exponent must not see a rounding error (2.0000001 would ceil to 3)
+            raise ValueError(f"trained_bits.exp_lr_scale={exp_lr_scale!r}: must be a power of two (1, 2, 4, ...)")
         for name, value in (("init_step", init_step), ("init_range", init_range)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"trained_bits.{name}={value!r}: must be a positive number")
@@ -45,6 +60,7 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         # QKeras cannot express a negative integer part (range < 1): keeping range >= 2**0 by
         # default makes the trained quantizer and the exported QKeras one identical.
         self.min_range_log2 = None if min_range_log2 is None else int(min_range_log2)
+        self.exp_lr_scale = float(exp_lr_scale)
         self.kind = None  # "weight" or "activation", known at build
         self.num_values = None  # values quantized per inference (weights) or per sample (acts)
 
@@ -55,17 +71,33 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         dims = shape[1:] if self.kind == "activation" else shape
         self.num_values = int(np.prod([d for d in dims if d is not None])) if dims.rank else 1
         const = tf.keras.initializers.Constant
-        self.step_log2 = self.add_weight("step_log2", shape=(), initializer=const(math.log2(self.init_step)))
-        self.range_log2 = self.add_weight("range_log2", shape=(), initializer=const(math.log2(self.init_range)))
+        s = self.exp_lr_scale
+        # the trained variables: exponent / exp_lr_scale (see the module docstring)
+        self.step_v = self.add_weight("step_log2_v", shape=(), initializer=const(math.log2(self.init_step) / s))
+        self.range_v = self.add_weight("range_log2_v", shape=(), initializer=const(math.log2(self.init_range) / s))
         super().build(input_shape)
 
     # -- exponents (the QKeras format) ----------------------------------------------------
+    @property
+    def step_log2(self):
+        """The (unrounded) step exponent, a tensor: exp_lr_scale * step_v."""
+        return self.exp_lr_scale * self.step_v
+
+    @property
+    def range_log2(self):
+        return self.exp_lr_scale * self.range_v
+
     def _exponents(self):
-        top = ste_ceil(self.range_log2)
+        # The clamps act on the unrounded exponents, half a unit beyond where they bind:
+        # ceil(max(r, m - 0.5)) = max(ceil(r), m) and round(min(s, t - 1.25)) = min(round(s), t - 1)
+        # for integer m, t, but an exponent held by a clamp gets no gradient once it is half a
+        # unit past it, so a penalty cannot push it ever further where it changes nothing.
+        range_log2 = self.range_log2
         if self.min_range_log2 is not None:
-            top = tf.maximum(top, float(self.min_range_log2))
+            range_log2 = tf.maximum(range_log2, self.min_range_log2 - 0.5)
+        top = ste_ceil(range_log2)
         # at least one level above the sign: bits >= 2 signed, >= 1 unsigned
-        step = tf.minimum(ste_round(self.step_log2), top - 1.0)
+        step = ste_round(tf.minimum(self.step_log2, top - 1.25))
         return step, top
 
     def call(self, x):
@@ -76,8 +108,13 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         return d * ste_round(clipped / d)
 
     def soft_bits(self):
-        """Differentiable bit count (unrounded exponents) for the bit penalty."""
+        """Bit count on the unrounded, unclamped exponents."""
         return self.range_log2 - self.step_log2 + (1.0 if self.signed else 0.0)
+
+    def hard_bits(self):
+        """The integer bits (forward), straight-through gradients to the exponents (backward)."""
+        step_log2, top_log2 = self._exponents()
+        return top_log2 - step_log2 + (1.0 if self.signed else 0.0)
 
     def fixed_format(self) -> dict:
         """Current format: bits, integer (QKeras convention), frac, step, signed."""
@@ -105,7 +142,7 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
     def get_config(self):
         config = super().get_config()
         config.update(init_step=self.init_step, init_range=self.init_range, signed=self.signed,
-                      min_range_log2=self.min_range_log2)
+                      min_range_log2=self.min_range_log2, exp_lr_scale=self.exp_lr_scale)
         return config
 
 
@@ -136,15 +173,21 @@ def bits_report(model) -> dict:
 
 
 class BitPenalty:
-    """lambda_w * mean soft bits per weight + lambda_a * mean soft bits per activation.
+    """Bit budget: lambda_w * max(0, avg bits per weight - target_w)
+                 + lambda_a * max(0, avg bits per activation - target_a).
 
-    The lambdas are tf.Variables so a callback (qat.lambda_ramp.LambdaRamp) can start them at 0.
+    The averages are the integer bits (`hard_bits`, count-weighted like `bits_report`) with
+    straight-through gradients, so the penalty is zero exactly when the reported averages meet
+    the targets. Target 0 = every bit costs lambda (a plain penalty). Lambdas and targets are
+    tf.Variables so callbacks (qat.lambda_ramp) can ramp the lambdas and anneal the targets.
     Add with `model.add_loss(BitPenalty(model, ...))` after the model has been built.
     """
 
-    def __init__(self, model, weight_lambda: float = 0.0, act_lambda: float = 0.0):
-        for name, value in (("weight_lambda", weight_lambda), ("act_lambda", act_lambda)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+    def __init__(self, model, weight_lambda: float = 0.0, act_lambda: float = 0.0,
+                 weight_target: float = 0.0, act_target: float = 0.0):
+        for name, value in (("weight_lambda", weight_lambda), ("act_lambda", act_lambda),
+                            ("weight_target", weight_target), ("act_target", act_target)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"BitPenalty.{name}={value!r}: must be a number >= 0")
         self.quantizers = [q for _, q in find_trained_bits(model)]
         if not self.quantizers:
@@ -153,17 +196,19 @@ class BitPenalty:
             raise ValueError("BitPenalty: build the model (call it once) before adding the penalty")
         self.weight_lambda = tf.Variable(float(weight_lambda), trainable=False, name="bit_penalty_weight_lambda")
         self.act_lambda = tf.Variable(float(act_lambda), trainable=False, name="bit_penalty_act_lambda")
+        self.weight_target = tf.Variable(float(weight_target), trainable=False, name="bit_penalty_weight_target")
+        self.act_target = tf.Variable(float(act_target), trainable=False, name="bit_penalty_act_target")
 
-    def average_soft_bits(self, kind: str):
+    def average_bits(self, kind: str):
         qs = [q for q in self.quantizers if q.kind == kind]
         if not qs:
             return tf.constant(0.0)
         n = float(sum(q.num_values for q in qs))
-        return tf.add_n([q.soft_bits() * (q.num_values / n) for q in qs])
+        return tf.add_n([q.hard_bits() * (q.num_values / n) for q in qs])
 
     def __call__(self):
-        return (self.weight_lambda * self.average_soft_bits("weight")
-                + self.act_lambda * self.average_soft_bits("activation"))
+        return (self.weight_lambda * tf.nn.relu(self.average_bits("weight") - self.weight_target)
+                + self.act_lambda * tf.nn.relu(self.average_bits("activation") - self.act_target))
 
     @property
     def lambda_variables(self):

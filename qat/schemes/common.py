@@ -66,9 +66,11 @@ def check_args(scheme: str, args: dict, defaults: dict) -> dict:
     return {**defaults, **args}
 
 
-def check_number(scheme: str, name: str, value, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
-        raise SchemeError(f"scheme {scheme!r}: scheme_args.{name}={value!r} must be a number >= {minimum}")
+def check_number(scheme: str, name: str, value, minimum: float = 0.0, maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum or \
+            (maximum is not None and value > maximum):
+        rng = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+        raise SchemeError(f"scheme {scheme!r}: scheme_args.{name}={value!r} must be a number {rng}")
     return float(value)
 
 

@@ -1,11 +1,21 @@
 """Paper C: trained bit-widths. Every kernel and every ReLU output gets a `trained_bits`
-quantizer (learned power-of-two step and range; bits follow), a bit penalty (mean soft bits
-per weight / per activation value, lambdas ramped from 0 after `warmup_epochs`) pushes the
-widths down, and the run reports each quantizer's bits and the averages.
+quantizer (learned power-of-two step and range; bits follow), a bit budget (`BitPenalty`:
+lambda x how far the average integer bits per weight / per activation value lie above a target)
+pushes the widths down, and the run reports each quantizer's bits and the averages.
 Start widths are the `quant` section's (weight_bits, act_bits); biases, input and logits use
 its fixed linear quantizers. Compare with `linear` (fixed bit-widths) at the same start.
 
-scheme_args: weight_lambda, act_lambda (>= 0; default 0.05, 0.02), warmup_epochs (1), ramp_epochs (2).
+scheme_args:
+  weight_target_bits, act_target_bits  average widths to reach (default 3.0, 3.5); 0 = no target,
+      every bit is penalised; else from the quantizer's minimum (2 signed, 1 unsigned) to the start width.
+      The targets are annealed linearly from the start widths over `ramp_epochs` after `warmup_epochs`.
+  weight_lambda, act_lambda  penalty per bit of average width above the target, in loss (nats)
+      units: 1 = one bit over budget costs as much as 1 nat of cross-entropy (default 1.0, 1.0;
+      >= 0, <= 100). Ramped from 0 like the targets.
+  exp_lr_scale  exponent = exp_lr_scale x trained variable, so Adam moves the exponents
+      exp_lr_scale x qat_lr per step (a power of two from 1 to 1024; default 16; 1 = the old
+      parametrization, whose exponents cannot cross rounding boundaries within a run).
+  warmup_epochs (1, >= 0), ramp_epochs (8, >= 1).
 """
 
 from __future__ import annotations
@@ -13,31 +23,45 @@ from __future__ import annotations
 from qat.lambda_ramp import LambdaRamp
 from qat.quantizers import BitPenalty, bits_report
 from qat.quantizers import trained_bits as TB
-from qat.schemes.base import QatContext, QatResult
+from qat.schemes.base import QatContext, QatResult, SchemeError
 from qat.schemes import common as C
 
 NAME = "trained_bits"
-DEFAULTS = {"weight_lambda": 0.05, "act_lambda": 0.02, "warmup_epochs": 1, "ramp_epochs": 2}
+DEFAULTS = {"weight_lambda": 1.0, "act_lambda": 1.0, "weight_target_bits": 3.0, "act_target_bits": 3.5,
+            "exp_lr_scale": 16, "warmup_epochs": 1, "ramp_epochs": 8}
+MAX_LAMBDA, MAX_EXP_LR_SCALE = 100.0, 1024
 
 
 def validate(args: dict, quant) -> None:
     a = C.check_args(NAME, args, DEFAULTS)
     C.need_quant(NAME, quant)
-    C.check_number(NAME, "weight_lambda", a["weight_lambda"])
-    C.check_number(NAME, "act_lambda", a["act_lambda"])
+    C.check_number(NAME, "weight_lambda", a["weight_lambda"], 0.0, MAX_LAMBDA)
+    C.check_number(NAME, "act_lambda", a["act_lambda"], 0.0, MAX_LAMBDA)
+    for name, start, least in (("weight_target_bits", quant.weight_bits, 2), ("act_target_bits", quant.act_bits, 1)):
+        target = C.check_number(NAME, name, a[name], 0.0, start)
+        if 0 < target < least:
+            raise SchemeError(f"scheme {NAME!r}: scheme_args.{name}={a[name]!r} is below the {least}-bit "
+                              f"minimum of its quantizers; use 0 (no target) or {least} to {start}")
+    scale = a["exp_lr_scale"]
+    C.check_int(NAME, "exp_lr_scale", scale, 1, MAX_EXP_LR_SCALE)
+    if scale & (scale - 1):
+        raise SchemeError(f"scheme {NAME!r}: scheme_args.exp_lr_scale={scale!r} must be a power of two "
+                          f"(1, 2, 4, ..., {MAX_EXP_LR_SCALE}) so the exponents stay exact")
     C.check_int(NAME, "warmup_epochs", a["warmup_epochs"], 0)
     C.check_int(NAME, "ramp_epochs", a["ramp_epochs"], 1)
 
 
-def build_model(ctx: QatContext, quant, weights: dict):
+def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1):
     """Kernels: signed range 1 (po2-rescaled weights peak in (0.5, 1]); activations: unsigned,
     the calibrated range; start steps give the configured bit-widths."""
     def kernel(name):
-        return TB(init_step=2.0 ** -(quant.weight_bits - 1), init_range=1.0, signed=True, name=f"{name}_wq")
+        return TB(init_step=2.0 ** -(quant.weight_bits - 1), init_range=1.0, signed=True,
+                  exp_lr_scale=exp_lr_scale, name=f"{name}_wq")
 
     def act(name):
         top = quant.layer_act_int.get(name, quant.act_int)
-        return TB(init_step=2.0 ** (top - quant.act_bits), init_range=2.0 ** top, signed=False, name=f"{name}_aq")
+        return TB(init_step=2.0 ** (top - quant.act_bits), init_range=2.0 ** top, signed=False,
+                  exp_lr_scale=exp_lr_scale, name=f"{name}_aq")
 
     model = ctx.build(C.SchemeQuant(quant, kernel=kernel, activation=act))
     C.assign_weights(model, weights)
@@ -47,17 +71,22 @@ def build_model(ctx: QatContext, quant, weights: dict):
 def quantize(ctx: QatContext) -> QatResult:
     a = {**DEFAULTS, **ctx.args}
     weights, quant = C.folded_start(ctx)
-    model = build_model(ctx, quant, weights)
+    model = build_model(ctx, quant, weights, a["exp_lr_scale"])
     results = {"ptq": ctx.evaluate(model)}
     start = bits_report(model)
-    penalty = BitPenalty(model, 0.0, 0.0)
+    penalty = BitPenalty(model)
     model.add_loss(penalty)
-    callbacks = [LambdaRamp([penalty.weight_lambda], a["weight_lambda"], a["warmup_epochs"], a["ramp_epochs"], "weight_lambda"),
-                 LambdaRamp([penalty.act_lambda], a["act_lambda"], a["warmup_epochs"], a["ramp_epochs"], "act_lambda")]
+    ramp = (a["warmup_epochs"], a["ramp_epochs"])
+    callbacks = [LambdaRamp([penalty.weight_lambda], a["weight_lambda"], *ramp, "weight_lambda"),
+                 LambdaRamp([penalty.act_lambda], a["act_lambda"], *ramp, "act_lambda")]
+    for var, target, kind in ((penalty.weight_target, a["weight_target_bits"], "weight"),
+                              (penalty.act_target, a["act_target_bits"], "activation")):
+        if target > 0:  # anneal from the start width down to the target
+            callbacks.append(LambdaRamp([var], target, *ramp, f"{kind}_target_bits", start=start[f"avg_{kind}_bits"]))
     state = ctx.run_phase("qat", model, ctx.cfg.train.qat_epochs, ctx.cfg.train.qat_lr, callbacks)
     report = bits_report(model)
     kernel_bits = {row["layer"]: row["bits"] for row in report["quantizers"] if row["kind"] == "weight"}
     extra = {"trained_bits": {"start": {k: start[k] for k in ("avg_weight_bits", "avg_activation_bits")},
-                              **report, "lambdas": {"weight": a["weight_lambda"], "act": a["act_lambda"]}},
+                              **report, "args": a},
              "avg_weight_bits": report["avg_weight_bits"], "avg_activation_bits": report["avg_activation_bits"]}
     return C.finish(ctx, model, quant, results, {"qat": state["history"]}, extra, kernel_bits=kernel_bits)
