@@ -215,6 +215,7 @@ def load(scheme, args, quant=None):
     ("trained_bits", {"exp_lr_scale": 12}, None, "exp_lr_scale=12 must be a power of two"),
     ("trained_bits", {"exp_lr_scale": 2048}, None, "exp_lr_scale=2048 must be an integer from 1 to 1024"),
     ("trained_bits", {"exp_lr_scale": 0.5}, None, "exp_lr_scale=0.5"),
+    ("trained_bits", {"exp_lr_scale": "fast"}, None, "exp_lr_scale='fast'"),
     ("trained_bits", {"ramp_epochs": 0}, None, "ramp_epochs=0"),
     ("fxp_qat", {"accum_width": 8}, None, "accum_width=8"),
     ("fxp_qat", {"formats": {"fc1": {"accum": "fixed16"}}}, None, "fixed16"),
@@ -223,6 +224,17 @@ def load(scheme, args, quant=None):
 def test_bad_config_is_refused_on_load(scheme, args, quant, message):
     with pytest.raises(ValueError, match=message):  # RunConfigError or QuantConfigError
         load(scheme, args, quant)
+
+
+def test_auto_exp_lr_scale():
+    from qat.schemes.trained_bits import auto_exp_lr_scale
+
+    # GSC subset: 2603 clips / batch 100 = 27 steps; 8 -> 3 bits over 8 epochs at 3e-4:
+    # 2 * 5 / (3e-4 * 27 * 8) = 154 -> 256; full GSC (~850 steps) -> 8; nothing to shed -> 1
+    assert auto_exp_lr_scale(5.0, 3e-4, 27, 8) == 256
+    assert auto_exp_lr_scale(5.0, 3e-4, 850, 8) == 8
+    assert auto_exp_lr_scale(0.0, 3e-4, 27, 8) == 1
+    assert auto_exp_lr_scale(5.0, 1e-7, 1, 1) == 1024
 
 
 def test_good_configs_load():

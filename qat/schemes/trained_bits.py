@@ -13,12 +13,18 @@ scheme_args:
       units: 1 = one bit over budget costs as much as 1 nat of cross-entropy (default 1.0, 1.0;
       >= 0, <= 100). Ramped from 0 like the targets.
   exp_lr_scale  exponent = exp_lr_scale x trained variable, so Adam moves the exponents
-      exp_lr_scale x qat_lr per step (a power of two from 1 to 1024; default 16; 1 = the old
-      parametrization, whose exponents cannot cross rounding boundaries within a run).
+      exp_lr_scale x qat_lr per step: a power of two from 1 to 1024 (1 = the old parametrization,
+      whose exponents cannot cross rounding boundaries within a run), or "auto" (default): the
+      smallest power of two that lets an exponent travel twice the bits to shed within the ramp
+      at the full qat_lr (`auto_exp_lr_scale`; 256 on the GSC subset's 27 steps per epoch).
   warmup_epochs (1, >= 0), ramp_epochs (8, >= 1).
 """
 
 from __future__ import annotations
+
+import math
+
+import tensorflow as tf
 
 from qat.lambda_ramp import LambdaRamp
 from qat.quantizers import BitPenalty, bits_report
@@ -28,7 +34,7 @@ from qat.schemes import common as C
 
 NAME = "trained_bits"
 DEFAULTS = {"weight_lambda": 1.0, "act_lambda": 1.0, "weight_target_bits": 3.0, "act_target_bits": 3.5,
-            "exp_lr_scale": 16, "warmup_epochs": 1, "ramp_epochs": 8}
+            "exp_lr_scale": "auto", "warmup_epochs": 1, "ramp_epochs": 8}
 MAX_LAMBDA, MAX_EXP_LR_SCALE = 100.0, 1024
 
 
@@ -43,12 +49,22 @@ def validate(args: dict, quant) -> None:
             raise SchemeError(f"scheme {NAME!r}: scheme_args.{name}={a[name]!r} is below the {least}-bit "
                               f"minimum of its quantizers; use 0 (no target) or {least} to {start}")
     scale = a["exp_lr_scale"]
-    C.check_int(NAME, "exp_lr_scale", scale, 1, MAX_EXP_LR_SCALE)
-    if scale & (scale - 1):
-        raise SchemeError(f"scheme {NAME!r}: scheme_args.exp_lr_scale={scale!r} must be a power of two "
-                          f"(1, 2, 4, ..., {MAX_EXP_LR_SCALE}) so the exponents stay exact")
+    if scale != "auto":
+        if isinstance(scale, str):
+            raise SchemeError(f"scheme {NAME!r}: scheme_args.exp_lr_scale={scale!r}: 'auto' or a power of two")
+        C.check_int(NAME, "exp_lr_scale", scale, 1, MAX_EXP_LR_SCALE)
+        if scale & (scale - 1):
+            raise SchemeError(f"scheme {NAME!r}: scheme_args.exp_lr_scale={scale!r} must be a power of two "
+                              f"(1, 2, 4, ..., {MAX_EXP_LR_SCALE}) so the exponents stay exact")
     C.check_int(NAME, "warmup_epochs", a["warmup_epochs"], 0)
     C.check_int(NAME, "ramp_epochs", a["ramp_epochs"], 1)
+
+
+def auto_exp_lr_scale(bits_to_shed: float, qat_lr: float, steps_per_epoch: int, ramp_epochs: int) -> int:
+    """Smallest power of two s (1..1024) with s * qat_lr * steps_per_epoch * ramp_epochs >= 2 * bits_to_shed:
+    Adam moves an exponent s * lr per step when the budget pushes it steadily."""
+    need = 2.0 * max(bits_to_shed, 0.0) / (qat_lr * steps_per_epoch * ramp_epochs)
+    return int(min(MAX_EXP_LR_SCALE, 2 ** max(0, math.ceil(math.log2(max(need, 1.0))))))
 
 
 def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1):
@@ -68,16 +84,31 @@ def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1):
     return model
 
 
+class BitsLog(tf.keras.callbacks.Callback):
+    """Average weight / activation bits after every epoch, into the history."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            report = bits_report(self.model)
+            logs["avg_weight_bits"] = report["avg_weight_bits"]
+            logs["avg_activation_bits"] = report["avg_activation_bits"]
+
+
 def quantize(ctx: QatContext) -> QatResult:
     a = {**DEFAULTS, **ctx.args}
     weights, quant = C.folded_start(ctx)
+    if a["exp_lr_scale"] == "auto":
+        shed = [start - target for start, target in ((quant.weight_bits, a["weight_target_bits"]),
+                                                     (quant.act_bits, a["act_target_bits"])) if target > 0]
+        steps = math.ceil(len(ctx.prep.features["train"][1]) / ctx.cfg.train.batch_size)
+        a["exp_lr_scale"] = auto_exp_lr_scale(max(shed, default=0.0), ctx.cfg.train.qat_lr, steps, a["ramp_epochs"])
     model = build_model(ctx, quant, weights, a["exp_lr_scale"])
     results = {"ptq": ctx.evaluate(model)}
     start = bits_report(model)
     penalty = BitPenalty(model)
     model.add_loss(penalty)
     ramp = (a["warmup_epochs"], a["ramp_epochs"])
-    callbacks = [LambdaRamp([penalty.weight_lambda], a["weight_lambda"], *ramp, "weight_lambda"),
+    callbacks = [BitsLog(), LambdaRamp([penalty.weight_lambda], a["weight_lambda"], *ramp, "weight_lambda"),
                  LambdaRamp([penalty.act_lambda], a["act_lambda"], *ramp, "act_lambda")]
     for var, target, kind in ((penalty.weight_target, a["weight_target_bits"], "weight"),
                               (penalty.act_target, a["act_target_bits"], "activation")):
