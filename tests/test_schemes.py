@@ -195,6 +195,25 @@ def test_trained_bits_reports_bits_and_penalty_lowers_them(float_model, tmp_path
     assert pushed.extra["avg_activation_bits"] < free.extra["avg_activation_bits"]
 
 
+def test_trained_bits_reaches_the_budget_and_settles_there(float_model, tmp_path):
+    from qat.schemes import trained_bits
+
+    quant = {"weight_bits": 8, "act_bits": 8, "input_bits": 8}
+    ctx = make_ctx(float_model, tmp_path, "trained_bits",
+                   {"weight_target_bits": 4.0, "act_target_bits": 4.0, "warmup_epochs": 0, "ramp_epochs": 2,
+                    "settle_epochs": 3}, quant, qat_epochs=6)
+    r = trained_bits.quantize(ctx)
+    tb = r.extra["trained_bits"]
+    assert tb["args"]["exp_lr_scale"] == 1024  # auto: 600 clips / 100 = 6 steps per epoch at lr 1e-3
+    assert tb["settled_at"] is not None and tb["settled_at"]["epoch"] >= 3  # not before epoch 6 - 3
+    assert r.extra["avg_weight_bits"] <= 4.0 and r.extra["avg_activation_bits"] <= 4.0
+    # frozen: the bits after the settling step are the final ones, every later epoch
+    history = r.history["qat"]
+    after = range(tb["settled_at"]["epoch"] + 1, 6)
+    assert {history["avg_weight_bits"][e] for e in after} <= {r.extra["avg_weight_bits"]}
+    assert {history["avg_activation_bits"][e] for e in after} <= {r.extra["avg_activation_bits"]}
+
+
 # ---------------------------------------------------------------- bad configs fail at load time
 def load(scheme, args, quant=None):
     return RunConfig.from_dict({"name": "x", "model": "streaming_ffn", "scheme": scheme, "scheme_args": args,
@@ -217,6 +236,7 @@ def load(scheme, args, quant=None):
     ("trained_bits", {"exp_lr_scale": 0.5}, None, "exp_lr_scale=0.5"),
     ("trained_bits", {"exp_lr_scale": "fast"}, None, "exp_lr_scale='fast'"),
     ("trained_bits", {"ramp_epochs": 0}, None, "ramp_epochs=0"),
+    ("trained_bits", {"settle_epochs": -1}, None, "settle_epochs=-1"),
     ("fxp_qat", {"accum_width": 8}, None, "accum_width=8"),
     ("fxp_qat", {"formats": {"fc1": {"accum": "fixed16"}}}, None, "fixed16"),
     ("fxp_qat", {"acum_width": 16}, None, "unknown scheme_args"),

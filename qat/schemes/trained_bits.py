@@ -18,6 +18,9 @@ scheme_args:
       smallest power of two that lets an exponent travel twice the bits to shed within the ramp
       at the full qat_lr (`auto_exp_lr_scale`; 256 on the GSC subset's 27 steps per epoch).
   warmup_epochs (1, >= 0), ramp_epochs (8, >= 1).
+  settle_epochs  the last settle_epochs epochs (not before the ramp ends) freeze the exponents at
+      the first training step where both averages meet their targets, so the weights fine-tune on
+      fixed formats and the model ends within the budget (default 6; 0 = never freeze).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from qat.schemes import common as C
 
 NAME = "trained_bits"
 DEFAULTS = {"weight_lambda": 1.0, "act_lambda": 1.0, "weight_target_bits": 3.0, "act_target_bits": 3.5,
-            "exp_lr_scale": "auto", "warmup_epochs": 1, "ramp_epochs": 8}
+            "exp_lr_scale": "auto", "warmup_epochs": 1, "ramp_epochs": 8, "settle_epochs": 6}
 MAX_LAMBDA, MAX_EXP_LR_SCALE = 100.0, 1024
 
 
@@ -58,6 +61,7 @@ def validate(args: dict, quant) -> None:
                               f"(1, 2, 4, ..., {MAX_EXP_LR_SCALE}) so the exponents stay exact")
     C.check_int(NAME, "warmup_epochs", a["warmup_epochs"], 0)
     C.check_int(NAME, "ramp_epochs", a["ramp_epochs"], 1)
+    C.check_int(NAME, "settle_epochs", a["settle_epochs"], 0)
 
 
 def auto_exp_lr_scale(bits_to_shed: float, qat_lr: float, steps_per_epoch: int, ramp_epochs: int) -> int:
@@ -94,6 +98,28 @@ class BitsLog(tf.keras.callbacks.Callback):
             logs["avg_activation_bits"] = report["avg_activation_bits"]
 
 
+class SettleExponents(tf.keras.callbacks.Callback):
+    """From `start_epoch` on, freeze every exponent at the first step after which the bit budget
+    is met (penalty 0): their values are put back after every later step, whatever Adam does."""
+
+    def __init__(self, penalty: BitPenalty, start_epoch: int):
+        super().__init__()
+        self.penalty, self.start_epoch = penalty, start_epoch
+        self.variables = [v for q in penalty.quantizers for v in (q.step_v, q.range_v)]
+        self.frozen, self.settled_at, self.epoch = None, None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.frozen is not None:
+            for var, value in zip(self.variables, self.frozen):
+                var.assign(value)
+        elif self.epoch >= self.start_epoch and float(self.penalty()) == 0.0:
+            self.frozen = [v.numpy() for v in self.variables]
+            self.settled_at = {"epoch": self.epoch, "step": batch}
+
+
 def quantize(ctx: QatContext) -> QatResult:
     a = {**DEFAULTS, **ctx.args}
     weights, quant = C.folded_start(ctx)
@@ -114,10 +140,14 @@ def quantize(ctx: QatContext) -> QatResult:
                               (penalty.act_target, a["act_target_bits"], "activation")):
         if target > 0:  # anneal from the start width down to the target
             callbacks.append(LambdaRamp([var], target, *ramp, f"{kind}_target_bits", start=start[f"avg_{kind}_bits"]))
+    settle = None
+    if a["settle_epochs"] > 0:
+        settle = SettleExponents(penalty, max(ctx.cfg.train.qat_epochs - a["settle_epochs"], sum(ramp)))
+        callbacks.append(settle)
     state = ctx.run_phase("qat", model, ctx.cfg.train.qat_epochs, ctx.cfg.train.qat_lr, callbacks)
     report = bits_report(model)
     kernel_bits = {row["layer"]: row["bits"] for row in report["quantizers"] if row["kind"] == "weight"}
     extra = {"trained_bits": {"start": {k: start[k] for k in ("avg_weight_bits", "avg_activation_bits")},
-                              **report, "args": a},
+                              **report, "args": a, "settled_at": settle.settled_at if settle else None},
              "avg_weight_bits": report["avg_weight_bits"], "avg_activation_bits": report["avg_activation_bits"]}
     return C.finish(ctx, model, quant, results, {"qat": state["history"]}, extra, kernel_bits=kernel_bits)
