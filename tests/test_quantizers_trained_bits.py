@@ -139,6 +139,29 @@ def test_old_parametrization_moves_only_lr_per_step():
     assert float(q.step_log2) == pytest.approx(-6 + 210 * LR, abs=1e-4)  # float32 sums
 
 
+def test_steps_stay_at_most_one_for_the_hardware_path():
+    # hls4ml and the golden model refuse quantized_relu(bits, integer > bits): a step above 2**0.
+    with pytest.raises(ValueError, match="max_step_log2"):
+        trained_bits(2.0, 8.0, signed=False)
+    free = built(init_step=2.0, init_range=8.0, signed=False, max_step_log2=None)
+    assert (free.fixed_format()["bits"], free.fixed_format()["integer"]) == (2, 3)
+    # under the penalty, range held at 2**2 (min_range_log2=2): step 2**-1 -> 2**0 at step 105
+    # (3 -> 2 bits), then held there: no gradient once the exponent is 0.25 past 0 (step 261).
+    # Uncapped, it reaches 2**1 at step 313: quantized_relu(1, 2), which the hardware refuses.
+    for cap, last_bits, frac in ((0, 2, 0), (None, 1, -1)):
+        q = trained_bits(2 ** -1, 4.0, signed=False, exp_lr_scale=16, min_range_log2=2, max_step_log2=cap)
+        bits = adam_steps_under_penalty(q, 400)
+        fmt = q.fixed_format()
+        assert (bits[103], bits[104], bits[399]) == (3, 2, last_bits) and (fmt["integer"], fmt["frac"]) == (2, frac)
+    q = trained_bits(2 ** -1, 4.0, signed=False, exp_lr_scale=16, min_range_log2=2)
+    adam_steps_under_penalty(q, 400)
+    assert 0.25 < float(q.step_log2) < 0.5  # stopped (Adam's momentum carries it a little past 0.25)
+    with tf.GradientTape() as tape:
+        hard = q.hard_bits()
+    g = tape.gradient(hard, q.step_v)
+    assert g is None or float(g) == 0.0
+
+
 def test_bit_budget_is_zero_at_the_target_and_linear_above():
     model = small_model()  # weights avg (12*5 + 6*8)/18 = 6, activations 4
     penalty = BitPenalty(model, weight_lambda=0.5, act_lambda=2.0, weight_target=6.0, act_target=3.0)

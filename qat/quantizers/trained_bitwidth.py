@@ -37,7 +37,8 @@ from .fixed_grid import ste_ceil, ste_round
 
 class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantizers in lower case)
     def __init__(self, init_step: float = 2.0 ** -7, init_range: float = 1.0, signed: bool = True,
-                 min_range_log2: int | None = 0, exp_lr_scale: float = 1.0, **kwargs):
+                 min_range_log2: int | None = 0, exp_lr_scale: float = 1.0, max_step_log2: int | None = 0,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(exp_lr_scale, bool) or not isinstance(exp_lr_scale, (int, float)) or \
                 not (math.isfinite(exp_lr_scale) and exp_lr_scale > 0) or \
@@ -51,9 +52,12 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         if init_step >= init_range:
             raise ValueError(f"trained_bits: init_step={init_step} >= init_range={init_range} "
                              "leaves no levels; choose a step smaller than the range")
-        if min_range_log2 is not None and (isinstance(min_range_log2, bool)
-                                           or not isinstance(min_range_log2, (int, np.integer))):
-            raise ValueError(f"trained_bits.min_range_log2={min_range_log2!r}: integer or None")
+        for name, value in (("min_range_log2", min_range_log2), ("max_step_log2", max_step_log2)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise ValueError(f"trained_bits.{name}={value!r}: integer or None")
+        if max_step_log2 is not None and init_step > 2.0 ** max_step_log2:
+            raise ValueError(f"trained_bits: init_step={init_step} > 2**max_step_log2={2.0 ** max_step_log2}; "
+                             "the hardware path needs steps <= 1 (no negative fraction bits)")
         self.init_step = float(init_step)
         self.init_range = float(init_range)
         self.signed = bool(signed)
@@ -61,6 +65,9 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         # default makes the trained quantizer and the exported QKeras one identical.
         self.min_range_log2 = None if min_range_log2 is None else int(min_range_log2)
         self.exp_lr_scale = float(exp_lr_scale)
+        # hls4ml/the golden model refuse formats with more integer than total bits (step > 1):
+        # keeping step <= 2**0 by default keeps every trained format convertible.
+        self.max_step_log2 = None if max_step_log2 is None else int(max_step_log2)
         self.kind = None  # "weight" or "activation", known at build
         self.num_values = None  # values quantized per inference (weights) or per sample (acts)
 
@@ -88,17 +95,19 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         return self.exp_lr_scale * self.range_v
 
     def _exponents(self):
-        # The clamps act on the unrounded exponents, half a unit beyond where they bind:
+        # The clamps act on the unrounded exponents, up to half a unit beyond where they bind:
         # ceil(max(r, m - 0.5)) = max(ceil(r), m) and round(min(s, t - 1.25)) = min(round(s), t - 1)
-        # for integer m, t, but an exponent held by a clamp gets no gradient once it is half a
-        # unit past it, so a penalty cannot push it ever further where it changes nothing.
+        # for integer m, t, but an exponent held by a clamp gets no gradient once it is that far
+        # past it, so a penalty cannot push it ever further where it changes nothing.
         range_log2 = self.range_log2
         if self.min_range_log2 is not None:
             range_log2 = tf.maximum(range_log2, self.min_range_log2 - 0.5)
         top = ste_ceil(range_log2)
         # at least one level above the sign: bits >= 2 signed, >= 1 unsigned
-        step = ste_round(tf.minimum(self.step_log2, top - 1.25))
-        return step, top
+        step_log2 = tf.minimum(self.step_log2, top - 1.25)
+        if self.max_step_log2 is not None:  # round(min(s, m + 0.25)) = min(round(s), m)
+            step_log2 = tf.minimum(step_log2, self.max_step_log2 + 0.25)
+        return ste_round(step_log2), top
 
     def call(self, x):
         step_log2, top_log2 = self._exponents()
@@ -142,7 +151,8 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
     def get_config(self):
         config = super().get_config()
         config.update(init_step=self.init_step, init_range=self.init_range, signed=self.signed,
-                      min_range_log2=self.min_range_log2, exp_lr_scale=self.exp_lr_scale)
+                      min_range_log2=self.min_range_log2, exp_lr_scale=self.exp_lr_scale,
+                      max_step_log2=self.max_step_log2)
         return config
 
 
