@@ -119,3 +119,51 @@ def test_unexported_per_channel_model_is_one_clear_error_naming_the_layer():
     _, trained = per_channel_model("dense")
     with pytest.raises(UnsupportedModelError, match=r"fc: kernel_quantizer: channel_po2_bits.*export_fixed_qkeras"):
         check_supported(trained)
+
+
+# ---------------------------------------------------------------- paper B: 1-bit sign x per-channel gain
+from tests.test_schemes import float_model, one_bit, toy_data  # noqa: E402,F401  (module fixtures: a toy 1-bit run)
+
+
+def _one_bit_graph(one_bit, tmp_path):
+    _, result = one_bit
+    return result, convert(result.model, tmp_path / "prj", HlsSettings(io_type="io_parallel"))
+
+
+def test_one_bit_two_stage_ffn_qkeras_equals_golden(one_bit, tmp_path):
+    """A streaming FFN trained by two_stage at 1 bit (sign x 2**g_c per output channel), exported:
+    hls4ml reads signed fixed-point weights of >= 2 bits (not its XNOR 0/1 encoding of 1-bit
+    kernels), and the golden model of that graph equals QKeras on every output bit."""
+    result, graph = _one_bit_graph(one_bit, tmp_path)
+    mac = [l for l in graph.get_layers() if "weight" in l.weights]
+    assert sorted(l.name for l in mac) == ["fc1", "fc2", "logits"]
+    for layer in mac:
+        w_t = FixedType.from_hls4ml(layer.weights["weight"].type.precision)  # raises on an Xnor type
+        assert w_t.signed and w_t.width >= 2
+    rng = np.random.default_rng(7)
+    x = np.concatenate([toy_data(300, 4)[0], rng.normal(0, 4, (200, 24)).astype(np.float32)])  # + saturation
+    want = _predict(result.model, x)
+    got = GoldenModel(graph).predict(x).reshape(len(x), -1)
+    assert np.array_equal(got, want), f"{np.all(got == want, axis=1).sum()} of {len(x)} identical"
+    assert len(np.unique(want)) > 8
+
+
+@pytest.mark.sim
+def test_one_bit_two_stage_ffn_rtl_stores_signs_and_shifts_by_the_gain(one_bit, tmp_path):
+    """RTL: every 1-bit layer is stored as +-1 codes (2-bit words) and column c shifted by
+    g_c - min(g) (the gain as a shift), and equals the golden model bit for bit."""
+    from hw.rtl import generate_rtl
+    from hw.tools.verilator import verilator_lint
+    from sim.check import compare
+    from sim.reference import random_raw_inputs
+
+    result, graph = _one_bit_graph(one_bit, tmp_path)
+    gains = result.extra["two_stage"]["gain_log2"]
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=4)
+    notes = {l.layer: l.notes for l in design.layers}
+    for name in ("fc1", "fc2", "logits"):
+        assert notes[name].get("stored_weight_bits") == 2, (name, notes[name])
+        assert notes[name].get("channel_shifts", [0] * len(gains[name])) == [g - min(gains[name]) for g in gains[name]]
+    assert verilator_lint(design.files, design.top) == ""
+    res = compare(design, graph, random_raw_inputs(graph, N, seed=5), p_valid=75, p_ready=70, seed=5)
+    assert res["n"] == N and res["exact"] == N, res["first_bad"]

@@ -121,3 +121,25 @@ def test_negative_range_activation_is_refused_at_export():
     model = tf.keras.Model(x, y)
     with pytest.raises(FormatError, match="min_range_log2=0"):
         export_fixed_qkeras(model)
+
+
+def test_sign_times_channel_gain_exports_to_one_plain_grid(tmp_path):
+    """1-bit kernels with a power-of-two gain per output channel (paper B): the exported kernel holds
+    exactly +-2**g_c in column c, on quantized_bits(5, 0) (codes +-1, +-4, +-8 on the finest grid,
+    2**-4), never a 1-bit (XNOR) type, and survives an h5 round trip of the trained model."""
+    from qat.quantizers import sign_po2_bits
+
+    tf.keras.utils.set_random_seed(0)
+    x = tf.keras.Input((6,))
+    h = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(x)
+    y = QDense(3, kernel_quantizer=sign_po2_bits([-1, -4, -2]), bias_quantizer=quantized_bits(8, 2, alpha=1), name="fc")(h)
+    model = tf.keras.Model(x, y)
+    model.save(tmp_path / "m.h5")
+    model = tf.keras.models.load_model(tmp_path / "m.h5", custom_objects=custom_objects(), compile=False)
+    plain, report = export_fixed_qkeras(model)
+    assert (report["fc"]["kernel"]["bits"], report["fc"]["kernel"]["integer"]) == (5, 0)
+    kernel = plain.get_layer("fc").kernel.numpy()
+    np.testing.assert_array_equal(np.abs(kernel), np.broadcast_to([0.5, 2.0 ** -4, 0.25], kernel.shape))
+    np.testing.assert_array_equal(kernel, model.get_layer("fc").kernel_quantizer_internal(model.get_layer("fc").kernel).numpy())
+    data = np.random.default_rng(0).normal(0, 2, (64, 6)).astype(np.float32)
+    assert np.array_equal(model.predict(data, verbose=0), plain.predict(data, verbose=0))

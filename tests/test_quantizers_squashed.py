@@ -124,3 +124,38 @@ def test_bad_arguments_are_rejected(kwargs, match):
 def test_config_round_trip():
     q = squashed_bits(5, gain_log2=-3, normalize=False, per_channel=True)
     assert squashed_bits.from_config(q.get_config()).get_config() == q.get_config()
+
+
+# ---------------------------------------------------------------- 1 bit, a gain per output channel
+def test_sign_po2_is_exactly_sign_times_the_channel_gain_with_a_straight_through_gradient():
+    from qat.quantizers import sign_po2_bits
+
+    q = sign_po2_bits([-3, 0, -7])
+    theta = tf.Variable(np.array([[0.3, -2.0, 0.0], [-0.01, 0.5, -4.0]], np.float32))
+    with tf.GradientTape() as tape:
+        out = q(theta)
+        y = tf.reduce_sum(out * 3.0)
+    gain = np.array([2.0 ** -3, 1.0, 2.0 ** -7])
+    np.testing.assert_array_equal(out.numpy(), np.where(theta.numpy() >= 0, 1.0, -1.0) * gain)  # 0 -> +1
+    np.testing.assert_array_equal(tf.function(q)(theta).numpy(), out.numpy())  # graph mode too
+    # the gradient of 2**g_c * tanh(theta), as squashed_bits(1, g_c, normalize=False) per channel
+    grad = tape.gradient(y, theta).numpy()
+    for c, g in enumerate([-3, 0, -7]):
+        with tf.GradientTape() as t2:
+            ref = tf.reduce_sum(squashed_bits(1, g, normalize=False)(theta[:, c]) * 3.0)
+        np.testing.assert_allclose(grad[:, c], t2.gradient(ref, theta).numpy()[:, c], rtol=1e-6)
+    # theta_from_weights takes the per-channel gains (latent = atanh(w / gain))
+    w = np.array([[0.1, -0.5, 0.005]], np.float32)
+    np.testing.assert_allclose(gain * np.tanh(theta_from_weights(w, q.gain_log2)), w, rtol=1e-5)
+    assert sign_po2_bits.from_config(q.get_config()).get_config() == q.get_config()
+
+
+def test_sign_po2_depthwise_channels_on_axis_minus_two_and_bad_arguments():
+    from qat.quantizers import sign_po2_bits
+
+    out = sign_po2_bits([0, -2], axis=-2)(tf.constant(np.ones((3, 3, 2, 1), np.float32))).numpy()
+    assert np.all(out[:, :, 0] == 1.0) and np.all(out[:, :, 1] == 0.25)
+    for kwargs, match in (({"gains_log2": [0.5]}, "gains_log2"), ({"gains_log2": []}, "one exponent per output channel"),
+                          ({"gains_log2": [0], "axis": 0}, "axis")):
+        with pytest.raises(ValueError, match=match):
+            sign_po2_bits(**kwargs)

@@ -154,7 +154,7 @@ def test_acos_ramp_clusters_weights_and_reports_entropy(float_model, tmp_path):
 # ---------------------------------------------------------------- paper B: two stages
 @pytest.mark.parametrize("bits", [1, 4])
 def test_two_stage_stage1_quantizes_only_kernels(float_model, tmp_path, bits):
-    from qat.quantizers import squashed_bits
+    from qat.quantizers import sign_po2_bits, squashed_bits
     from qat.schemes import two_stage
 
     ctx = make_ctx(float_model, tmp_path, "two_stage", {"weight_bits": bits})
@@ -163,19 +163,96 @@ def test_two_stage_stage1_quantizes_only_kernels(float_model, tmp_path, bits):
     assert (p1, p2) == ("stage1", "stage2")
     assert not [l for l in stage1.layers if type(l).__name__ == "QActivation"]
     for layer in qkeras_layers(stage1):
-        assert isinstance(layer.kernel_quantizer_internal, squashed_bits)
+        assert isinstance(layer.kernel_quantizer_internal, sign_po2_bits if bits == 1 else squashed_bits)
         assert layer.kernel_quantizer_internal.bits == bits
         assert layer.bias_quantizer_internal is None
     acts = {l.name for l in stage2.layers if type(l).__name__ == "QActivation"}
     assert acts == {"input_quant", "fc1_relu", "fc2_relu", "logits_quant"}
     assert all(l.bias_quantizer_internal is not None for l in qkeras_layers(stage2))
-    # exported kernels hold at most 2**bits levels (1 bit: two values per layer)
+    # exported kernels hold at most 2**bits levels per output channel (1 bit: +-gain of the channel)
     for layer in qkeras_layers(result.model):
-        assert len(np.unique(layer.get_weights()[0])) <= 2 ** bits
+        kernel = layer.get_weights()[0]
+        assert max(len(np.unique(kernel[:, c])) for c in range(kernel.shape[-1])) <= 2 ** bits
     n_kernel = sum(l.get_weights()[0].size for l in qkeras_layers(result.model))
     n_bias = sum(l.get_weights()[1].size for l in qkeras_layers(result.model))
     assert result.extra["weight_memory_bits"] == n_kernel * bits + n_bias * 16
     assert {"stage1", "stage2_start", "quantized"} <= set(result.results)
+
+
+def skewed(float_model, factor=16.0):
+    """The toy float model computing the same function with fc1's output channel 0 made `factor`
+    times smaller (its BN gamma and beta divided, fc2's input row 0 multiplied: ReLU commutes), so a
+    per-layer gain would fit channel 0 badly."""
+    model = tf.keras.models.clone_model(float_model)
+    model.set_weights(float_model.get_weights())
+    bn = model.get_layer("fc1_bn")
+    gamma, beta, mean, var = bn.get_weights()
+    gamma[0], beta[0] = gamma[0] / factor, beta[0] / factor
+    bn.set_weights([gamma, beta, mean, var])
+    fc2 = model.get_layer("fc2")
+    kernel, *rest = fc2.get_weights()
+    kernel[0] *= factor
+    fc2.set_weights([kernel, *rest])
+    return model
+
+
+@pytest.fixture(scope="module")
+def one_bit(float_model, tmp_path_factory):
+    """(ctx, result) of a 1-bit two-stage run on the skewed toy model."""
+    from qat.schemes import two_stage
+
+    ctx = make_ctx(skewed(float_model), tmp_path_factory.mktemp("one_bit"), "two_stage",
+                   {"weight_bits": 1, "stage1_lr": 1e-2, "stage2_lr": 1e-3}, qat_epochs=2)
+    return ctx, two_stage.quantize(ctx)
+
+
+def test_two_stage_one_bit_gain_is_the_mse_best_power_of_two_per_channel(float_model, one_bit):
+    from qat.models.fold import folded_weights, po2_rescale
+    from qat.schemes.common import sign_kernels
+
+    ctx, result = one_bit
+    gains = result.extra["two_stage"]["gain_log2"]
+    x = toy_data(50, 5)[0]
+    np.testing.assert_allclose(ctx.float_model.predict(x, verbose=0), float_model.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-4)  # the skew kept the function
+    for name, (kernel, _) in po2_rescale(folded_weights(ctx.float_model)).items():
+        k = kernel.astype(np.float64)
+        assert len(gains[name]) == k.shape[-1]
+        for c in range(k.shape[-1]):  # brute force over every power of two a float32 weight could take
+            mse = {e: np.mean((2.0 ** e * np.where(k[:, c] >= 0, 1, -1) - k[:, c]) ** 2) for e in range(-60, 20)}
+            assert gains[name][c] == min(mse, key=mse.get), (name, c)
+    # the skewed channel's gain moved 4 octaves (16x) against the other channels': per-layer gains cannot
+    plain = sign_kernels(float_model, po2_rescale(folded_weights(float_model)))["fc1"].gains_log2
+    moved = np.subtract(gains["fc1"], plain)
+    assert moved[0] - moved[1] == -4 and len(set(moved[1:])) == 1
+
+
+def test_two_stage_one_bit_export_grid_is_sign_times_channel_gain(one_bit):
+    """The exported kernels are exactly +-2**g_c in column c (g_c the trained gain), on a plain
+    quantized_bits grid of >= 2 bits (no 1-bit / XNOR type), and compute what was trained."""
+    from qkeras import quantized_bits
+
+    ctx, result = one_bit
+    gains = result.extra["two_stage"]["gain_log2"]
+    trained = ctx.phases[-1][1]
+    for name in ("fc1", "fc2", "logits"):
+        layer = result.model.get_layer(name)
+        q = layer.kernel_quantizer_internal
+        assert isinstance(q, quantized_bits) and q.alpha == 1 and q.bits >= 2 and q.keep_negative
+        kernel = layer.kernel.numpy().astype(np.float64)
+        gain = np.exp2(np.asarray(gains[name], np.float64))
+        np.testing.assert_array_equal(np.abs(kernel), np.broadcast_to(gain, kernel.shape))
+        theta = trained.get_layer(name).kernel.numpy()
+        np.testing.assert_array_equal(np.sign(kernel), np.where(np.tanh(theta) >= 0, 1.0, -1.0))  # 0 -> +1
+        np.testing.assert_array_equal(q(kernel.astype(np.float32)).numpy(), kernel)  # QKeras keeps it
+        assert result.extra["weight_memory_layers"][name]["kernel_bits"] == 1
+    x = np.concatenate([ctx.prep.features[s][0] for s in ("train", "test")])
+    assert np.array_equal(trained(x, training=False).numpy(), result.model(x, training=False).numpy())
+    assert np.array_equal(trained.predict(x, verbose=0), result.model.predict(x, verbose=0))
+    assert result.extra["export_max_abs_diff"] == 0.0
+    info = result.extra["two_stage"]
+    assert set(info["train_accuracy"]) == {"float", "stage1", "stage2"} and info["stage_lr"] == [1e-2, 1e-3]
+    assert result.results["quantized"]["test"]["accuracy"] > 3 / N_CLASSES  # well above chance (1-bit, 16 wide)
 
 
 # ---------------------------------------------------------------- paper C: trained bit-widths
@@ -224,6 +301,8 @@ def load(scheme, args, quant=None):
     ("nope", {}, None, "unknown scheme"),
     ("two_stage", {"weight_bits": 0}, None, "weight_bits=0"),
     ("two_stage", {"weight_bits": 9}, None, "weight_bits=9"),
+    ("two_stage", {"stage1_lr": 0}, None, "stage1_lr=0"),
+    ("two_stage", {"stage2_lr": "fast"}, None, "stage2_lr='fast'"),
     ("linear", {}, {"weight_bits": 0}, "weight_bits=0"),
     ("acos", {"lam": -1e-3}, None, "lam=-0.001"),
     ("trained_bits", {"weight_lambda": -1}, None, "weight_lambda=-1"),

@@ -134,7 +134,7 @@ def sign_quantizer_problem(quantizer) -> str | None:
 
 # kwsflow's QAT weight quantizers (by class name: hw/ imports nothing of qat/); their exporter turns
 # each into a plain quantized_bits on the grid the trained values lie on (per-channel scales included)
-TRAINING_QUANTIZERS = ("channel_po2_bits", "squashed_bits", "trained_bits")
+TRAINING_QUANTIZERS = ("channel_po2_bits", "sign_po2_bits", "squashed_bits", "trained_bits")
 
 
 def weight_type(quantizer) -> FixedType:

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from qkeras.quantizers import BaseQuantizer
 
-from .fixed_grid import check_bits, check_int
+from .fixed_grid import check_bits, check_channel_exponents
 
 # Largest spread of shifts within one layer. Each extra bit widens the exported grid (and the
 # hardware's accumulator) by one bit; a channel that wants more (nearly dead after BatchNorm
@@ -45,12 +45,7 @@ class channel_po2_bits(BaseQuantizer):  # noqa: N801  (QKeras names quantizers i
     def __init__(self, bits: int = 4, shifts=(0,), axis: int = -1):
         super().__init__()
         self.bits = check_bits(bits, "channel_po2_bits.bits", minimum=2, maximum=16)
-        self.shifts = [check_int(s, "channel_po2_bits.shifts[]") for s in np.asarray(shifts).ravel().tolist()]
-        if not self.shifts:
-            raise ValueError("channel_po2_bits: shifts must name one shift per output channel")
-        if axis not in (-1, -2):
-            raise ValueError(f"channel_po2_bits.axis={axis!r}: use -1 (Dense/Conv) or -2 (depthwise)")
-        self.axis = int(axis)
+        self.shifts, self.axis = check_channel_exponents(shifts, axis, "channel_po2_bits", "shifts")
         self.built = True
 
     def _scale(self, rank: int, sign: int = 1):
@@ -112,13 +107,15 @@ def best_channel_shift(w: np.ndarray, bits: int, span: int = 10) -> int | None:
     return min(range(base - 1, base + span), key=lambda s: grid_error(w, bits, s))
 
 
-def channel_shifts(kernel: np.ndarray, bits: int, axis: int = -1, max_span: int = MAX_SPAN) -> list[int]:
+def channel_shifts(kernel: np.ndarray, bits: int, axis: int = -1, max_span: int = MAX_SPAN,
+                   best_shift=None) -> list[int]:
     """One MSE-best power-of-two shift per output channel (channels on `axis`), spread <= max_span.
 
-    An all-zero channel takes the coarsest shift of the layer (any grid holds zeros; this one adds
-    no width)."""
+    best_shift(row, bits) -> shift or None picks one channel's shift (default best_channel_shift,
+    the quantized_bits grid; the 1-bit sign grid passes its own). An all-zero channel takes the
+    coarsest shift of the layer (any grid holds zeros; this one adds no width)."""
     k = np.moveaxis(np.asarray(kernel, np.float64), axis, 0).reshape(kernel.shape[axis], -1)
-    best = [best_channel_shift(row, bits) for row in k]
+    best = [(best_shift or best_channel_shift)(row, bits) for row in k]
     known = [s for s in best if s is not None]
     lo = min(known) if known else 0
     return [lo if s is None else min(s, lo + max_span) for s in best]

@@ -1,7 +1,7 @@
 """Turn a model trained with our quantizers into a plain fixed-bit QKeras model for hls4ml.
 
-For every weight quantized by `squashed_bits`, `trained_bits` or `channel_po2_bits` (per-channel
-power-of-two scales: all channels' grids lie on the finest one), the quantized values are
+For every weight quantized by `squashed_bits`, `trained_bits`, `channel_po2_bits` or `sign_po2_bits`
+(per-channel power-of-two scales: all channels' grids lie on the finest one), the quantized values are
 computed once, stored as the new kernel, and given the smallest
 `quantized_bits(bits, integer>=0, alpha=1)` that holds them exactly (so QKeras, hls4ml and the
 hardware see the very same numbers). Activation quantizers (`trained_bits`, `fixed_point`) in
@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from .channel_po2 import channel_po2_bits
 from .fixed_grid import fit_signed_grid
-from .squashed_weights import squashed_bits
+from .squashed_weights import sign_po2_bits, squashed_bits
 from .trained_bitwidth import trained_bits
 from .transient_formats import FormatError, fixed_point, qkeras_quantizer
 
@@ -33,8 +33,8 @@ INITIALIZER_OF = {"kernel": "kernel_initializer", "bias": "bias_initializer",
                   "depthwise_kernel": "depthwise_initializer", "pointwise_kernel": "pointwise_initializer"}
 CONSTRAINT_OF = {"kernel": "kernel_constraint", "bias": "bias_constraint",
                  "depthwise_kernel": "depthwise_constraint", "pointwise_kernel": "pointwise_constraint"}
-OUR_CLASS_NAMES = ("squashed_bits", "trained_bits", "channel_po2_bits", "fixed_point", "AbsCosineRegularizer")
-EXPORTED_WEIGHT_QUANTIZERS = (squashed_bits, trained_bits, channel_po2_bits)  # values refitted to one plain grid
+OUR_CLASS_NAMES = ("squashed_bits", "sign_po2_bits", "trained_bits", "channel_po2_bits", "fixed_point", "AbsCosineRegularizer")
+EXPORTED_WEIGHT_QUANTIZERS = (squashed_bits, sign_po2_bits, trained_bits, channel_po2_bits)  # values refitted to one plain grid
 
 
 def activation_to_qkeras(quantizer):

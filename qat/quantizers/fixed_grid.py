@@ -41,6 +41,16 @@ def ste_ceil(x):
     return x + tf.stop_gradient(tf.math.ceil(x) - x)
 
 
+def check_channel_exponents(values, axis: int, name: str, what: str) -> tuple[list[int], int]:
+    """(one power-of-two exponent per output channel, the channel axis) of a per-channel quantizer."""
+    exponents = [check_int(v, f"{name}.{what}[]") for v in np.asarray(values).ravel().tolist()]
+    if not exponents:
+        raise ValueError(f"{name}: {what} must name one exponent per output channel")
+    if axis not in (-1, -2):
+        raise ValueError(f"{name}.axis={axis!r}: use -1 (Dense/Conv) or -2 (depthwise)")
+    return exponents, int(axis)
+
+
 @dataclass(frozen=True)
 class GridFit:
     """The smallest QKeras quantized_bits(bits, integer, alpha=1) holding a set of values exactly."""

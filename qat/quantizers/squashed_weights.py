@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from qkeras.quantizers import BaseQuantizer
 
-from .fixed_grid import check_bits, check_int
+from .fixed_grid import check_bits, check_channel_exponents, check_int
 
 # QKeras clips the kernel variable to +-max(1, quantizer.max()). Here the variable is theta, and
 # tanh(4) = 0.9993, so this bound costs nothing but stops theta drifting where tanh has no gradient.
@@ -84,6 +84,62 @@ class squashed_bits(BaseQuantizer):  # noqa: N801  (QKeras names quantizers in l
         return cls(**config)
 
 
+class sign_po2_bits(BaseQuantizer):  # noqa: N801
+    """1-bit squashed kernel with one power-of-two gain per output channel (paper B's 1-bit gain):
+
+        w[..., c] = 2**gains_log2[c] * sign(tanh(theta))          (0 -> +1, as squashed_bits(1))
+
+    channels on `axis` (-1: Dense/Conv kernels, -2: depthwise (kh, kw, C, 1)). Straight-through
+    gradient 2**g_c * tanh'(theta), as squashed_bits(1, g, normalize=False) per channel; the forward
+    value is exactly +-2**g_c (custom gradient, no `s + stop_gradient(q - s)` rounding), so every
+    value lies on one fine fixed-point grid and `qat.quantizers.export` writes the kernel as a plain
+    quantized_bits whose columns the hardware stores as +-1 codes and a shift (hw/rtl/channel_shift.py).
+    """
+
+    bits = 1
+
+    def __init__(self, gains_log2=(0,), axis: int = -1):
+        super().__init__()
+        self.gains_log2, self.axis = check_channel_exponents(gains_log2, axis, "sign_po2_bits", "gains_log2")
+        self.built = True
+
+    @property
+    def gain_log2(self) -> np.ndarray:
+        """The exponents shaped to broadcast against a kernel of rank >= 2 (channel on `axis`)."""
+        return np.asarray(self.gains_log2, np.int64).reshape([len(self.gains_log2)] + [1] * (-self.axis - 1))
+
+    def squash(self, theta):
+        return tf.tanh(tf.cast(theta, tf.float32))
+
+    def __call__(self, theta):
+        gain = tf.constant(np.exp2(self.gain_log2.astype(np.float64)), tf.float32)
+
+        @tf.custom_gradient
+        def quantize(t):
+            s = tf.tanh(t)
+            q = tf.where(s >= 0, tf.ones_like(s), -tf.ones_like(s)) * gain  # exact: +-2**g
+            return q, lambda dy: dy * gain * (1.0 - tf.square(s))  # straight through the sign
+
+        return quantize(tf.cast(theta, tf.float32))
+
+    # -- QKeras quantizer protocol --------------------------------------------------------
+    def max(self):
+        return LATENT_LIMIT
+
+    def min(self):
+        return -LATENT_LIMIT
+
+    def __str__(self):
+        return f"sign_po2_bits(gains_log2={min(self.gains_log2)}..{max(self.gains_log2)},axis={self.axis})"
+
+    def get_config(self):
+        return {"gains_log2": list(self.gains_log2), "axis": self.axis}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 def suggest_gain_log2(weights: np.ndarray) -> int:
     """Power-of-two gain nearest (in log scale) to the float layer's largest |weight|."""
     peak = float(np.max(np.abs(weights)))
@@ -95,6 +151,7 @@ def suggest_gain_log2(weights: np.ndarray) -> int:
 def theta_from_weights(weights: np.ndarray, gain_log2: int, limit: float = 0.999) -> np.ndarray:
     """Latent theta with 2**gain_log2 * tanh(theta) == weights (clipped to +-limit * gain).
 
+    gain_log2 may be an array broadcasting against weights (sign_po2_bits.gain_log2: one per channel).
     Exact inverse for normalize=False. With normalize=True the squashed weights become
     weights * 2**gain_log2 / max|weights| (a per-layer scale in [0.71, 1.41] with
     suggest_gain_log2), which a BN-free network does not absorb: prefer normalize=False when
@@ -102,7 +159,7 @@ def theta_from_weights(weights: np.ndarray, gain_log2: int, limit: float = 0.999
     """
     if not 0 < limit < 1:
         raise ValueError(f"limit={limit}: must be in (0, 1) so that atanh stays finite")
-    scaled = np.clip(np.asarray(weights, np.float64) / 2.0 ** gain_log2, -limit, limit)
+    scaled = np.clip(np.asarray(weights, np.float64) / np.exp2(np.asarray(gain_log2, np.float64)), -limit, limit)
     return np.arctanh(scaled).astype(np.float32)
 
 

@@ -124,17 +124,14 @@ def best_shift(w: np.ndarray, bits: int, span: int = 10) -> int:
     return min(range(base, base + span), key=lambda s: squash_error(w, bits, s))
 
 
-def squash_rescale(weights: dict, bits: int, move_scale: bool = True) -> tuple[dict, dict]:
+def squash_rescale(weights: dict, bits: int) -> tuple[dict, dict]:
     """Per-layer power-of-two rescaling for squashed kernels: each hidden layer is scaled so the
     MSE-best clip point of a `bits` grid lands at 1 (tanh squashes the few larger weights), the
     next layer divides by the same factor (ReLU/pooling commute). Narrow grids on wide layers
     (e.g. 4 bits on a 1960-input dense) otherwise round almost every weight to 0. The last layer
     keeps its scale and gets a power-of-two gain 2**g instead (g < 0 is exported as a wider
     QKeras format holding the same 2**bits levels). Returns (weights, {layer: gain_log2}).
-
-    move_scale=False leaves the weights alone and gives every layer its gain instead: activations
-    keep their float range (a 1-bit kernel scaled to mean|w| = 1 would blow the activations far
-    beyond an 8-bit format), at the price of wider exported weight formats."""
+    (1-bit kernels are not rescaled: `sign_kernels` gives each output channel its gain instead.)"""
     if getattr(weights, "graph", None) is not None:
         raise SchemeError("squash_rescale moves scales along a chain; this model has residual merges "
                           "(use the 'linear' scheme, whose po2_rescale handles them)")
@@ -143,12 +140,34 @@ def squash_rescale(weights: dict, bits: int, move_scale: bool = True) -> tuple[d
     for name, (kernel, bias) in weights.items():
         kernel = kernel / scale_in
         s = best_shift(kernel, bits)
-        if name == names[-1] or not move_scale:
+        if name == names[-1]:
             out[name], gains[name] = (kernel, bias), -s
             continue
         out[name], gains[name] = (kernel * 2.0 ** s, bias * 2.0 ** s), 0
         scale_in = 2.0 ** s
     return out, gains
+
+
+def sign_kernels(model, weights: dict) -> dict:
+    """1-bit kernels: {layer: sign_po2_bits} with one power-of-two gain 2**g_c per output channel,
+    the one whose +-2**g_c is nearest the float channel in mean squared error (`best_shift` at 1
+    bit: g_c = floor(log2 m) or one more, the switch at m = 1.5 * 2**floor(log2 m), m = mean|w_c|).
+    The weights are not rescaled: the gains keep every channel's output near its float range (a
+    kernel moved to mean|w| = 1 would blow the activations beyond an 8-bit format). Channel spread
+    capped at MAX_SPAN octaves below the largest gain, as for the 4-bit per-channel grids."""
+    from qat.quantizers import channel_shifts, sign_po2_bits
+
+    def shift(row, bits):  # None: an all-zero channel (channel_shifts gives it the layer's coarsest)
+        return best_shift(row, bits) if np.any(row) else None
+
+    return per_channel_quantizers(model, weights, lambda kernel, axis: sign_po2_bits(
+        [-s for s in channel_shifts(kernel, 1, axis, best_shift=shift)], axis))
+
+
+def per_channel_quantizers(model, weights: dict, make) -> dict:
+    """{layer: make(folded kernel, output-channel axis)}: axis -1, or -2 for a depthwise kernel (kh, kw, C, 1)."""
+    return {name: make(kernel, -2 if kernel_attr(model.get_layer(name)) == "depthwise_kernel" else -1)
+            for name, (kernel, _) in weights.items()}
 
 
 def kernel_attr(layer) -> str:

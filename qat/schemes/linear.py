@@ -42,16 +42,11 @@ def quantize(ctx: QatContext) -> QatResult:
 
 def channel_quantizers(float_model, weights: dict, bits: int) -> dict:
     """{layer: channel_po2_bits} with each channel's shift chosen from the folded float kernel."""
-    from tensorflow import keras
-
     from qat.quantizers import channel_po2_bits, channel_shifts
+    from qat.schemes.common import per_channel_quantizers
 
-    out = {}
-    for name, (kernel, _) in weights.items():  # folded_weights holds the Conv/Depthwise/Dense layers
-        depthwise = isinstance(float_model.get_layer(name), keras.layers.DepthwiseConv2D)
-        axis = -2 if depthwise else -1  # depthwise kernel: (kh, kw, C, 1)
-        out[name] = channel_po2_bits(bits, channel_shifts(kernel, bits, axis), axis)
-    return out
+    return per_channel_quantizers(float_model, weights,
+                                  lambda kernel, axis: channel_po2_bits(bits, channel_shifts(kernel, bits, axis), axis))
 
 
 def _quantize_per_channel(ctx: QatContext, weights: dict, quant) -> QatResult:
