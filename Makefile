@@ -150,7 +150,7 @@ acc-compare: setup
 
 # A sweep file's configs x seeds x folds (speaker-grouped CV, as `make cv`), each run a Ray task: on this
 # machine (JOBS runs at once) or on an existing cluster (ADDRESS=host:port or $$RAY_ADDRESS); finished
-# runs are skipped; results.{csv,md} + plots in build/experiments/. Data: $$KWS_GSC_DIR.
+# runs are skipped; results.{csv,md} + plots in build/experiments/<sweep>/. Data: $$KWS_GSC_DIR.
 SWEEP ?= configs/sweeps/papers.yaml
 experiments: setup
 	$(KWSFLOW) experiments --sweep $(SWEEP) --jobs $(JOBS) --build-dir $(BUILD)/experiments $(if $(ADDRESS),--address $(ADDRESS))

@@ -47,6 +47,8 @@ def fake_train(calls: list):
         acc = {"float": {"test": 0.9, "validation": 0.9}}
         if "init_from" in str(run["overrides"]):
             acc["quantized"] = {"test": 0.8, "validation": 0.8}
+            cm[0, 0] -= 1  # one clip of each fold wrong: 82 of 84 over the smoke sweep's two folds
+            cm[0, 1] += 1
         (out / "metrics.json").write_text(json.dumps({
             "accuracy": acc, "confusion_test": cm.tolist(), "train_wall_seconds": 1.0,
             "params": 100, "macs": 1000, "weight_memory_bits": 800 if parent else 3200}))
@@ -92,13 +94,39 @@ def test_finished_runs_start_nothing_and_the_table_is_written(espeak, tmp_path, 
 
     plan = expand(load(SMOKE), None)
     assert run_on_ray(plan.stages, tmp_path / "b", None, 1, 1) == [] and not ray.is_initialized()
-    lines = (tmp_path / "b" / "results.csv").read_text().splitlines()
+    out = tmp_path / "b" / "smoke"  # the sweep's results folder, beside the runs
+    lines = (out / "results.csv").read_text().splitlines()
     assert lines[0].startswith("config,config_file,model,scheme") and len(lines) == 3
-    md = (tmp_path / "b" / "results.md").read_text()
-    # accuracy pooled from the folds' confusion matrices (all diagonal: 100 %), Δ against the float
-    # accuracy the QAT runs report of the float model they started from (made up: 90 %)
-    assert "`smoke_dscnn_linear8_k2` | dscnn | linear | 1 × 2 | **100.00%** (one seed) | +10.0 pt" in md
-    assert (tmp_path / "b" / "accuracy_vs_bits.png").exists() and (tmp_path / "b" / "accuracy_vs_cost.png").exists()
+    md = (out / "results.md").read_text()
+    # accuracy pooled from the folds' confusion matrices (82 of 84), Δ against the float accuracy
+    # the QAT runs report of the float model they started from (made up: 90 %)
+    assert "`smoke_dscnn_linear8_k2` | dscnn | linear | 1 × 2 | **97.62%** (one seed) | +7.6 pt" in md
+    assert (out / "accuracy_vs_bits.png").exists() and (out / "accuracy_vs_cost.png").exists()
+
+
+def test_compare_gives_paired_differences(espeak, tmp_path, monkeypatch):
+    """`compare:` A - B per seed on the pooled clips (82/84 vs 84/84) and per (fold, seed) model
+    (made-up 0.8 vs 0.9 on each of 2 folds x 2 seeds)."""
+    monkeypatch.setattr(sweep_mod, "train_one", fake_train([]))
+    text = ("folds: 2\nseeds: [0, 1]\nruns: [configs/smoke/*.yaml]\n"
+            "compare: {qat: [smoke_dscnn_linear8, smoke_dscnn_float]}\n")
+    assert main(["--sweep", write_sweep(tmp_path, text), "--build-dir", str(tmp_path / "b"), "--no-ray",
+                 "--no-progress"]) == 0
+    (p,) = json.loads((tmp_path / "b" / "sweep" / "paired.json").read_text())
+    assert p["delta_per_seed"] == pytest.approx([82 / 84 - 1] * 2)
+    assert p["delta_std_seeds"] == 0 and p["delta_std_models"] == pytest.approx(0)
+    assert (p["a_better_models"], p["b_better_models"], p["models"]) == (0, 4, 4)
+    md = (tmp_path / "b" / "sweep" / "results.md").read_text()
+    assert "| qat | `smoke_dscnn_linear8_k2` | `smoke_dscnn_float_k2` | 97.62% | 100.00% | **-2.38 ± 0.00 pt**" in md
+
+
+def test_compare_of_a_config_not_in_the_sweep_is_refused_before_training(espeak, tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sweep_mod, "train_one", fake_train(calls))
+    text = "folds: 2\nruns: [configs/smoke/*.yaml]\ncompare: {x: [smoke_dscnn_linear8, smoke_dscnn_linear4]}\n"
+    assert main(["--sweep", write_sweep(tmp_path, text), "--build-dir", str(tmp_path / "b"), "--no-ray"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'smoke_dscnn_linear4' is not a config of this sweep" in err[0] and calls == []
 
 
 def test_a_failed_run_is_one_error_line(espeak, tmp_path, monkeypatch, capsys):
@@ -132,6 +160,8 @@ def test_dead_ray_address_is_one_error_line_before_anything(tmp_path, capsys, mo
     ("runs: [{config: configs/smoke/dscnn_float.yaml, set: {train.lr: 0.1}}]\n", "give the variant a tag"),
     ("runs: [{config: configs/smoke/dscnn_float.yaml, colour: red}]\n", "a mapping with keys"),
     ("epochs: 3\nruns: [configs/smoke/*.yaml]\n", "a sweep is a mapping"),
+    ("runs: [configs/smoke/*.yaml]\ncompare: {x: [smoke_dscnn_float]}\n", "compare: a mapping label"),
+    ("runs: [configs/smoke/*.yaml]\ncompare: {x: [a, a]}\n", "two different config names"),
 ])
 def test_bad_sweep_is_refused_when_loaded(tmp_path, text, match):
     with pytest.raises(SweepError, match=match):
@@ -158,7 +188,7 @@ def test_sweep_on_ray_end_to_end(espeak, tmp_path):
     for fold in (0, 1):
         cfg = RunConfig.load(build / f"smoke_dscnn_linear8_k2_s0_f{fold}" / "config.yaml")
         assert cfg.train.init_from == f"smoke_dscnn_float_k2_s0_f{fold}" and cfg.data.fold == fold
-    rows = (build / "results.csv").read_text().splitlines()[1:]
+    rows = (build / "smoke" / "results.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["smoke_dscnn_float_k2", "smoke_dscnn_linear8_k2"]
     stamps = {p: p.stat().st_mtime for p in build.glob("*/metrics.json")}
     assert len(stamps) == 4

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qat.cv import finished
 from qat.experiments.plots import plot_all, plot_det_curves
-from qat.experiments.results import markdown, rows, write_csv
+from qat.experiments.results import comparisons, markdown, rows, write_csv
 from qat.experiments.sweep import SWEEP_DIR, expand, load, run_here
 from qat.run_config import RunConfig, RunConfigError
 
@@ -82,19 +82,22 @@ def main(argv=None) -> int:
                 run_on_ray(plan.stages, build_dir, address, args.jobs, args.cpus_per_run, report)
         dets = det_curves(build_dir, plan.groups, plan.det)
         table = rows(build_dir, plan.groups, sweep.folds, sweep.seeds, dets)
+        paired = comparisons(build_dir, plan.groups, sweep.compare, sweep.folds, sweep.seeds)
     except (RunConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    build_dir.mkdir(parents=True, exist_ok=True)
+    out = build_dir / Path(args.sweep).stem  # one folder of results per sweep; runs are shared
+    out.mkdir(parents=True, exist_ok=True)
     command = "python -m qat.experiments " + " ".join(argv if argv is not None else sys.argv[1:])
     missing = [name for name in plan.groups if name not in {r["config"] for r in table}]
-    write_csv(build_dir / "results.csv", table)
-    (build_dir / "results.md").write_text(markdown(table, command.strip(), missing))
+    write_csv(out / "results.csv", table)
+    (out / "results.md").write_text(markdown(table, command.strip(), missing, paired))
+    (out / "paired.json").write_text(json.dumps(paired, indent=1))
     if table:
-        plot_all(build_dir, table)
-    plot_det_curves(build_dir, dets)
+        plot_all(out, table)
+    plot_det_curves(out, dets)
     print(f"{len(table)} of {len(plan.groups)} configs tabulated in {(time.time() - started) / 60:.1f} min "
-          f"-> {build_dir / 'results.md'}")
+          f"-> {out / 'results.md'}")
     return 0
 
 

@@ -8,6 +8,8 @@
       - configs/experiments/*.yaml                      # a glob, relative to the repository
       - {config: configs/gsc/ffn_float.yaml, det: true} # det: also a DET curve (streaming models)
       - {config: configs/gsc/dscnn_linear4.yaml, set: {train.mixup: 0.0}, tag: nomix}
+    compare:                  # optional: paired differences, A - B on the same folds and seeds
+      mixup: [gsc_dscnn_linear4, gsc_dscnn_linear4_nomix]   # <name>[_<tag>] of two configs above
 
 Every run comes from a committed config under configs/; `set:` overrides settings of that entry
 (it needs a `tag:`, so the variant's runs do not mix with the config's). Each entry is expanded
@@ -29,7 +31,7 @@ from qat.run_config import RunConfigError
 
 REPO = CONFIG_DIR.parent
 SWEEP_DIR = CONFIG_DIR / "sweeps"
-KEYS = {"folds", "seeds", "only_folds", "runs"}
+KEYS = {"folds", "seeds", "only_folds", "runs", "compare"}
 ENTRY_KEYS = {"config", "set", "tag", "det"}
 
 
@@ -52,6 +54,7 @@ class Sweep:
     seeds: list[int]
     only_folds: list[int] | None
     entries: list[Entry]
+    compare: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> (A, B), CV names
 
 
 @dataclass
@@ -112,7 +115,19 @@ def load(path: str | Path) -> Sweep:
             raise SweepError(f"{path}: {item['config']}: set: changes the recipe; give the variant a tag:")
         for config in _configs(item["config"], path):
             entries.append(Entry(config, dict(overrides), item.get("tag"), bool(item.get("det", False))))
-    return Sweep(path, folds, seeds, only, entries)
+    return Sweep(path, folds, seeds, only, entries, _comparisons(data.get("compare"), folds, path))
+
+
+def _comparisons(value, folds: int, path: Path) -> dict[str, tuple[str, str]]:
+    """compare: {label: [A, B]} with A, B the <name>[_<tag>] of two of the sweep's configs."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and all(isinstance(n, str) for n in v) and v[0] != v[1]
+            for v in value.values()):
+        raise SweepError(f"{path}: compare: a mapping label -> [A, B], two different config names "
+                         "(<name>[_<tag>] of entries of this sweep)")
+    return {str(label): tuple(f"{n}_k{folds}" for n in pair) for label, pair in value.items()}
 
 
 def cv_name(run: dict) -> str:
@@ -141,6 +156,11 @@ def expand(sweep: Sweep, data: str | None) -> Plan:
                 groups.setdefault(cv_name(run), []).append(run)
         if entry.det:
             det.add(cv_name(config_stages[-1][0]))
+    for label, pair in sweep.compare.items():
+        for name in pair:
+            if name not in groups:
+                raise SweepError(f"{sweep.path}: compare {label!r}: {name.rsplit('_k', 1)[0]!r} is not a config of "
+                                 "this sweep (its configs: " + ", ".join(g.rsplit("_k", 1)[0] for g in groups) + ")")
     return Plan([s for s in stages if s], groups, det)
 
 
