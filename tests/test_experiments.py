@@ -223,3 +223,11 @@ def test_stream_windows_match_clip_features():
         assert s0 == 320 * k
         np.testing.assert_allclose(x[k], compute("logmel", stream.audio[None, s0:s0 + CLIP_SAMPLES])[0],
                                    rtol=1e-4, atol=1e-4)
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    from qat.experiments.plots import pareto_front
+
+    pts = [(100, 80.0), (50, 70.0), (200, 79.0), (400, 85.0), (50, 72.0), (300, 85.0)]
+    # (50, 70) loses to (50, 72) at the same cost; (200, 79) to (100, 80); (400, 85) to (300, 85)
+    assert pareto_front(pts) == [(50, 72.0), (100, 80.0), (300, 85.0)]

@@ -82,3 +82,33 @@ def test_retrain_configs_are_valid_run_configs():
         loaded = RunConfig.from_dict(yaml.safe_load(yaml.safe_dump(cfg)))
         assert loaded.model_args["arch"] == found["arch"]
     assert cfgs["trained_bits"]["train"]["init_from"] == cfgs["float"]["name"]
+
+
+def test_committed_configs_load_and_chain_float_to_qat(tmp_path):
+    """What `python -m qat.nas --configs DIR` writes: a float config with the recipe's defaults and
+    its 8-bit QAT starting from it, both valid run configs with the found architecture."""
+    import yaml
+
+    from qat.nas.pipeline import committed_configs
+    from qat.run_config import RunConfig
+
+    found = {"arch": [{"op": "conv", "kernel": 3, "channels": 4}, {"op": "skip"}], "space": SearchSpace(**TOY).to_dict(),
+             "model": "nas_mfcc", "expected_macs": 1234.0}
+    cfgs = committed_configs("mfcc", 0.3, found, "python -m qat.nas ...")
+    for key, (head, cfg) in cfgs.items():
+        path = tmp_path / f"{key}.yaml"
+        path.write_text(head + yaml.safe_dump(cfg, sort_keys=False))
+        loaded = RunConfig.load(path)
+        assert loaded.model_args["arch"] == found["arch"] and head.startswith("#") and "penalty 0.3" in head
+    assert cfgs["float"][1]["name"] == "gsc_nas_mfcc_p0.3_float" and "quant" not in cfgs["float"][1]
+    assert cfgs["linear8"][1]["train"]["init_from"] == "gsc_nas_mfcc_p0.3_float"
+
+
+def test_nas_command_refuses_bad_penalties_and_configs_without_data_before_searching(capsys):
+    from qat.nas.__main__ import main
+
+    assert main(["--features", "mfcc", "--mac-penalty", "1", "-2", "--reduced"]) == 2
+    assert "mac_penalty=-2" in capsys.readouterr().err
+    assert main(["--features", "mfcc", "--mac-penalty", "1", "--configs", "x", "--reduced"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--configs writes Speech Commands configs" in err[0]

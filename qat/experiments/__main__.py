@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from qat.cv import finished
-from qat.experiments.plots import plot_all, plot_det_curves
+from qat.experiments.plots import plot_all, plot_det_curves, plot_pareto
 from qat.experiments.results import comparisons, markdown, rows, write_csv
 from qat.experiments.sweep import SWEEP_DIR, expand, load, run_here
 from qat.run_config import RunConfig, RunConfigError
@@ -95,6 +95,7 @@ def main(argv=None) -> int:
     (out / "paired.json").write_text(json.dumps(paired, indent=1))
     if table:
         plot_all(out, table)
+        plot_pareto(out, table)
     plot_det_curves(out, dets)
     print(f"{len(table)} of {len(plan.groups)} configs tabulated in {(time.time() - started) / 60:.1f} min "
           f"-> {out / 'results.md'}")

@@ -1,5 +1,6 @@
 """The sweep's plots: accuracy vs bits per parameter, and vs weight memory and MACs (error bars =
-std over seeds), one colour per model; DET curves of the streaming models."""
+std over seeds), one colour per model; the accuracy-vs-MACs Pareto front of each model with several
+sizes (the NAS sweep); DET curves of the streaming models."""
 
 from __future__ import annotations
 
@@ -43,6 +44,46 @@ def plot_all(out_dir: Path, table: list[dict]) -> None:
     ax_c.set(xlabel="MACs per inference", title="accuracy vs MACs")
     fig.tight_layout()
     fig.savefig(out_dir / "accuracy_vs_cost.png", dpi=110)
+    plt.close(fig)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (cost, accuracy) points no other point beats on both (cheaper or equal and more accurate)."""
+    front, best = [], float("-inf")
+    for cost, acc in sorted(points, key=lambda p: (p[0], -p[1])):
+        if acc > best:
+            front.append((cost, acc))
+            best = acc
+    return front
+
+
+def plot_pareto(out_dir: Path, table: list[dict]) -> None:
+    """accuracy vs MACs of every model with ≥ 2 configs, float and quantized apart, fronts as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {}
+    for r in table:
+        series.setdefault((r["model"], "float" if r["scheme"] == "float" else "quantized"), []).append(r)
+    series = {k: v for k, v in series.items() if len({r["macs"] for r in v}) >= 2}
+    if not series:
+        return
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for (model, kind), rows in sorted(series.items()):
+        pts = [(r["macs"], 100 * r["accuracy_mean"]) for r in rows]
+        dots = ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[100 * r["accuracy_std_seeds"] for r in rows],
+                           fmt="o" if kind == "float" else "s", capsize=3, alpha=0.8, label=f"{model} {kind}")
+        front = pareto_front(pts)
+        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=dots[0].get_color(),
+                ls="-" if kind == "float" else "--", alpha=0.7)
+    ax.set(xscale="log", xlabel="MACs per inference", ylabel="CV accuracy (%)",
+           title="accuracy vs MACs: Pareto fronts (lines), error bars = std over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "pareto_macs.png", dpi=110)
     plt.close(fig)
 
 
