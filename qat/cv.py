@@ -154,7 +154,8 @@ def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -
     return {"folds": folds, "scored_folds": scored, "seeds": seeds, "clips": int(cms[0].sum()),
             "accuracy_per_seed": per_seed, "accuracy_mean": float(np.mean(per_seed)),
             "accuracy_std_seeds": float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else 0.0,
-            "accuracy_per_fold": per_fold, "accuracy_std_folds": float(np.std(per_fold, ddof=1)),
+            "accuracy_per_fold": per_fold,  # one model (a one-fold screen, one seed) has no spread
+            "accuracy_std_folds": float(np.std(per_fold, ddof=1)) if len(per_fold) > 1 else 0.0,
             "float_accuracy_per_seed": float_seed, "float_accuracy_mean": float(np.mean(float_seed)),
             "recall_mean": dict(zip(CLASSES, recall.mean(0).tolist())),
             "recall_std": dict(zip(CLASSES, recall.std(0).tolist())),
