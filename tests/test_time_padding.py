@@ -114,6 +114,7 @@ def test_unpadded_rows_do_not_depend_on_the_window_position():
     ("tc_resnet", {"width": 0.5}, [45, 46, 47, 48], 44),  # receptive field 45 frames, one output position
 ])
 def test_which_frames_the_window_sees(name, kw, unseen, seen):
+    keras.utils.set_random_seed(0)  # an untrained net: its init decides how much the edge frame moves
     model = build_model(name, SHAPE, 12, None, time_padding="valid", **kw)
     x = np.random.default_rng(0).standard_normal((1, *SHAPE)).astype(np.float32)
     y = model.predict(x, verbose=0)
@@ -121,7 +122,9 @@ def test_which_frames_the_window_sees(name, kw, unseen, seen):
     other[:, unseen] += 5.0
     np.testing.assert_array_equal(model.predict(other, verbose=0), y)
     other[:, seen] += 5.0
-    assert not np.allclose(model.predict(other, verbose=0), y)
+    # the edge frame reaches the logits through one tap of one row: a change below allclose's
+    # rtol on some inits (a flaky failure), so any change counts; the unseen frames change none
+    assert not np.array_equal(model.predict(other, verbose=0), y)
 
 
 # ---------------------------------------------------------------- refusals
