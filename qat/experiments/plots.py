@@ -58,7 +58,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
 
 
 def plot_pareto(out_dir: Path, table: list[dict]) -> None:
-    """accuracy vs MACs of every model with ≥ 2 configs, float and quantized apart, fronts as lines."""
+    """accuracy vs MACs, float and quantized apart; the front of each model with several sizes as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,19 +67,20 @@ def plot_pareto(out_dir: Path, table: list[dict]) -> None:
     series = {}
     for r in table:
         series.setdefault((r["model"], "float" if r["scheme"] == "float" else "quantized"), []).append(r)
-    series = {k: v for k, v in series.items() if len({r["macs"] for r in v}) >= 2}
-    if not series:
-        return
+    if not any(len({r["macs"] for r in v}) >= 2 for v in series.values()):
+        return  # no model with several sizes: no front to draw
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for (model, kind), rows in sorted(series.items()):
         pts = [(r["macs"], 100 * r["accuracy_mean"]) for r in rows]
         dots = ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[100 * r["accuracy_std_seeds"] for r in rows],
                            fmt="o" if kind == "float" else "s", capsize=3, alpha=0.8, label=f"{model} {kind}")
-        front = pareto_front(pts)
-        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=dots[0].get_color(),
-                ls="-" if kind == "float" else "--", alpha=0.7)
+        front = pareto_front(pts)  # a model of one size (a hand-made reference) is a point, no line
+        if len(front) > 1:
+            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=dots[0].get_color(),
+                    ls="-" if kind == "float" else "--", alpha=0.7)
     ax.set(xscale="log", xlabel="MACs per inference", ylabel="CV accuracy (%)",
            title="accuracy vs MACs: Pareto fronts (lines), error bars = std over seeds")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())  # after the log scale, which resets it
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
