@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from qat.nas.pipeline import committed_configs, penalty_tag, retrain_configs, run_search
+from qat.nas.pipeline import committed_configs, penalty_tag, retrain_configs, run_search, search_data
 from qat.nas.search import SearchSettings
 
 def main(argv=None) -> int:
@@ -44,14 +44,15 @@ def main(argv=None) -> int:
     command = "python -m qat.nas " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.data:  # the configs name the data by the variable their runs read, not this machine's path
         command = command.replace(args.data, "$KWS_GSC_DIR")
+    try:
+        xy = search_data(args.features, data)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    root = Path(args.out or ("build/nas" if several else f"build/nas_{args.features}"))
     for s in settings:
-        root = Path(args.out or ("build/nas" if several else f"build/nas_{args.features}"))
         out = root / f"{args.features}_{penalty_tag(s.mac_penalty)}" if several else root
-        try:
-            found = run_search(args.features, data, s, args.reduced, out)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        found = run_search(args.features, xy, s, args.reduced, out)
         print(json.dumps({"mac_penalty": s.mac_penalty, "arch": found["arch"], "expected_macs": found["expected_macs"]}))
         epochs = tuple(int(e) for e in args.retrain_epochs.split(","))
         configs = retrain_configs(out.name, found["model"], found, data, epochs)
