@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
-from qat.quantizers import BitPenalty, bits_report, trained_bits
+from qat.quantizers import BitPenalty, bits_report, fit_signed_grid, trained_bits
 from qat.quantizers.trained_bitwidth import find_trained_bits
 
 LN2 = math.log(2.0)
@@ -218,6 +218,8 @@ def test_bit_penalty_lowers_the_bits_in_training():
     ({"init_range": 0.0}, "init_range"), ({"init_step": 1.0, "init_range": 0.5}, "no levels"),
     ({"min_range_log2": 0.5}, "min_range_log2"),
     ({"exp_lr_scale": 0}, "exp_lr_scale"), ({"exp_lr_scale": 10}, "power of two"), ({"exp_lr_scale": True}, "exp_lr_scale"),
+    ({"channel_shifts": [0, 1.5]}, "channel_shifts"), ({"channel_shifts": []}, "one exponent per output channel"),
+    ({"channel_shifts": [0], "axis": 0}, "axis"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -231,3 +233,41 @@ def test_bad_penalty_is_rejected():
     plain = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="no trained_bits"):
         BitPenalty(plain, 1.0)
+
+
+# ---------------------------------------------------------------- per-channel scales
+def test_per_channel_scales_give_every_channel_the_whole_grid():
+    """Channels 1, 1/8 and 1/64 the size of the first: with shifts 0, 3, 6 each lies on its own
+    3-bit QKeras grid (bits per tensor unchanged); one shared grid rounds the narrowest to 0."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(-1, 1, (40, 3)).astype(np.float32)
+    kernel = base * np.float32([1, 2 ** -3, 2 ** -6])
+    shared = trained_bits(init_step=2 ** -2, init_range=1.0)
+    per_channel = trained_bits(init_step=2 ** -2, init_range=1.0, channel_shifts=[0, 3, 6])
+    for q in (shared, per_channel):
+        q.build(tf.TensorShape(kernel.shape))
+        assert q.bits == 3
+    got = per_channel(tf.constant(kernel)).numpy()
+    ref = quantized_bits(3, 0, alpha=1)
+    for c, s in enumerate((0, 3, 6)):
+        want = ref(tf.constant(kernel[:, c] * 2.0 ** s)).numpy() * 2.0 ** -s
+        np.testing.assert_array_equal(got[:, c], want)
+        assert len(np.unique(got[:, c])) >= 6  # of the grid's 8 levels
+    assert np.all(shared(tf.constant(kernel)).numpy()[:, 2] == 0)
+    # every channel on the finest channel's grid: one plain QKeras format (3 bits + 6 of span) holds them
+    fit = fit_signed_grid(got)
+    assert (fit.bits, fit.integer) == (3 + 6, 0)
+    np.testing.assert_array_equal(fit.quantizer()(tf.constant(got)).numpy(), got)
+
+
+def test_per_channel_depthwise_axis_and_shape_check():
+    kernel = np.ones((3, 1, 4, 1), np.float32) * np.float32([0.5, 0.25, 0.125, 0.0625])[None, None, :, None]
+    q = trained_bits(init_step=2 ** -3, init_range=1.0, channel_shifts=[0, 1, 2, 3], axis=-2)
+    q.build(tf.TensorShape(kernel.shape))
+    assert np.all(q(tf.constant(kernel)).numpy() == kernel)  # every channel scaled to 0.5: a grid point
+    shared = trained_bits(init_step=2 ** -3, init_range=1.0)
+    shared.build(tf.TensorShape(kernel.shape))
+    assert np.all(shared(tf.constant(kernel)).numpy()[:, :, 3] == 0)  # 1/16 rounds to 0 on the 1/8 grid
+    wrong = trained_bits(init_step=2 ** -3, init_range=1.0, channel_shifts=[0, 1, 2])
+    with pytest.raises(ValueError, match="3 channel_shifts for a tensor of shape"):
+        wrong.build(tf.TensorShape(kernel.shape))

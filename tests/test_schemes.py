@@ -291,6 +291,33 @@ def test_trained_bits_reaches_the_budget_and_settles_there(float_model, tmp_path
     assert {history["avg_activation_bits"][e] for e in after} <= {r.extra["avg_activation_bits"]}
 
 
+def test_trained_bits_per_channel_scales_export_and_convert_exactly(float_model, tmp_path):
+    """per_channel: each channel's shift puts its peak in (0.5, 1]; bits stay per tensor; the
+    exported plain QKeras model is what was trained, and hls4ml's graph (golden) computes it."""
+    from hw.convert import HlsSettings, convert
+    from hw.golden import GoldenModel
+    from qat.models.fold import folded_weights, po2_rescale
+    from qat.schemes import trained_bits
+
+    quant = {"weight_bits": 8, "act_bits": 8, "input_bits": 8}
+    ctx = make_ctx(float_model, tmp_path, "trained_bits",
+                   {"per_channel": True, "weight_target_bits": 3.0, "act_target_bits": 4.0, "warmup_epochs": 0,
+                    "ramp_epochs": 2, "settle_epochs": 2}, quant, qat_epochs=4)
+    r = trained_bits.quantize(ctx)
+    shifts = r.extra["trained_bits"]["channel_shifts"]
+    weights = po2_rescale(folded_weights(float_model))
+    assert sorted(shifts) == sorted(weights)
+    for name, (kernel, _) in weights.items():
+        peaks = np.max(np.abs(kernel.reshape(-1, kernel.shape[-1])), axis=0) * 2.0 ** np.asarray(shifts[name])
+        assert np.all((peaks > 0.5) & (peaks <= 1.0)), name
+    assert r.extra["avg_weight_bits"] <= 3.0
+    assert r.extra["export_max_abs_diff"] == 0.0
+    x = ctx.prep.features["test"][0][:200]
+    want = r.model.predict(x, verbose=0)
+    graph = convert(r.model, tmp_path / "prj", HlsSettings(io_type="io_parallel"))
+    assert np.array_equal(GoldenModel(graph).predict(x).reshape(want.shape), want)
+
+
 # ---------------------------------------------------------------- bad configs fail at load time
 def load(scheme, args, quant=None):
     return RunConfig.from_dict({"name": "x", "model": "streaming_ffn", "scheme": scheme, "scheme_args": args,
@@ -316,6 +343,7 @@ def load(scheme, args, quant=None):
     ("trained_bits", {"exp_lr_scale": "fast"}, None, "exp_lr_scale='fast'"),
     ("trained_bits", {"ramp_epochs": 0}, None, "ramp_epochs=0"),
     ("trained_bits", {"settle_epochs": -1}, None, "settle_epochs=-1"),
+    ("trained_bits", {"per_channel": "yes"}, None, "per_channel='yes' must be true or false"),
     ("fxp_qat", {"accum_width": 8}, None, "accum_width=8"),
     ("fxp_qat", {"formats": {"fc1": {"accum": "fixed16"}}}, None, "fixed16"),
     ("fxp_qat", {"acum_width": 16}, None, "unknown scheme_args"),

@@ -13,6 +13,15 @@ hardware gets; backward: -1 per step exponent unit, +1 per range exponent unit, 
 holds): the penalty `BitPenalty` uses it, so the averages it sees are the reported ones.
 `soft_bits` is the formula on the unrounded exponents.
 
+Per-channel scales (`channel_shifts`, one power-of-two exponent s_c per output channel on `axis`):
+the trained step and range act on the channel scaled to a common size,
+    q_c = 2**-s_c * Q(w_c * 2**s_c)
+so every channel gets all the tensor's levels (one shared step and range would spend them on the
+widest channel and round a narrow channel's weights to 0 at 2-3 bits, as with `linear`'s
+per-layer 4-bit grids). The bits stay one count per tensor; the values of all channels lie on
+the finest channel's grid, so the exporter writes one plain wider `quantized_bits` and the
+hardware recovers each column's shift from its trailing zero bits, as for `channel_po2_bits`.
+
 Exponent learning rate: each exponent is stored as v = exponent / exp_lr_scale. Adam moves a
 variable by about lr per step whatever its gradient's size, so with v = exponent an exponent can
 move at most lr x steps (3e-4 x ~15,000 QAT steps at cosine lr ~ 2.4 log2 units in a whole run,
@@ -32,13 +41,13 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from .fixed_grid import ste_ceil, ste_round
+from .fixed_grid import check_channel_exponents, ste_ceil, ste_round
 
 
 class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantizers in lower case)
     def __init__(self, init_step: float = 2.0 ** -7, init_range: float = 1.0, signed: bool = True,
                  min_range_log2: int | None = 0, exp_lr_scale: float = 1.0, max_step_log2: int | None = 0,
-                 **kwargs):
+                 channel_shifts=None, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(exp_lr_scale, bool) or not isinstance(exp_lr_scale, (int, float)) or \
                 not (math.isfinite(exp_lr_scale) and exp_lr_scale > 0) or \
@@ -58,6 +67,9 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         if max_step_log2 is not None and init_step > 2.0 ** max_step_log2:
             raise ValueError(f"trained_bits: init_step={init_step} > 2**max_step_log2={2.0 ** max_step_log2}; "
                              "the hardware path needs steps <= 1 (no negative fraction bits)")
+        if channel_shifts is not None:
+            channel_shifts, axis = check_channel_exponents(channel_shifts, axis, "trained_bits", "channel_shifts")
+        self.channel_shifts, self.axis = channel_shifts, int(axis)
         self.init_step = float(init_step)
         self.init_range = float(init_range)
         self.signed = bool(signed)
@@ -77,6 +89,14 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         self.kind = "activation" if shape.rank and shape[0] is None else "weight"
         dims = shape[1:] if self.kind == "activation" else shape
         self.num_values = int(np.prod([d for d in dims if d is not None])) if dims.rank else 1
+        self._up = self._down = None
+        if self.channel_shifts is not None:
+            if self.kind != "weight" or shape.rank < 2 or shape[self.axis] != len(self.channel_shifts):
+                raise ValueError(f"{self.name}: {len(self.channel_shifts)} channel_shifts for a tensor of shape "
+                                 f"{shape} (axis {self.axis}); give one per output channel of a kernel")
+            s = np.asarray(self.channel_shifts, np.float64).reshape([-1] + [1] * (-self.axis - 1))
+            # powers of two, multiplied (never divided): exact in float32, eagerly and in graphs
+            self._up, self._down = (tf.constant(np.exp2(v), tf.float32) for v in (s, -s))
         const = tf.keras.initializers.Constant
         s = self.exp_lr_scale
         # the trained variables: exponent / exp_lr_scale (see the module docstring)
@@ -113,8 +133,12 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
         step_log2, top_log2 = self._exponents()
         d, top = tf.pow(2.0, step_log2), tf.pow(2.0, top_log2)
         lo = -top if self.signed else tf.zeros_like(top)
-        clipped = tf.minimum(tf.maximum(tf.cast(x, tf.float32), lo), top - d)
-        return d * ste_round(clipped / d)
+        x = tf.cast(x, tf.float32)
+        if self._up is not None:
+            x = x * self._up
+        clipped = tf.minimum(tf.maximum(x, lo), top - d)
+        q = d * ste_round(clipped / d)
+        return q if self._down is None else q * self._down
 
     def soft_bits(self):
         """Bit count on the unrounded, unclamped exponents."""
@@ -143,16 +167,17 @@ class trained_bits(tf.keras.layers.Layer):  # noqa: N801  (QKeras names quantize
 
     # QKeras wraps kernels in Clip(+-max(1, quantizer.max())) and QInitializer(quantizer).
     def max(self):
-        return self.init_range
+        widest = 0 if self.channel_shifts is None else min(self.channel_shifts)
+        return self.init_range * 2.0 ** -widest
 
     def min(self):
-        return -self.init_range if self.signed else 0.0
+        return -self.max() if self.signed else 0.0
 
     def get_config(self):
         config = super().get_config()
         config.update(init_step=self.init_step, init_range=self.init_range, signed=self.signed,
                       min_range_log2=self.min_range_log2, exp_lr_scale=self.exp_lr_scale,
-                      max_step_log2=self.max_step_log2)
+                      max_step_log2=self.max_step_log2, channel_shifts=self.channel_shifts, axis=self.axis)
         return config
 
 

@@ -17,6 +17,10 @@ scheme_args:
       whose exponents cannot cross rounding boundaries within a run), or "auto" (default): the
       smallest power of two that lets an exponent travel twice the bits to shed within the ramp
       at the full qat_lr (`auto_exp_lr_scale`; 256 on the GSC subset's 27 steps per epoch).
+  per_channel  one power-of-two scale per output channel of every kernel (default false): each
+      channel is scaled so its peak lies in (0.5, 1] and the tensor's trained step and range act
+      on that (`trained_bits(channel_shifts=...)`); the range may then clip down to 2**-1 of it.
+      Bits stay per tensor. Exported and carried into hardware like `linear`'s per_channel.
   warmup_epochs (1, >= 0), ramp_epochs (8, >= 1).
   settle_epochs  the last settle_epochs epochs (not before the ramp ends) freeze the exponents at
       the first training step where both averages meet their targets, so the weights fine-tune on
@@ -27,17 +31,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from qat.lambda_ramp import LambdaRamp
 from qat.quantizers import BitPenalty, bits_report
+from qat.quantizers.trained_bitwidth import find_trained_bits
 from qat.quantizers import trained_bits as TB
 from qat.schemes.base import QatContext, QatResult, SchemeError
 from qat.schemes import common as C
 
 NAME = "trained_bits"
 DEFAULTS = {"weight_lambda": 1.0, "act_lambda": 1.0, "weight_target_bits": 3.0, "act_target_bits": 3.5,
-            "exp_lr_scale": "auto", "warmup_epochs": 1, "ramp_epochs": 8, "settle_epochs": 6}
+            "exp_lr_scale": "auto", "warmup_epochs": 1, "ramp_epochs": 8, "settle_epochs": 6,
+            "per_channel": False}
 MAX_LAMBDA, MAX_EXP_LR_SCALE = 100.0, 1024
 
 
@@ -59,6 +66,8 @@ def validate(args: dict, quant) -> None:
         if scale & (scale - 1):
             raise SchemeError(f"scheme {NAME!r}: scheme_args.exp_lr_scale={scale!r} must be a power of two "
                               f"(1, 2, 4, ..., {MAX_EXP_LR_SCALE}) so the exponents stay exact")
+    if not isinstance(a["per_channel"], bool):
+        raise SchemeError(f"scheme {NAME!r}: scheme_args.per_channel={a['per_channel']!r} must be true or false")
     C.check_int(NAME, "warmup_epochs", a["warmup_epochs"], 0)
     C.check_int(NAME, "ramp_epochs", a["ramp_epochs"], 1)
     C.check_int(NAME, "settle_epochs", a["settle_epochs"], 0)
@@ -71,12 +80,32 @@ def auto_exp_lr_scale(bits_to_shed: float, qat_lr: float, steps_per_epoch: int, 
     return int(min(MAX_EXP_LR_SCALE, 2 ** max(0, math.ceil(math.log2(max(need, 1.0))))))
 
 
-def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1):
-    """Kernels: signed range 1 (po2-rescaled weights peak in (0.5, 1]); activations: unsigned,
-    the calibrated range; start steps give the configured bit-widths."""
+# Per-channel kernels may clip each channel down to half its power-of-two peak: the exporter fits
+# any range (integer >= 0 of the wider common grid), so only the accuracy limits it.
+CHANNEL_MIN_RANGE_LOG2 = -1
+
+
+def peak_shift(row: np.ndarray, bits: int) -> int | None:
+    """The shift putting a channel's peak in (0.5, 1]; None for an all-zero channel."""
+    peak = float(np.max(np.abs(row)))
+    return -int(math.ceil(math.log2(peak))) if peak > 0 else None
+
+
+def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1, per_channel: bool = False):
+    """Kernels: signed range 1 (po2-rescaled weights peak in (0.5, 1]; per_channel: every channel
+    scaled there); activations: unsigned, the calibrated range; start steps give the configured bit-widths."""
+    shifts = {}
+    if per_channel:
+        from qat.quantizers import channel_shifts
+        shifts = C.per_channel_quantizers(ctx.float_model, weights, lambda kernel, axis: (
+            channel_shifts(kernel, quant.weight_bits, axis, best_shift=peak_shift), axis))
+
     def kernel(name):
+        extra = {}
+        if name in shifts:
+            extra = {"channel_shifts": shifts[name][0], "axis": shifts[name][1], "min_range_log2": CHANNEL_MIN_RANGE_LOG2}
         return TB(init_step=2.0 ** -(quant.weight_bits - 1), init_range=1.0, signed=True,
-                  exp_lr_scale=exp_lr_scale, name=f"{name}_wq")
+                  exp_lr_scale=exp_lr_scale, name=f"{name}_wq", **extra)
 
     def act(name):
         top = quant.layer_act_int.get(name, quant.act_int)
@@ -128,7 +157,7 @@ def quantize(ctx: QatContext) -> QatResult:
                                                      (quant.act_bits, a["act_target_bits"])) if target > 0]
         steps = math.ceil(len(ctx.prep.features["train"][1]) / ctx.cfg.train.batch_size)
         a["exp_lr_scale"] = auto_exp_lr_scale(max(shed, default=0.0), ctx.cfg.train.qat_lr, steps, a["ramp_epochs"])
-    model = build_model(ctx, quant, weights, a["exp_lr_scale"])
+    model = build_model(ctx, quant, weights, a["exp_lr_scale"], a["per_channel"])
     results = {"ptq": ctx.evaluate(model)}
     start = bits_report(model)
     penalty = BitPenalty(model)
@@ -150,4 +179,7 @@ def quantize(ctx: QatContext) -> QatResult:
     extra = {"trained_bits": {"start": {k: start[k] for k in ("avg_weight_bits", "avg_activation_bits")},
                               **report, "args": a, "settled_at": settle.settled_at if settle else None},
              "avg_weight_bits": report["avg_weight_bits"], "avg_activation_bits": report["avg_activation_bits"]}
+    if a["per_channel"]:
+        extra["trained_bits"]["channel_shifts"] = {host: q.channel_shifts for host, q in find_trained_bits(model)
+                                                   if q.channel_shifts is not None}
     return C.finish(ctx, model, quant, results, {"qat": state["history"]}, extra, kernel_bits=kernel_bits)
