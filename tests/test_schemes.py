@@ -291,6 +291,28 @@ def test_trained_bits_reaches_the_budget_and_settles_there(float_model, tmp_path
     assert {history["avg_activation_bits"][e] for e in after} <= {r.extra["avg_activation_bits"]}
 
 
+def test_trained_bits_retrain_keeps_the_searched_formats(float_model, tmp_path):
+    """retrain_epochs: a second phase from the float weights on the searched formats, frozen."""
+    from qat.schemes import trained_bits
+
+    quant = {"weight_bits": 8, "act_bits": 8, "input_bits": 8}
+    ctx = make_ctx(float_model, tmp_path, "trained_bits",
+                   {"weight_target_bits": 4.0, "act_target_bits": 4.0, "warmup_epochs": 0, "ramp_epochs": 2,
+                    "settle_epochs": 2, "retrain_epochs": 2}, quant, qat_epochs=4)
+    r = trained_bits.quantize(ctx)
+    (_, searched), (phase, retrained) = ctx.phases
+    assert phase == "retrain" and len(r.history["retrain"]["loss"]) == 2
+    assert "searched" in r.results
+    before = {row["quantizer"]: row["bits"] for row in r.extra["trained_bits"]["quantizers"]}
+    from qat.quantizers import bits_report
+    assert {row["quantizer"]: row["bits"] for row in bits_report(searched)["quantizers"]} == before
+    assert r.extra["avg_weight_bits"] <= 4.0 and r.extra["avg_activation_bits"] <= 4.0
+    assert not any("log2" in v.name for v in retrained.trainable_weights)  # formats frozen
+    name = qkeras_layers(searched)[0].name
+    k1, k2 = (m.get_layer(name).kernel.numpy() for m in (searched, retrained))
+    assert not np.array_equal(k1, k2)  # the weights were trained again
+
+
 def test_trained_bits_per_channel_scales_export_and_convert_exactly(float_model, tmp_path):
     """per_channel: each channel's shift puts its peak in (0.5, 1]; bits stay per tensor; the
     exported plain QKeras model is what was trained, and hls4ml's graph (golden) computes it."""
@@ -344,6 +366,7 @@ def load(scheme, args, quant=None):
     ("trained_bits", {"ramp_epochs": 0}, None, "ramp_epochs=0"),
     ("trained_bits", {"settle_epochs": -1}, None, "settle_epochs=-1"),
     ("trained_bits", {"per_channel": "yes"}, None, "per_channel='yes' must be true or false"),
+    ("trained_bits", {"retrain_epochs": -2}, None, "retrain_epochs=-2"),
     ("fxp_qat", {"accum_width": 8}, None, "accum_width=8"),
     ("fxp_qat", {"formats": {"fc1": {"accum": "fixed16"}}}, None, "fixed16"),
     ("fxp_qat", {"acum_width": 16}, None, "unknown scheme_args"),

@@ -21,6 +21,10 @@ scheme_args:
       channel is scaled so its peak lies in (0.5, 1] and the tensor's trained step and range act
       on that (`trained_bits(channel_shifts=...)`); the range may then clip down to 2**-1 of it.
       Bits stay per tensor. Exported and carried into hardware like `linear`'s per_channel.
+  retrain_epochs  after the search, train this many epochs again from the folded float weights
+      with every format frozen at what the search found (default 0 = keep the searched model).
+      The search moves the grids under the weights every step and settles late, at a low
+      learning rate; the retrain gives the weights a whole schedule on the final formats.
   warmup_epochs (1, >= 0), ramp_epochs (8, >= 1).
   settle_epochs  the last settle_epochs epochs (not before the ramp ends) freeze the exponents at
       the first training step where both averages meet their targets, so the weights fine-tune on
@@ -44,7 +48,7 @@ from qat.schemes import common as C
 NAME = "trained_bits"
 DEFAULTS = {"weight_lambda": 1.0, "act_lambda": 1.0, "weight_target_bits": 3.0, "act_target_bits": 3.5,
             "exp_lr_scale": "auto", "warmup_epochs": 1, "ramp_epochs": 8, "settle_epochs": 6,
-            "per_channel": False}
+            "per_channel": False, "retrain_epochs": 0}
 MAX_LAMBDA, MAX_EXP_LR_SCALE = 100.0, 1024
 
 
@@ -71,6 +75,7 @@ def validate(args: dict, quant) -> None:
     C.check_int(NAME, "warmup_epochs", a["warmup_epochs"], 0)
     C.check_int(NAME, "ramp_epochs", a["ramp_epochs"], 1)
     C.check_int(NAME, "settle_epochs", a["settle_epochs"], 0)
+    C.check_int(NAME, "retrain_epochs", a["retrain_epochs"], 0)
 
 
 def auto_exp_lr_scale(bits_to_shed: float, qat_lr: float, steps_per_epoch: int, ramp_epochs: int) -> int:
@@ -91,9 +96,17 @@ def peak_shift(row: np.ndarray, bits: int) -> int | None:
     return -int(math.ceil(math.log2(peak))) if peak > 0 else None
 
 
-def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1, per_channel: bool = False):
+def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1, per_channel: bool = False,
+                frozen: dict | None = None):
     """Kernels: signed range 1 (po2-rescaled weights peak in (0.5, 1]; per_channel: every channel
-    scaled there); activations: unsigned, the calibrated range; start steps give the configured bit-widths."""
+    scaled there); activations: unsigned, the calibrated range; start steps give the configured bit-widths.
+    frozen: {quantizer name: fixed_format()} starts every quantizer at that format, not trainable."""
+    def start(name, step, top):
+        if frozen is None:
+            return {"init_step": step, "init_range": top, "exp_lr_scale": exp_lr_scale}
+        fmt = frozen[name]
+        return {"init_step": fmt["step"], "init_range": 2.0 ** fmt["integer"], "trainable": False}
+
     shifts = {}
     if per_channel:
         from qat.quantizers import channel_shifts
@@ -104,13 +117,11 @@ def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1, pe
         extra = {}
         if name in shifts:
             extra = {"channel_shifts": shifts[name][0], "axis": shifts[name][1], "min_range_log2": CHANNEL_MIN_RANGE_LOG2}
-        return TB(init_step=2.0 ** -(quant.weight_bits - 1), init_range=1.0, signed=True,
-                  exp_lr_scale=exp_lr_scale, name=f"{name}_wq", **extra)
+        return TB(signed=True, name=f"{name}_wq", **start(f"{name}_wq", 2.0 ** -(quant.weight_bits - 1), 1.0), **extra)
 
     def act(name):
         top = quant.layer_act_int.get(name, quant.act_int)
-        return TB(init_step=2.0 ** (top - quant.act_bits), init_range=2.0 ** top, signed=False,
-                  exp_lr_scale=exp_lr_scale, name=f"{name}_aq")
+        return TB(signed=False, name=f"{name}_aq", **start(f"{name}_aq", 2.0 ** (top - quant.act_bits), 2.0 ** top))
 
     model = ctx.build(C.SchemeQuant(quant, kernel=kernel, activation=act))
     C.assign_weights(model, weights)
@@ -174,6 +185,14 @@ def quantize(ctx: QatContext) -> QatResult:
         settle = SettleExponents(penalty, max(ctx.cfg.train.qat_epochs - a["settle_epochs"], sum(ramp)))
         callbacks.append(settle)
     state = ctx.run_phase("qat", model, ctx.cfg.train.qat_epochs, ctx.cfg.train.qat_lr, callbacks)
+    history = {"qat": state["history"]}
+    if a["retrain_epochs"] > 0:
+        results["searched"] = ctx.evaluate(model)
+        found = {q.name: q.fixed_format() for _, q in find_trained_bits(model)}
+        model = build_model(ctx, quant, weights, per_channel=a["per_channel"], frozen=found)
+        if {q.name: q.fixed_format() for _, q in find_trained_bits(model)} != found:
+            raise AssertionError("trained_bits retrain: the rebuilt model's formats differ from the searched ones")
+        history["retrain"] = ctx.run_phase("retrain", model, a["retrain_epochs"], ctx.cfg.train.qat_lr)["history"]
     report = bits_report(model)
     kernel_bits = {row["layer"]: row["bits"] for row in report["quantizers"] if row["kind"] == "weight"}
     extra = {"trained_bits": {"start": {k: start[k] for k in ("avg_weight_bits", "avg_activation_bits")},
@@ -182,4 +201,4 @@ def quantize(ctx: QatContext) -> QatResult:
     if a["per_channel"]:
         extra["trained_bits"]["channel_shifts"] = {host: q.channel_shifts for host, q in find_trained_bits(model)
                                                    if q.channel_shifts is not None}
-    return C.finish(ctx, model, quant, results, {"qat": state["history"]}, extra, kernel_bits=kernel_bits)
+    return C.finish(ctx, model, quant, results, history, extra, kernel_bits=kernel_bits)
