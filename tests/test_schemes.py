@@ -334,6 +334,9 @@ def test_trained_bits_per_channel_scales_export_and_convert_exactly(float_model,
         assert np.all((peaks > 0.5) & (peaks <= 1.0)), name
     assert r.extra["avg_weight_bits"] <= 3.0
     assert r.extra["export_max_abs_diff"] == 0.0
+    for row in r.extra["trained_bits"]["quantizers"]:  # every channel's step <= 1 (hardware path)
+        if row["kind"] == "weight":
+            assert row["step"] * 2.0 ** -min(shifts[row["layer"]]) <= 1.0
     x = ctx.prep.features["test"][0][:200]
     want = r.model.predict(x, verbose=0)
     graph = convert(r.model, tmp_path / "prj", HlsSettings(io_type="io_parallel"))

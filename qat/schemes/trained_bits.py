@@ -116,7 +116,10 @@ def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1, pe
     def kernel(name):
         extra = {}
         if name in shifts:
-            extra = {"channel_shifts": shifts[name][0], "axis": shifts[name][1], "min_range_log2": CHANNEL_MIN_RANGE_LOG2}
+            # channel c's step is 2**(step_log2 - s_c): capping step_log2 at min s_c keeps every
+            # channel's step <= 1, which the hardware path needs (a peak > 1 gives s_c = -1)
+            extra = {"channel_shifts": shifts[name][0], "axis": shifts[name][1], "min_range_log2": CHANNEL_MIN_RANGE_LOG2,
+                     "max_step_log2": min(0, min(shifts[name][0]))}
         return TB(signed=True, name=f"{name}_wq", **start(f"{name}_wq", 2.0 ** -(quant.weight_bits - 1), 1.0), **extra)
 
     def act(name):
