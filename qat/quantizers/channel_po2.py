@@ -96,14 +96,19 @@ def grid_error(w: np.ndarray, bits: int, shift: int) -> float:
     return float(np.mean((q - w) ** 2))
 
 
-def best_channel_shift(w: np.ndarray, bits: int, span: int = 10) -> int | None:
-    """The shift whose grid gives w the least error (clip point traded against step); None if w == 0."""
+def peak_shift(w: np.ndarray, bits: int | None = None) -> int | None:
+    """The shift putting w's peak in (0.5, 1] (nothing clips but the top level); None if w == 0."""
     peak = float(np.max(np.abs(w)))
     if not math.isfinite(peak):
         raise ValueError("non-finite weights: training diverged")
-    if peak <= 0:
+    return -int(math.ceil(math.log2(peak))) if peak > 0 else None
+
+
+def best_channel_shift(w: np.ndarray, bits: int, span: int = 10) -> int | None:
+    """The shift whose grid gives w the least error (clip point traded against step); None if w == 0."""
+    base = peak_shift(w)
+    if base is None:
         return None
-    base = -int(math.ceil(math.log2(peak)))  # peak -> (0.5, 1]: nothing clips but the top level
     return min(range(base - 1, base + span), key=lambda s: grid_error(w, bits, s))
 
 

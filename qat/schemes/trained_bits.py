@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from qat.lambda_ramp import LambdaRamp
@@ -90,12 +89,6 @@ def auto_exp_lr_scale(bits_to_shed: float, qat_lr: float, steps_per_epoch: int, 
 CHANNEL_MIN_RANGE_LOG2 = -1
 
 
-def peak_shift(row: np.ndarray, bits: int) -> int | None:
-    """The shift putting a channel's peak in (0.5, 1]; None for an all-zero channel."""
-    peak = float(np.max(np.abs(row)))
-    return -int(math.ceil(math.log2(peak))) if peak > 0 else None
-
-
 def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1, per_channel: bool = False,
                 frozen: dict | None = None):
     """Kernels: signed range 1 (po2-rescaled weights peak in (0.5, 1]; per_channel: every channel
@@ -109,7 +102,7 @@ def build_model(ctx: QatContext, quant, weights: dict, exp_lr_scale: int = 1, pe
 
     shifts = {}
     if per_channel:
-        from qat.quantizers import channel_shifts
+        from qat.quantizers.channel_po2 import channel_shifts, peak_shift
         shifts = C.per_channel_quantizers(ctx.float_model, weights, lambda kernel, axis: (
             channel_shifts(kernel, quant.weight_bits, axis, best_shift=peak_shift), axis))
 
