@@ -291,26 +291,63 @@ def test_trained_bits_reaches_the_budget_and_settles_there(float_model, tmp_path
     assert {history["avg_activation_bits"][e] for e in after} <= {r.extra["avg_activation_bits"]}
 
 
-def test_trained_bits_retrain_keeps_the_searched_formats(float_model, tmp_path):
-    """retrain_epochs: a second phase from the float weights on the searched formats, frozen."""
+@pytest.mark.parametrize("fill", [False, True])
+def test_trained_bits_retrain_keeps_the_searched_formats(float_model, tmp_path, fill):
+    """retrain_epochs: a second phase from the float weights on the searched formats, frozen
+    (fill_budget: the searched formats with the rest of the budget spent, as `fill_budget` says)."""
+    from qat.quantizers import bits_report
     from qat.schemes import trained_bits
 
     quant = {"weight_bits": 8, "act_bits": 8, "input_bits": 8}
+    targets = {"weight": 4.0, "activation": 4.0}
     ctx = make_ctx(float_model, tmp_path, "trained_bits",
                    {"weight_target_bits": 4.0, "act_target_bits": 4.0, "warmup_epochs": 0, "ramp_epochs": 2,
-                    "settle_epochs": 2, "retrain_epochs": 2}, quant, qat_epochs=4)
+                    "settle_epochs": 2, "retrain_epochs": 2, "fill_budget": fill}, quant, qat_epochs=4)
     r = trained_bits.quantize(ctx)
     (_, searched), (phase, retrained) = ctx.phases
     assert phase == "retrain" and len(r.history["retrain"]["loss"]) == 2
     assert "searched" in r.results
-    before = {row["quantizer"]: row["bits"] for row in r.extra["trained_bits"]["quantizers"]}
-    from qat.quantizers import bits_report
-    assert {row["quantizer"]: row["bits"] for row in bits_report(searched)["quantizers"]} == before
+    final = {row["quantizer"]: row["bits"] for row in r.extra["trained_bits"]["quantizers"]}
+    found = bits_report(searched)["quantizers"]
+    want, raised = trained_bits.fill_budget(found, targets, {"weight": 8, "activation": 8}) if fill else (
+        {row["quantizer"]: row for row in found}, None)
+    assert final == {name: fmt["bits"] for name, fmt in want.items()}
+    assert (r.extra["trained_bits"]["filled"] or {}).get("raised") == raised
+    assert raised or not fill  # the toy search ends under its budget, so something is raised
     assert r.extra["avg_weight_bits"] <= 4.0 and r.extra["avg_activation_bits"] <= 4.0
     assert not any("log2" in v.name for v in retrained.trainable_weights)  # formats frozen
     name = qkeras_layers(searched)[0].name
     k1, k2 = (m.get_layer(name).kernel.numpy() for m in (searched, retrained))
     assert not np.array_equal(k1, k2)  # the weights were trained again
+
+
+def fill_row(name, kind, n, bits, integer=0):
+    frac = bits - integer - (1 if kind == "weight" else 0)
+    return {"quantizer": name, "kind": kind, "num_values": n, "bits": bits, "integer": integer, "frac": frac,
+            "step": 2.0 ** -frac, "signed": kind == "weight"}
+
+
+def test_fill_budget_spends_the_rest_on_the_narrowest_quantizers():
+    """2.76 of 3.0 bits per weight (a DS-CNN fold's search): the 2-bit pointwise layer with the
+    most values gets its bit first, then what still fits; never past the target or the start width."""
+    from qat.schemes.trained_bits import fill_budget
+
+    rows = [fill_row("pw1", "weight", 4096, 2), fill_row("pw4", "weight", 4096, 2), fill_row("conv1", "weight", 2560, 3),
+            fill_row("dw4", "weight", 576, 3), fill_row("logits", "weight", 768, 3), fill_row("dw1", "weight", 576, 5),
+            fill_row("a1", "activation", 8000, 3, integer=3), fill_row("a2", "activation", 8000, 4, integer=3)]
+    weights = rows[:6]
+    total = sum(r["num_values"] for r in weights)
+    target = (sum(r["bits"] * r["num_values"] for r in weights) + 4096 + 576 + 100) / total  # room for pw + dw4
+    formats, raised = fill_budget(rows, {"weight": target, "activation": 3.5}, {"weight": 5, "activation": 8})
+    assert raised == ["pw1", "dw4"]  # pw4 no longer fits after pw1; dw4 is then the narrowest that fits
+    assert formats["pw1"] == {"bits": 3, "integer": 0, "frac": 2, "step": 0.25, "signed": True}  # half the step
+    assert formats["dw4"]["bits"] == 4 and formats["pw4"]["bits"] == 2 and formats["dw1"]["bits"] == 5
+    spent = sum(formats[r["quantizer"]]["bits"] * r["num_values"] for r in weights) / total
+    assert spent <= target
+    # activations: average 3.5 already, no room; target 0 = no budget to fill; start width is a cap
+    assert formats["a1"]["bits"] == 3 and formats["a2"]["bits"] == 4
+    _, raised = fill_budget(rows, {"weight": 0, "activation": 8.0}, {"weight": 5, "activation": 4})
+    assert raised == ["a1"]
 
 
 def test_trained_bits_per_channel_scales_export_and_convert_exactly(float_model, tmp_path):
@@ -370,6 +407,8 @@ def load(scheme, args, quant=None):
     ("trained_bits", {"settle_epochs": -1}, None, "settle_epochs=-1"),
     ("trained_bits", {"per_channel": "yes"}, None, "per_channel='yes' must be true or false"),
     ("trained_bits", {"retrain_epochs": -2}, None, "retrain_epochs=-2"),
+    ("trained_bits", {"fill_budget": 1, "retrain_epochs": 5}, None, "fill_budget=1 must be true or false"),
+    ("trained_bits", {"fill_budget": True}, None, "set retrain_epochs > 0"),
     ("fxp_qat", {"accum_width": 8}, None, "accum_width=8"),
     ("fxp_qat", {"formats": {"fc1": {"accum": "fixed16"}}}, None, "fixed16"),
     ("fxp_qat", {"acum_width": 16}, None, "unknown scheme_args"),

@@ -25,6 +25,10 @@ scheme_args:
       with every format frozen at what the search found (default 0 = keep the searched model).
       The search moves the grids under the weights every step and settles late, at a low
       learning rate; the retrain gives the weights a whole schedule on the final formats.
+  fill_budget  with retrain_epochs: before the retrain, spend what the search left of each budget
+      (`fill_budget`): one finer step at a time to the quantizer with the fewest bits among those
+      whose extra bit still fits under its target (default false). The search rounds every width
+      down to an integer, so it ends below its budget (2.76 of 3.0 bits per weight on a DS-CNN fold).
   warmup_epochs (1, >= 0), ramp_epochs (8, >= 1).
   settle_epochs  the last settle_epochs epochs (not before the ramp ends) freeze the exponents at
       the first training step where both averages meet their targets, so the weights fine-tune on
@@ -47,7 +51,7 @@ from qat.schemes import common as C
 NAME = "trained_bits"
 DEFAULTS = {"weight_lambda": 1.0, "act_lambda": 1.0, "weight_target_bits": 3.0, "act_target_bits": 3.5,
             "exp_lr_scale": "auto", "warmup_epochs": 1, "ramp_epochs": 8, "settle_epochs": 6,
-            "per_channel": False, "retrain_epochs": 0}
+            "per_channel": False, "retrain_epochs": 0, "fill_budget": False}
 MAX_LAMBDA, MAX_EXP_LR_SCALE = 100.0, 1024
 
 
@@ -69,12 +73,16 @@ def validate(args: dict, quant) -> None:
         if scale & (scale - 1):
             raise SchemeError(f"scheme {NAME!r}: scheme_args.exp_lr_scale={scale!r} must be a power of two "
                               f"(1, 2, 4, ..., {MAX_EXP_LR_SCALE}) so the exponents stay exact")
-    if not isinstance(a["per_channel"], bool):
-        raise SchemeError(f"scheme {NAME!r}: scheme_args.per_channel={a['per_channel']!r} must be true or false")
+    for flag in ("per_channel", "fill_budget"):
+        if not isinstance(a[flag], bool):
+            raise SchemeError(f"scheme {NAME!r}: scheme_args.{flag}={a[flag]!r} must be true or false")
     C.check_int(NAME, "warmup_epochs", a["warmup_epochs"], 0)
     C.check_int(NAME, "ramp_epochs", a["ramp_epochs"], 1)
     C.check_int(NAME, "settle_epochs", a["settle_epochs"], 0)
     C.check_int(NAME, "retrain_epochs", a["retrain_epochs"], 0)
+    if a["fill_budget"] and a["retrain_epochs"] == 0:
+        raise SchemeError(f"scheme {NAME!r}: scheme_args.fill_budget=true changes the searched formats, so the weights "
+                          "must train on them again: set retrain_epochs > 0 or fill_budget: false")
 
 
 def auto_exp_lr_scale(bits_to_shed: float, qat_lr: float, steps_per_epoch: int, ramp_epochs: int) -> int:
@@ -82,6 +90,32 @@ def auto_exp_lr_scale(bits_to_shed: float, qat_lr: float, steps_per_epoch: int, 
     Adam moves an exponent s * lr per step when the budget pushes it steadily."""
     need = 2.0 * max(bits_to_shed, 0.0) / (qat_lr * steps_per_epoch * ramp_epochs)
     return int(min(MAX_EXP_LR_SCALE, 2 ** max(0, math.ceil(math.log2(max(need, 1.0))))))
+
+
+def fill_budget(rows: list[dict], targets: dict, max_bits: dict) -> tuple[dict, list[str]]:
+    """Spend the rest of each budget. rows: `bits_report` rows; targets: {kind: average bits, 0 = none};
+    max_bits: {kind: the start width, never exceeded}. Repeatedly gives one more bit (half the
+    step, same range) to the quantizer of that kind with the fewest bits, ties to the most values,
+    among those whose extra bit keeps the count-weighted average <= the target.
+    Returns ({quantizer: format}, the quantizers raised, in order)."""
+    formats = {r["quantizer"]: {k: r[k] for k in ("bits", "integer", "frac", "step", "signed")} for r in rows}
+    raised = []
+    for kind, target in targets.items():
+        mine = [r for r in rows if r["kind"] == kind]
+        if target <= 0 or not mine:
+            continue
+        total = sum(r["num_values"] for r in mine)
+        room = target * total - sum(r["bits"] * r["num_values"] for r in mine)
+        while True:
+            fits = [r for r in mine if r["num_values"] <= room + 1e-9 and formats[r["quantizer"]]["bits"] < max_bits[kind]]
+            if not fits:
+                break
+            r = min(fits, key=lambda r: (formats[r["quantizer"]]["bits"], -r["num_values"]))
+            f = formats[r["quantizer"]]
+            f.update(bits=f["bits"] + 1, frac=f["frac"] + 1, step=f["step"] / 2)
+            room -= r["num_values"]
+            raised.append(r["quantizer"])
+    return formats, raised
 
 
 # Per-channel kernels may clip each channel down to half its power-of-two peak: the exporter fits
@@ -182,9 +216,15 @@ def quantize(ctx: QatContext) -> QatResult:
         callbacks.append(settle)
     state = ctx.run_phase("qat", model, ctx.cfg.train.qat_epochs, ctx.cfg.train.qat_lr, callbacks)
     history = {"qat": state["history"]}
+    filled = None  # fill_budget: the quantizers raised and the searched averages before
     if a["retrain_epochs"] > 0:
         results["searched"] = ctx.evaluate(model)
         found = {q.name: q.fixed_format() for _, q in find_trained_bits(model)}
+        if a["fill_budget"]:
+            found, raised = fill_budget(bits_report(model)["quantizers"],
+                                        {"weight": a["weight_target_bits"], "activation": a["act_target_bits"]},
+                                        {"weight": quant.weight_bits, "activation": quant.act_bits})
+            filled = {"raised": raised, **{k: v for k, v in bits_report(model).items() if k.startswith("avg_")}}
         model = build_model(ctx, quant, weights, per_channel=a["per_channel"], frozen=found)
         if {q.name: q.fixed_format() for _, q in find_trained_bits(model)} != found:
             raise AssertionError("trained_bits retrain: the rebuilt model's formats differ from the searched ones")
@@ -192,7 +232,8 @@ def quantize(ctx: QatContext) -> QatResult:
     report = bits_report(model)
     kernel_bits = {row["layer"]: row["bits"] for row in report["quantizers"] if row["kind"] == "weight"}
     extra = {"trained_bits": {"start": {k: start[k] for k in ("avg_weight_bits", "avg_activation_bits")},
-                              **report, "args": a, "settled_at": settle.settled_at if settle else None},
+                              **report, "args": a, "settled_at": settle.settled_at if settle else None,
+                              "filled": filled},
              "avg_weight_bits": report["avg_weight_bits"], "avg_activation_bits": report["avg_activation_bits"]}
     if a["per_channel"]:
         extra["trained_bits"]["channel_shifts"] = {host: q.channel_shifts for host, q in find_trained_bits(model)
