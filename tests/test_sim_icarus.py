@@ -19,14 +19,16 @@ from sim.testmodels import layer_model, residual_model, to_hls
 N = 12  # frames per design: Icarus runs ~10x slower than Verilator
 
 # (model kind, io_type, reuse factor, argmax): one design per hand-written library module family
+# The two largest designs (50-80 s each) run with `-m slow`; their modules also run under
+# Verilator in the default suite (test_sim_layers, test_sim_residual).
 CASES = [
-    ("conv2d_same_s2", "io_stream", 2, False),  # kws_zeropad, kws_window, kws_dense, kws_requant
+    pytest.param("conv2d_same_s2", "io_stream", 2, False, marks=pytest.mark.slow),  # kws_zeropad, kws_window, kws_dense, kws_requant
     ("depthwise", "io_parallel", 9, False),     # rotating tap rows
     ("avgpool2d", "io_parallel", 1, False),     # kws_pool + kws_pool_div
     ("maxpool2d", "io_parallel", 1, False),
     ("pw_avgpool2d_wide", "io_parallel", 64, False),  # kws_pool_serial: sums in a registered-read memory
     ("dense_argmax", "io_parallel", 1, True),   # kws_dense_pipe (RF 1, one beat), kws_argmax
-    ("residual", "io_parallel", 2, False),      # kws_fork, kws_fifo skip buffer, kws_add
+    pytest.param("residual", "io_parallel", 2, False, marks=pytest.mark.slow),  # kws_fork, kws_fifo skip buffer, kws_add
     ("pw_depthwise", "io_parallel", "64,dw=9", False),  # kws_window MEM=1: block-RAM line buffer
     ("pw_avgpool2d_wide", "io_parallel", "seq", False),  # the sequential engine: its memories, divider, output
 ]
@@ -44,7 +46,8 @@ def _design(kind, io, rf, argmax, tmp_path):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("kind,io,rf,argmax", CASES, ids=[c[0] + ("_seq" if c[2] == "seq" else "") for c in CASES])
+@pytest.mark.parametrize("kind,io,rf,argmax", CASES,
+                         ids=[c[0] + ("_seq" if c[2] == "seq" else "") for c in (getattr(c, "values", c) for c in CASES)])
 def test_icarus_and_verilator_agree_beat_for_beat(kind, io, rf, argmax, tmp_path):
     design, frames = _design(kind, io, rf, argmax, tmp_path)
     bram = [l.layer for l in design.layers if l.notes.get("line_buffer", "").startswith("block RAM")]

@@ -99,9 +99,13 @@ REAL_CLIP_CASES = [
     ("dscnn", "mfcc", 8, 8, {"width": 8}),
     ("streaming_ffn", "logmel", 8, 1960, {"width": 32, "depth": 2}),
     ("raw_cnn", "raw", 4, "64,balance", {"channels": (4, 8, 8, 8)}),  # per-layer RFs from balancing
-    ("raw_cnn", "raw", 8, 64, {"channels": (4, 8, 8, 8), "head": "average"}),  # mean over time, then dense
+    # mean over time, then dense; slow: a second raw CNN on 1,000 clips (~55 s). The default suite
+    # keeps this head exact on random inputs (test_sim_sequential's raw_cnn) and average pooling
+    # in the dataflow RTL (test_border_layers, test_sim_icarus)
+    pytest.param("raw_cnn", "raw", 8, 64, {"channels": (4, 8, 8, 8), "head": "average"}, marks=pytest.mark.slow),
 ]
-REAL_CLIP_IDS = [c[0] + "".join(f"_{v}" for k, v in c[4].items() if k == "head") for c in REAL_CLIP_CASES]
+REAL_CLIP_IDS = [c[0] + "".join(f"_{v}" for k, v in c[4].items() if k == "head") for c in
+                 (getattr(c, "values", c) for c in REAL_CLIP_CASES)]
 
 
 @pytest.fixture(scope="module")
