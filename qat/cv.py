@@ -11,6 +11,9 @@ of the same fold and seed. Each
 (config, seed, fold) is an ordinary training run in <build-dir>/<name>[_<tag>]_k<K>_s<seed>_f<fold>/;
 finished runs are skipped, so an interrupted CV resumes. Writes <build-dir>/<name>[_<tag>]_k<K>/:
 cv.json, cv_report.md (accuracy mean ± std over seeds and over folds, per-class recall) and cv.png.
+--det adds the detection-error trade-off on streams: each run's model on a stream of its own
+fold's test clips over background noise (`qat.det.run_det`), pooled over every (seed, fold)
+(`qat.det.pool_det`), beside its float runs' pooled the same way: cv.json "det", det.png.
 """
 
 from __future__ import annotations
@@ -162,6 +165,28 @@ def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -
             "confusion": np.sum(cms, axis=0).tolist(), "train_seconds_mean": float(np.mean(seconds)), **meta}
 
 
+def cv_det(build_dir: Path, stages: list[list[dict]]) -> dict:
+    """{"final": pooled DET of the config's runs, "float": of the float runs they started from (if any)}."""
+    from qat.det import pool_det, run_det
+
+    streams, out = {}, {}
+    for label, stage in (("float", stages[0] if len(stages) > 1 else None), ("final", stages[-1])):
+        if stage is not None:
+            out[label] = pool_det([run_det(build_dir / r["name"], RunConfig.load(r["config"], r["overrides"]), streams)
+                                   for r in stage])
+    return out
+
+
+def det_lines(det: dict) -> list[str]:
+    def at(d):
+        return " / ".join(f"{d[f'frr_at_{fa}_fa_per_hour']:.3f}" for fa in (1, 5, 20))
+    first = det["final"]
+    lines = ["", f"DET (`--det`): every model on a stream of its own fold's test clips over background noise, pooled: "
+             f"{first['hours']:.2f} h, {first['keyword_clips']:,} keyword clips, {first['streams']} streams (det.png).", "",
+             "| models | false-reject rate at 1 / 5 / 20 false alarms per hour |", "|---|---|"]
+    return lines + [f"| {label} | {at(d)} |" for label, d in det.items()]
+
+
 def report(name: str, s: dict, command: str) -> str:
     pm = lambda m, sd: f"{m:.2%} ± {sd:.2%}"  # noqa: E731
     part = "" if len(s["scored_folds"]) == s["folds"] else f" (screening: folds {s['scored_folds']} only)"
@@ -175,6 +200,8 @@ def report(name: str, s: dict, command: str) -> str:
              f"{s['train_seconds_mean']:.0f} s per run (wall, mean)", "",
              "| class | recall (mean ± std over seeds) |", "|---|---|"]
     lines += [f"| {c} | {pm(s['recall_mean'][c], s['recall_std'][c])} |" for c in CLASSES]
+    if "det" in s:
+        lines += det_lines(s["det"])
     return "\n".join(lines) + "\n"
 
 
@@ -210,6 +237,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (the cores are shared between them)")
     ap.add_argument("--build-dir", default="build/cv")
     ap.add_argument("--report-only", action="store_true", help="summarize finished runs, train nothing")
+    ap.add_argument("--det", action="store_true", help="also the DET on streams of each fold's test clips, pooled (det.png)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -226,6 +254,8 @@ def main(argv=None) -> int:
         if not args.report_only:
             execute(stages, build_dir, args.jobs, progress=not args.no_progress)
         summary = summarize(build_dir, stages[-1], args.folds, args.seeds)
+        if args.det:
+            summary["det"] = cv_det(build_dir, stages)
     except (RunConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -237,6 +267,11 @@ def main(argv=None) -> int:
     (out / "cv.json").write_text(json.dumps(summary, indent=1))
     (out / "cv_report.md").write_text(report(name, summary, command))
     plot(name, summary, out / "cv.png")
+    if args.det:
+        from qat.det import plot_det
+
+        plot_det({(name if label == "final" else "its float runs"): d for label, d in summary["det"].items()}, out / "det.png",
+                 f"{name}: DET pooled over {summary['det']['final']['streams']} streams, {summary['det']['final']['hours']:.2f} h")
     print(f"{name}: {summary['accuracy_mean']:.2%} ± {summary['accuracy_std_seeds']:.2%} over {len(args.seeds)} seed(s), "
           f"{args.folds} folds (float {summary['float_accuracy_mean']:.2%}) -> {out / 'cv_report.md'}")
     return 0

@@ -199,15 +199,64 @@ def det_points(p: np.ndarray, end_samples: np.ndarray, stream: Stream, threshold
     return out
 
 
+def frr_at_budgets(points) -> dict:
+    """The false-reject rate at a false-alarm budget of 1, 5 and 20 per hour (the best threshold within it)."""
+    frr_at = {}
+    for fa in (1.0, 5.0, 20.0):
+        ok = [frr for _, frr, fah in points if fah <= fa]
+        frr_at[f"frr_at_{fa:g}_fa_per_hour"] = min(ok) if ok else 1.0
+    return frr_at
+
+
 def evaluate_model(model, kind, normalizer, stream: Stream, hop_frames: int = 5) -> dict:
     x, ends = window_features(stream, kind, normalizer, hop_frames)
     points = det_points(posteriors(model, x), ends, stream)
-    frr_at = {}
-    for fa in (1.0, 5.0, 20.0):  # false-reject rate at a false-alarm budget per hour
-        ok = [frr for _, frr, fah in points if fah <= fa]
-        frr_at[f"frr_at_{fa:g}_fa_per_hour"] = min(ok) if ok else 1.0
     return {"points": points, "hours": stream.hours, "keyword_clips": sum(c in KEYWORD_IDS for *_, c in stream.events),
-            "windows": int(len(x)), **frr_at}
+            "windows": int(len(x)), **frr_at_budgets(points)}
+
+
+def pool_det(dets: list[dict]) -> dict:
+    """One DET of several streams, each scored by its own model (the folds of a cross-validation,
+    every fold's model on a stream of its held-out speakers): at each threshold the false rejects
+    and the false alarms add up, so each stream counts by its keyword clips and its hours."""
+    if not dets:
+        raise StreamError("pool_det: no DET to pool")
+    thresholds = [float(p[0]) for p in dets[0]["points"]]
+    for d in dets[1:]:
+        if [float(p[0]) for p in d["points"]] != thresholds:
+            raise StreamError("pool_det: the DETs were swept over different thresholds; score them again with one sweep")
+    keywords, hours = sum(d["keyword_clips"] for d in dets), sum(d["hours"] for d in dets)
+    points = [(thr, sum(d["points"][i][1] * d["keyword_clips"] for d in dets) / max(keywords, 1),
+               sum(d["points"][i][2] * d["hours"] for d in dets) / hours) for i, thr in enumerate(thresholds)]
+    return {"points": points, "hours": hours, "keyword_clips": keywords, "streams": len(dets),
+            "windows": sum(d.get("windows", 0) for d in dets), **frr_at_budgets(points)}
+
+
+def run_det(run_dir, cfg, stream_cache: dict) -> dict:
+    """DET of a saved run on a stream built from its own test split (one per data setting, so a
+    CV fold's model hears only its held-out speakers); kept in the run's det.json, so a finished
+    run is scored once (again after it is retrained)."""
+    import json
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    from qat.dataset import background_noises, load_splits
+    from qat.features import Normalizer
+    from qat.quantizers import custom_objects
+
+    run_dir = Path(run_dir)
+    cached = run_dir / "det.json"
+    if cached.exists() and cached.stat().st_mtime >= (run_dir / "metrics.json").stat().st_mtime:
+        return json.loads(cached.read_text())
+    key = json.dumps(cfg.data.to_dict(), sort_keys=True)
+    if key not in stream_cache:
+        test = load_splits(cfg.data, progress=False, splits=("test",))["test"]
+        stream_cache[key] = build_stream(test.audio, test.labels, background_noises(cfg.data), seed=0)
+    model = tf.keras.models.load_model(run_dir / "model.h5", custom_objects=custom_objects(), compile=False)
+    out = evaluate_model(model, cfg.feature_spec(), Normalizer.load(run_dir / "normalizer.npz"), stream_cache[key])
+    cached.write_text(json.dumps(out, indent=1))
+    return out
 
 
 def plot_det(curves: dict, path, title: str, marks: dict | None = None) -> None:

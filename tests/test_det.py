@@ -183,3 +183,19 @@ def test_evaluation_stream_of_the_testing_list(gsc_root):
     assert a.info["keyword_clips"] + a.info["unknown_clips"] == len(a.stream.events)
     frames = a.frames("mfcc")
     assert frames.shape == (1 + (len(a.stream.audio) - 480) // 320, 10) and np.isfinite(frames).all()
+
+
+def test_pooled_det_adds_the_counts_of_every_stream():
+    """Two folds' streams: 2 and 1 false rejects of 4 and 6 keywords, 5 and 3 false alarms in 0.5 h
+    and 1.5 h at threshold 0.5 -> 3 of 10 and 8 in 2 h; not the mean of the two rates (0.29, 11)."""
+    a = {"points": [(0.5, 0.5, 10.0), (0.9, 0.75, 2.0)], "hours": 0.5, "keyword_clips": 4, "windows": 10}
+    b = {"points": [(0.5, 1 / 6, 2.0), (0.9, 0.5, 0.0)], "hours": 1.5, "keyword_clips": 6, "windows": 30}
+    pooled = det.pool_det([a, b])
+    assert [tuple(round(v, 12) for v in p) for p in pooled["points"]] == [(0.5, 0.3, 4.0), (0.9, 0.6, 0.5)]
+    assert (pooled["hours"], pooled["keyword_clips"], pooled["streams"], pooled["windows"]) == (2.0, 10, 2, 40)
+    assert pooled["frr_at_1_fa_per_hour"] == pytest.approx(0.6) and pooled["frr_at_5_fa_per_hour"] == pytest.approx(0.3)
+    assert det.pool_det([a])["points"] == a["points"]
+    with pytest.raises(det.StreamError, match="different thresholds"):
+        det.pool_det([a, {**b, "points": [(0.4, 0.1, 1.0), (0.9, 0.5, 0.0)]}])
+    with pytest.raises(det.StreamError, match="no DET"):
+        det.pool_det([])

@@ -93,7 +93,16 @@ def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path):
     assert np.asarray(summary["confusion"]).sum() == summary["clips"]
     assert (tmp_path / "gsc_dscnn_float_tiny_k2_s0_f1" / "model.h5").exists()  # the float runs it started from
     assert (out / "cv_report.md").exists() and (out / "cv.png").exists()
-    # a second call trains nothing: every run is finished
+    # a second call trains nothing: every run is finished; --det scores each fold's models on a
+    # stream of that fold's test clips and pools them: every keyword clip of the pool, once
     before = {p: p.stat().st_mtime for p in tmp_path.glob("*/metrics.json")}
-    assert main(args) == 0
+    assert main(args + ["--det"]) == 0
     assert before == {p: p.stat().st_mtime for p in tmp_path.glob("*/metrics.json")}
+    from qat.data.labels import CLASSES, KEYWORDS
+
+    dets = json.loads((out / "cv.json").read_text())["det"]
+    keywords = sum(np.asarray(summary["confusion"])[CLASSES.index(k)].sum() for k in KEYWORDS)
+    for label in ("final", "float"):
+        assert dets[label]["streams"] == 2 and dets[label]["keyword_clips"] == keywords and dets[label]["hours"] > 1.0
+    assert (out / "det.png").exists() and "false-reject rate at 1 / 5 / 20" in (out / "cv_report.md").read_text()
+    assert (tmp_path / "gsc_dscnn_float_tiny_k2_s0_f0" / "det.json").exists()

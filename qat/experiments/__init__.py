@@ -14,9 +14,10 @@ same settings) are skipped, so an interrupted sweep resumes where it stopped.
 Writes <build-dir>/<name>[_<tag>]_k<K>_s<seed>_f<fold>/ per run (its log beside it) and
 results.csv, results.md (one row per config: CV accuracy mean ± std over seeds, Δ vs float, bits
 per parameter, weight memory, MACs, params), accuracy_vs_bits.png, accuracy_vs_cost.png and, for
-entries with `det: true`, det_ffn.png + det.json.
+entries with `det: true`, det_ffn.png + det.json (each config's DET pooled over its finished runs,
+`qat.det.pool_det`).
 Modules: sweep.py (the file, its runs, the schedule), ray_runner.py (Ray), results.py, plots.py,
-det_run.py, __main__.py (the command).
+__main__.py (the command).
 The architecture search of paper C makes its configs at run time; it keeps its own command:
 `python -m qat.nas --features mfcc|raw [--retrain]`.
 """

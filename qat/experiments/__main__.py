@@ -30,14 +30,16 @@ def progress_line(build_dir: Path, total: int, quiet: bool):
 
 
 def det_curves(build_dir: Path, groups: dict, names: set) -> dict:
-    """DET of each `det: true` config: its first run (first seed, first scored fold), once finished."""
-    from qat.experiments.det_run import run_det
+    """DET of each `det: true` config, pooled over its finished runs (every seed and scored fold,
+    each model on a stream of its own fold's held-out speakers)."""
+    from qat.det import pool_det, run_det
 
     dets, streams = {}, {}
     for name in sorted(names):
-        run = groups[name][0]
-        if finished(build_dir, run):
-            dets[name] = run_det(build_dir / run["name"], RunConfig.load(run["config"], run["overrides"]), streams)
+        done = [run for run in groups[name] if finished(build_dir, run)]
+        if done:
+            dets[name] = pool_det([run_det(build_dir / run["name"], RunConfig.load(run["config"], run["overrides"]), streams)
+                                   for run in done])
     return dets
 
 

@@ -77,8 +77,8 @@ def markdown(table: list[dict], command: str, missing: list[str], paired: list[d
              f"Produced by `{command}`. Accuracy = every scored clip once per seed (the exported fixed-point model), "
              "mean ± std over seeds; Δ = against the float runs the config started from (same folds, seeds); "
              "fold std = spread of the single (fold, seed) models; bits/param = weight memory / parameters; "
-             "FRR@5FA/h = false rejects at ≤ 5 false alarms per hour on a stream of the first scored fold's test "
-             "clips (seed of the first run; det_ffn.png).", "",
+             "FRR@5FA/h = false rejects at ≤ 5 false alarms per hour, pooled over the config's runs, each on a stream "
+             "of its own fold's test clips (det_ffn.png).", "",
              "| config | model | scheme | seeds × folds | accuracy | Δ vs float | fold std | bits/param "
              "| weight memory (KiB) | MACs | params | s / run | FRR@5FA/h |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
