@@ -184,7 +184,8 @@ def det_lines(det: dict) -> list[str]:
     lines = ["", f"DET (`--det`): every model on a stream of its own fold's test clips over background noise, pooled: "
              f"{first['hours']:.2f} h, {first['keyword_clips']:,} keyword clips, {first['streams']} streams (det.png).", "",
              "| models | false-reject rate at 1 / 5 / 20 false alarms per hour |", "|---|---|"]
-    return lines + [f"| {label} | {at(d)} |" for label, d in det.items()]
+    names = {"final": "this config", "float": "the float runs it started from"}
+    return lines + [f"| {names[label]} | {at(d)} |" for label, d in det.items()]
 
 
 def report(name: str, s: dict, command: str) -> str:

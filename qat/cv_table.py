@@ -6,7 +6,8 @@ x {CV mean ± std, testing list}, with params, MACs, weight memory and train tim
 Reads `<cv-dir>/<config>_k<K>/cv.json` (written by `python -m qat.cv`; screens of a few folds
 are left out, they are not CV results) and, for the same config name, `<build-dir>/<config>/metrics.json`
 (an ordinary `make train-gsc` run, scored on the archive's testing list). Writes `<out>.md`
-and `<out>.png` (accuracy vs weight memory, one line per model, error bars = std over seeds).
+and `<out>.png` (accuracy vs weight memory, one line per model, error bars = std over seeds), and
+for the CVs run with --det `<out>_det_<model>.png` (their pooled DET curves, one figure per model).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def collect(cv_dir: Path, build_dir: Path) -> list[dict]:
         row = {"config": config, "model": model, "bits": bits, "precision": f"{bits}-bit" if bits else "float", "folds": s["folds"], "seeds": s["seeds"], "clips": s["clips"],
                "cv_mean": s["accuracy_mean"], "cv_std": s["accuracy_std_seeds"], "fold_std": s["accuracy_std_folds"],
                "float_mean": s["float_accuracy_mean"], "params": s["params"], "macs": s["macs"],
-               "weight_bits": s["weight_memory_bits"], "seconds": s["train_seconds_mean"], "testing_list": None}
+               "weight_bits": s["weight_memory_bits"], "seconds": s["train_seconds_mean"], "testing_list": None,
+               "det": s.get("det")}
         metrics = build_dir / config / "metrics.json"
         if metrics.exists():
             acc = json.loads(metrics.read_text())["accuracy"]
@@ -89,6 +91,25 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_dets(rows: list[dict], path: Path) -> bool:
+    """One DET figure per model over every CV that was run with --det (its pooled curve, labelled
+    with its weight memory); the float runs' curve once per model. False when there is none."""
+    from qat.det import plot_det
+
+    drawn = False
+    for model in sorted({r["model"] for r in rows if r["det"]}):
+        curves = {}
+        for r in sorted((r for r in rows if r["model"] == model and r["det"]), key=lambda r: -r["weight_bits"]):
+            if "float" in r["det"] and "float" not in curves:
+                curves["float"] = r["det"]["float"]
+            curves[f"{r['config']} ({r['weight_bits'] / 8192:.0f} KiB)"] = r["det"]["final"]
+        some = next(r for r in rows if r["model"] == model and r["det"])["det"]["final"]
+        plot_det(curves, path.with_name(f"{path.stem}_{model}.png"),
+                 f"{model}: DET pooled over {some['streams']} streams, {some['hours']:.2f} h")
+        drawn = True
+    return drawn
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m qat.cv_table", description=__doc__.split("\n\n")[0])
     ap.add_argument("--cv-dir", default="build/cv")
@@ -104,7 +125,8 @@ def main(argv=None) -> int:
     text = markdown(rows)
     out.with_suffix(".md").write_text(text)
     plot(rows, out.with_suffix(".png"))
-    print(text + f"-> {out.with_suffix('.md')}, {out.with_suffix('.png')}")
+    dets = " and DET plots " + str(out.with_name(out.name + "_det_<model>.png")) if plot_dets(rows, out.with_name(out.name + "_det")) else ""
+    print(text + f"-> {out.with_suffix('.md')}, {out.with_suffix('.png')}{dets}")
     return 0
 
 

@@ -5,10 +5,10 @@ import json
 from qat.cv_table import collect, main, markdown
 
 
-def _cv(root, name, acc, float_acc, seeds=(0, 1, 2), scored=(0, 1, 2, 3, 4)):
+def _cv(root, name, acc, float_acc, seeds=(0, 1, 2), scored=(0, 1, 2, 3, 4), det=None):
     d = root / name
     d.mkdir(parents=True)
-    d.joinpath("cv.json").write_text(json.dumps({
+    d.joinpath("cv.json").write_text(json.dumps({**({"det": det} if det else {}),
         "folds": 5, "scored_folds": list(scored), "seeds": list(seeds), "clips": 3454,
         "accuracy_per_seed": [acc] * len(seeds), "accuracy_mean": acc, "accuracy_std_seeds": 0.005,
         "accuracy_std_folds": 0.03, "float_accuracy_mean": float_acc, "params": 100, "macs": 2000,
@@ -40,3 +40,15 @@ def test_rows_deltas_screens_and_testing_list(tmp_path):
 def test_nothing_to_tabulate_is_an_error(tmp_path, capsys):
     assert main(["--cv-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: no finished cross-validation")
+
+
+def test_det_figure_per_model_from_the_cvs_run_with_det(tmp_path):
+    def det(frr):
+        return {"points": [(0.5, frr, 10.0), (0.9, frr + 0.2, 1.0)], "hours": 2.16, "keyword_clips": 2889, "streams": 5}
+
+    cv = tmp_path / "cv"
+    _cv(cv, "gsc_ffn_two_stage_w1_k5", 0.63, 0.67, seeds=(0,), det={"final": det(0.5), "float": det(0.4)})
+    _cv(cv, "gsc_ffn_two_stage_w8_k5", 0.67, 0.67, seeds=(0,), det={"final": det(0.4), "float": det(0.4)})
+    _cv(cv, "gsc_dscnn_float_k5", 0.86, 0.86)  # no --det: no DET figure for the DS-CNN
+    assert main(["--cv-dir", str(cv), "--build-dir", str(tmp_path / "build")]) == 0
+    assert (cv / "results_det_ffn.png").stat().st_size > 1000 and not (cv / "results_det_dscnn.png").exists()
