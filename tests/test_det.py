@@ -187,7 +187,7 @@ def test_evaluation_stream_of_the_testing_list(gsc_root):
 
 def test_pooled_det_adds_the_counts_of_every_stream():
     """Two folds' streams: 2 and 1 false rejects of 4 and 6 keywords, 5 and 3 false alarms in 0.5 h
-    and 1.5 h at threshold 0.5 -> 3 of 10 and 8 in 2 h; not the mean of the two rates (0.29, 11)."""
+    and 1.5 h at threshold 0.5 -> 3 of 10 and 8 in 2 h; not the mean of the two rates (0.33, 6)."""
     a = {"points": [(0.5, 0.5, 10.0), (0.9, 0.75, 2.0)], "hours": 0.5, "keyword_clips": 4, "windows": 10}
     b = {"points": [(0.5, 1 / 6, 2.0), (0.9, 0.5, 0.0)], "hours": 1.5, "keyword_clips": 6, "windows": 30}
     pooled = det.pool_det([a, b])
