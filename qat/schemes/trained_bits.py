@@ -222,13 +222,14 @@ def quantize(ctx: QatContext) -> QatResult:
         results["searched"] = ctx.evaluate(model)
         found = {q.name: q.fixed_format() for _, q in find_trained_bits(model)}
         if a["fill_budget"]:
-            found, raised = fill_budget(bits_report(model)["quantizers"],
+            searched = bits_report(model)
+            found, raised = fill_budget(searched["quantizers"],
                                         {"weight": a["weight_target_bits"], "activation": a["act_target_bits"]},
                                         {"weight": quant.weight_bits, "activation": quant.act_bits})
-            filled = {"raised": raised, **{k: v for k, v in bits_report(model).items() if k.startswith("avg_")}}
+            filled = {"raised": raised, **{k: v for k, v in searched.items() if k.startswith("avg_")}}
         model = build_model(ctx, quant, weights, per_channel=a["per_channel"], frozen=found)
         if {q.name: q.fixed_format() for _, q in find_trained_bits(model)} != found:
-            raise AssertionError("trained_bits retrain: the rebuilt model's formats differ from the searched ones")
+            raise AssertionError("trained_bits retrain: the rebuilt model's formats differ from the ones it was given")
         history["retrain"] = ctx.run_phase("retrain", model, a["retrain_epochs"], ctx.cfg.train.qat_lr)["history"]
     report = bits_report(model)
     kernel_bits = {row["layer"]: row["bits"] for row in report["quantizers"] if row["kind"] == "weight"}
