@@ -115,6 +115,20 @@ def test_shifts_come_from_trailing_zeros_and_only_when_exact_and_narrower():
     assert factor_channel_shifts(w[:, [0, 2]], w_t, prod_shift=0) is None  # no shifts at all
 
 
+def test_binary_kernels_become_sign_bits_and_ternary_ones_do_not():
+    w_t = FixedType(3, 1)  # +-1 codes of a rewritten binary kernel with gain 2**-2
+    binary = np.array([[1, -1], [-1, -1], [1, 1]], np.int64)
+    pc = factor_channel_shifts(binary, w_t, prod_shift=3)
+    assert pc.binary and pc.w_type.width == 2 and pc.shifts == (0, 0)
+    assert np.array_equal(pc.sign_bits(), [[0, 1], [1, 1], [0, 0]])  # 1 = -1, kws_mac_chain W_SIGN
+    ternary = factor_channel_shifts(np.array([[1, 0], [-1, 1]], np.int64), w_t, prod_shift=3)
+    assert not ternary.binary  # a zero needs the 2-bit code
+    with pytest.raises(ValueError, match="other than -1 and \\+1"):
+        ternary.sign_bits()
+    gains = factor_channel_shifts(np.array([[4, -2], [-4, 2]], np.int64), FixedType(5, 1), prod_shift=0)
+    assert gains.binary and gains.shifts == (2, 1)  # sign x per-channel power of two: shifts + sign bits
+
+
 def test_unexported_per_channel_model_is_one_clear_error_naming_the_layer():
     _, trained = per_channel_model("dense")
     with pytest.raises(UnsupportedModelError, match=r"fc: kernel_quantizer: channel_po2_bits.*export_fixed_qkeras"):
@@ -150,8 +164,8 @@ def test_one_bit_two_stage_ffn_qkeras_equals_golden(one_bit, tmp_path):
 
 @pytest.mark.sim
 def test_one_bit_two_stage_ffn_rtl_stores_signs_and_shifts_by_the_gain(one_bit, tmp_path):
-    """RTL: every 1-bit layer is stored as +-1 codes (2-bit words) and column c shifted by
-    g_c - min(g) (the gain as a shift), and equals the golden model bit for bit."""
+    """RTL: every 1-bit layer's ROM stores one sign bit per weight and column c is shifted by
+    g_c - min(g) (the gain as a shift), and the design equals the golden model bit for bit."""
     from hw.rtl import generate_rtl
     from hw.tools.verilator import verilator_lint
     from sim.check import compare
@@ -162,7 +176,7 @@ def test_one_bit_two_stage_ffn_rtl_stores_signs_and_shifts_by_the_gain(one_bit, 
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=4)
     notes = {l.layer: l.notes for l in design.layers}
     for name in ("fc1", "fc2", "logits"):
-        assert notes[name].get("stored_weight_bits") == 2, (name, notes[name])
+        assert notes[name].get("stored_weight_bits") == 1, (name, notes[name])
         assert notes[name].get("channel_shifts", [0] * len(gains[name])) == [g - min(gains[name]) for g in gains[name]]
     assert verilator_lint(design.files, design.top) == ""
     res = compare(design, graph, random_raw_inputs(graph, N, seed=5), p_valid=75, p_ready=70, seed=5)

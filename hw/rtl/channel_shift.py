@@ -15,8 +15,10 @@ would not, so such layers keep the wide weights.
 Applied only when it narrows the ROM word, so a layer without per-channel scales is generated
 exactly as before. One exception: a sign kernel (every code -1, 0 or +1, as binary/ternary kernels
 rewritten by hw.convert.rewrite with one common gain 2**-k are: QKeras's grids have integer >= 0, so
-+-2**-2 is codes +-1 of a 3-bit fixed<3,1>) is stored in 2-bit words with no shifts at all: the raw
++-2**-2 is codes +-1 of a 3-bit fixed<3,1>) is narrowed to 2-bit codes with no shifts at all: the raw
 codes, their fraction bits and so every product are unchanged, only the ROM word is narrower.
+A binary kernel (every narrow code -1 or +1, no zero) goes one bit further in kws_dense's ROM: its
+sign bits, one per weight (`binary`, `sign_bits`; kws_mac_chain W_SIGN rebuilds the +-1 code).
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ class ChannelShifts:
     def shift_width(self) -> int:
         return max(1, max(self.shifts).bit_length())
 
+    @property
+    def binary(self) -> bool:
+        """Every narrow code is -1 or +1: one sign bit per weight holds the kernel."""
+        return bool(np.all(np.abs(self.weights) == 1))
+
+    def sign_bits(self) -> np.ndarray:
+        """The kernel as kws_mac_chain's W_SIGN words: 1 for -1, 0 for +1 (binary kernels only)."""
+        if not self.binary:
+            raise ValueError("sign_bits: the kernel has codes other than -1 and +1")
+        return (self.weights < 0).astype(np.int64)
+
 
 def _signed_width(lo: int, hi: int) -> int:
     """Two's complement bits holding [lo, hi] (at least 2: kws_dense multiplies signed weights)."""
@@ -58,7 +71,8 @@ def trailing_zeros(column: np.ndarray) -> int:
 def factor_channel_shifts(weights: np.ndarray, w_type: FixedType, prod_shift: int) -> ChannelShifts | None:
     """The narrow weights and shifts, or None when it would not be exact (prod_shift > 0: products
     are rounded into the accumulator one by one) or would not narrow the weights. Sign kernels
-    (codes in {-1, 0, 1}) are narrowed without shifts whatever prod_shift (see the module docstring)."""
+    (codes in {-1, 0, 1}) are narrowed without shifts whatever prod_shift, and binary ones (+-1)
+    are returned even at 2 bits: kws_dense stores their sign bits (see the module docstring)."""
     w = np.asarray(weights, np.int64)
     sign_kernel = bool(np.all(np.abs(w) <= 1))
     if prod_shift > 0 and not sign_kernel:
@@ -68,6 +82,6 @@ def factor_channel_shifts(weights: np.ndarray, w_type: FixedType, prod_shift: in
         return None
     narrow = w >> np.asarray(shifts, np.int64)[None, :]  # exact: the shifted-out bits are zero
     width = _signed_width(int(narrow.min()), int(narrow.max()))
-    if width >= w_type.width:
+    if width >= w_type.width and not np.all(np.abs(narrow) == 1):  # (+-1 codes narrow to sign bits)
         return None
     return ChannelShifts(narrow, FixedType(width, width - w_type.frac, True), shifts)

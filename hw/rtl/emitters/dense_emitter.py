@@ -124,9 +124,12 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         return _pipelined(name=name, kind=kind, layer=layer, edge_in=edge_in, weights=weights, w_type=w_type,
                           bias_acc=_bias_acc(bias, b_type, acc, n_out), acc=acc, out=out, pc=pc,
                           activation=activation)
+    arith = _arith_params(edge_in, w_type, acc, out, pc, activation)
+    if pc is not None and pc.binary:  # one sign bit per weight (kws_mac_chain W_SIGN)
+        weights, w_type = pc.sign_bits(), FixedType(1, 1 - w_type.frac)
+        arith = {**arith, "W_W": 1, "W_SIGN": 1}
     rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
     bias_word = _bias_word(bias, b_type, acc, n_out)
-    arith = _arith_params(edge_in, w_type, acc, out, pc, activation)
     cycles = (n_in // ib) * (n_out // ob)
     mem = frame_memory(depthwise=depthwise, n_in=frame, n_out=n_out, in_beat=edge_in.beat, in_width=edge_in.width,
                        ib=ib, ob=ob, rf=cycles)
@@ -155,7 +158,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "output_register_bits": (1 if single else 2) * n_out * out.width,
                "output_buffer": "single" if single else "double", "frame_store": "memory" if mem else "registers",
-               **({"frame_memory": f"{mem.depth} x {mem.word_bits}"} if mem else {}), **_shift_notes(pc)},
+               **({"frame_memory": f"{mem.depth} x {mem.word_bits}"} if mem else {}), **_shift_notes(pc, w_type)},
     )
 
 
@@ -165,8 +168,9 @@ def _out_text(out: FixedType, activation: FusedActivation | None) -> str:
     return f"result {activation.result_type}, fused {activation.function} {activation.name} -> out {out}"
 
 
-def _shift_notes(pc: ChannelShifts | None) -> dict:
-    return {} if pc is None else {"channel_shifts": list(pc.shifts), "stored_weight_bits": pc.w_type.width}
+def _shift_notes(pc: ChannelShifts | None, w_type: FixedType) -> dict:
+    """Per-channel shifts and the width of the stored weight words (w_type: what the ROM holds)."""
+    return {} if pc is None else {"channel_shifts": list(pc.shifts), "stored_weight_bits": w_type.width}
 
 
 def _stream_wrapper(comment: str, name: str, in_w: int, out_w: int, core: str, plist: str, *, ports: str,
@@ -251,7 +255,7 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
         rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, "shift_add": st,
-               "output_register_bits": n_out * out.width, **_shift_notes(pc)},
+               "output_register_bits": n_out * out.width, **_shift_notes(pc, w_type)},
     )
 
 

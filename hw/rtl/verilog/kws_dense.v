@@ -38,6 +38,7 @@ module kws_dense #(
     parameter IN_W = 8,
     parameter IN_SIGNED = 1,
     parameter W_W = 8,
+    parameter W_SIGN = 0,  // 1: the ROM holds sign bits of a +-1 kernel, W_W = 1 (kws_mac_chain)
     parameter ACC_W = 24,
     parameter IB = 4,
     parameter OB = 2,
@@ -127,7 +128,7 @@ module kws_dense #(
     generate
         for (o = 0; o < OB; o = o + 1) begin : g_out
             wire [IB*IN_W-1:0] xo = xlanes[o*IB*IN_W +: IB*IN_W];  // the IB inputs output o multiplies this cycle
-            kws_mac_chain #(.N(IB), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .W_W(W_W), .ACC_W(ACC_W),
+            kws_mac_chain #(.N(IB), .IN_W(IN_W), .IN_SIGNED(IN_SIGNED), .W_W(W_W), .W_SIGN(W_SIGN), .ACC_W(ACC_W),
                             .PROD_SHIFT(PROD_SHIFT), .ACC_RND(ACC_RND), .ACC_OVF(ACC_OVF))
                 u_mac (.acc_in(acc[o*ACC_W +: ACC_W]), .x(xo), .w(rom_data[o*IB*W_W +: IB*W_W]),
                        .sum(sums[o*ACC_W +: ACC_W]));
