@@ -70,11 +70,13 @@ def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     #   window's cycles (a global pool: 125 beats vs 64 channels) or fits the budget;
     # - C dividers at once otherwise (2x2 pools at low reuse factors). 64 parallel dividers of
     #   the DS-CNN's 60-beat stream pool were 256 of an ECP5's DSP blocks.
-    # - channel-serial with a bit-serial divider (SDIV): no multiplier at all, K x C + 1 + C x
-    #   (ACC_W + 3) cycles per window - when even that fits the budget (the global pool of the
-    #   demo DS-CNN: 4 of a UP5K's 8 DSP blocks were its 29 x 36 multiply-shift).
+    # - channel-serial with a bit-serial divider (SDIV): no multiplier at all; a window's C x
+    #   (ACC_W + 3) cycles of division overlap the next window's K x C cycles of sums (two banks,
+    #   the input waits one cycle per channel), its last beat waits for them - when that fits the
+    #   budget (the global pool of the demo DS-CNN: 4 of a UP5K's 8 DSP blocks were its 29 x 36
+    #   multiply-shift).
     budget = int(spec.attrs.get("kws_stage_budget", 0) or 0)
-    sdiv_cycles = win.positions * (k * win.c + 1 + win.c * (acc.width + 3)) + 1
+    sdiv_cycles = win.positions * max(k * win.c + win.c, win.c * (acc.width + 4) + 2) + 1
     sdiv = op == "Average" and win.c > 1 and sdiv_cycles + 1 <= budget
     if sdiv:
         mode, cycles = "channel-serial", sdiv_cycles

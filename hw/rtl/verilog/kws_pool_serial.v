@@ -11,10 +11,14 @@
 // from the top, so channel 0 ends at the bottom. The last beat of a window waits until the
 // previous window's result has left.
 // SDIV = 1 (average): no multiplier. On the window's last beat the sums are written back like any
-// other; then, input stopped, each channel is read and divided by K bit by bit (restoring
-// division, ACC_W steps on a remainder narrower than K's double) - ACC_W + 3 cycles a channel,
-// for streams slow enough (hw/rtl/emitters/pool_emitter.py). The quotient is the same
-// floor(|s| / K) as kws_pool_div's multiply-shift.
+// other; then each channel is read and divided by K bit by bit (restoring division, ACC_W steps
+// on a remainder narrower than K's double) - ACC_W + 3 cycles a channel, for streams slow enough
+// (hw/rtl/emitters/pool_emitter.py). The quotient is the same floor(|s| / K) as kws_pool_div's
+// multiply-shift. The sums live in two banks, one per window in turn, so the next window
+// accumulates while the last one is divided: input waits one cycle per channel (the divider's
+// read of the shared port) instead of the whole division. Without the second bank the division
+// stopped the stream behind the pool for C x (ACC_W + 3) cycles a window, which the stage before
+// could not hide (the demo DS-CNN's II 8,271 -> 8,573 cycles against an estimate of 8,126).
 module kws_pool_serial #(
     parameter C = 2,
     parameter K = 4,
@@ -53,9 +57,17 @@ module kws_pool_serial #(
 
     reg [KW-1:0] k;                     // beat of the window
     reg [CW-1:0] ch;                    // channel read this cycle
-    reg [ACC_W-1:0] accm [0:C-1];       // running value per channel
-    reg [ACC_W-1:0] rd;                 // accm[ch1]
+    // SDIV: the sums of a window at {bank, channel}, the banks in turn (the memory of the others is
+    // C words, the bank bit stays 0)
+    localparam DIVIDE = (SDIV != 0) && (MAXP == 0);
+    localparam integer DEPTH = DIVIDE ? (1 << CW) + C : C;
+    reg [ACC_W-1:0] accm [0:DEPTH-1];   // running value per (bank,) channel
+    reg [ACC_W-1:0] rd;                 // accm[{b1, ch1}], or the divider's sum
+    reg rb;                             // bank of the window being read (SDIV)
     reg v1, first1, last1;              // the channel in the combine stage
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg b1;                             // its bank (read with SDIV only)
+    /* verilator lint_on UNUSEDSIGNAL */
     reg [CW-1:0] ch1;
     reg [IN_W-1:0] x1;
     reg ovalid;
@@ -64,14 +76,18 @@ module kws_pool_serial #(
     assign m_axis_tdata = obuf;
 
     // SDIV: the sums are complete after the last channel of the last beat; divide them one by one
-    localparam DIVIDE = (SDIV != 0) && (MAXP == 0);
     wire last_beat = (k == KLAST);
     wire sums_done = v1 & last1 & (ch1 == CLAST);
-    wire result_pending = ovalid | sums_done;
-    wire dividing;     // SDIV: input stopped while the division phase reads the sums
+    wire dividing;     // SDIV: the division of the last window's sums runs
+    wire div_read;     // SDIV: the divider reads a sum this cycle (the port is its)
     wire div_out;      // SDIV: a channel's quotient is ready (r), this cycle
     wire [CW-1:0] div_ch;
-    wire go = s_axis_tvalid & ~(last_beat & result_pending) & ~(DIVIDE & (dividing | sums_done));
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire div_bank;     // SDIV: the bank being divided (read with SDIV only)
+    /* verilator lint_on UNUSEDSIGNAL */
+    // a window's last beat waits until the previous result has left (and, SDIV, was computed)
+    wire result_pending = ovalid | sums_done | dividing;
+    wire go = s_axis_tvalid & ~(last_beat & result_pending) & ~div_read;
     assign s_axis_tready = go & (ch == CLAST);
 
     wire [ACC_W-1:0] y;
@@ -99,6 +115,7 @@ module kws_pool_serial #(
             reg busy_d;
             reg [DCW-1:0] dcnt;
             reg [CW-1:0] pch;
+            reg pbank;  // the bank being divided
             reg [ACC_W-1:0] dq;  // dividend bits leave at the top, quotient bits enter at the bottom
             reg [RW-2:0] rem;
             reg neg;
@@ -112,8 +129,10 @@ module kws_pool_serial #(
             kws_requant #(.IN_W(ACC_W), .IN_SIGNED(ACC_SIGNED), .SHIFT(OUT_SHIFT), .OUT_W(OUT_W),
                           .OUT_SIGNED(OUT_SIGNED), .RND(OUT_RND), .OVF(OUT_OVF)) u_out (.din(qs), .dout(r));
             assign dividing = busy_d;
+            assign div_read = busy_d & (dcnt == 0);
             assign div_out = busy_d & (dcnt == D_OUT);
             assign div_ch = pch;
+            assign div_bank = pbank;
             always @(posedge clk) begin
                 if (!rst_n) begin
                     busy_d <= 1'b0;
@@ -123,6 +142,7 @@ module kws_pool_serial #(
                     busy_d <= 1'b1;
                     dcnt <= {DCW{1'b0}};
                     pch <= {CW{1'b0}};
+                    pbank <= b1;
                 end else if (busy_d) begin
                     if (dcnt == D_LOAD) begin
                         neg <= sneg;
@@ -144,13 +164,26 @@ module kws_pool_serial #(
         end
         if (!DIVIDE) begin : g_inline
             assign dividing = 1'b0;
+            assign div_read = 1'b0;
             assign div_out = 1'b0;
             assign div_ch = {CW{1'b0}};
+            assign div_bank = 1'b0;
         end
     endgenerate
 
-    always @(posedge clk) rd <= accm[dividing ? div_ch : ch];
-    always @(posedge clk) if (v1) accm[ch1] <= y;
+    localparam integer MAW = DIVIDE ? CW + 1 : CW;
+    wire [MAW-1:0] rd_addr, wr_addr;
+    generate
+        if (DIVIDE) begin : g_banks
+            assign rd_addr = div_read ? {div_bank, div_ch} : {rb, ch};
+            assign wr_addr = {b1, ch1};
+        end else begin : g_one_bank
+            assign rd_addr = ch;
+            assign wr_addr = ch1;
+        end
+    endgenerate
+    always @(posedge clk) rd <= accm[rd_addr];
+    always @(posedge clk) if (v1) accm[wr_addr] <= y;
 
     // a channel's result shifts into obuf from the top (channel 0 ends at the bottom): on its last
     // beat (inline division, max) or when its serial division ends (SDIV)
@@ -162,17 +195,20 @@ module kws_pool_serial #(
             ch <= {CW{1'b0}};
             v1 <= 1'b0;
             ovalid <= 1'b0;
+            rb <= 1'b0;
         end else begin
             if (ovalid && m_axis_tready) ovalid <= 1'b0;
             v1 <= go;
             if (go) begin
                 ch1 <= ch;
+                b1 <= rb;
                 x1 <= s_axis_tdata[ch*IN_W +: IN_W];
                 first1 <= (k == 0);
                 last1 <= last_beat;
                 if (ch == CLAST) begin
                     ch <= {CW{1'b0}};
                     k <= last_beat ? {KW{1'b0}} : k + 1'b1;
+                    if (DIVIDE && last_beat) rb <= ~rb;  // the next window sums in the other bank
                 end else begin
                     ch <= ch + 1'b1;
                 end
