@@ -18,7 +18,7 @@
 // accumulates while the last one is divided: input waits one cycle per channel (the divider's
 // read of the shared port) instead of the whole division. Without the second bank the division
 // stopped the stream behind the pool for C x (ACC_W + 3) cycles a window, which the stage before
-// could not hide (the demo DS-CNN's II 8,271 -> 8,573 cycles against an estimate of 8,126).
+// could not hide (the demo DS-CNN: II 8,263 -> 8,573 cycles against an estimate of 8,126).
 module kws_pool_serial #(
     parameter C = 2,
     parameter K = 4,
