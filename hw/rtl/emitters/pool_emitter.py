@@ -72,12 +72,15 @@ def emit_pool(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
     #   the DS-CNN's 60-beat stream pool were 256 of an ECP5's DSP blocks.
     # - channel-serial with a bit-serial divider (SDIV): no multiplier at all; a window's C x
     #   (ACC_W + 3) cycles of division overlap the next window's K x C cycles of sums (two banks,
-    #   the input waits one cycle per channel), its last beat waits for them - when that fits the
-    #   budget (the global pool of the demo DS-CNN: 4 of a UP5K's 8 DSP blocks were its 29 x 36
-    #   multiply-shift).
+    #   the input waits one cycle per channel), its last beat waits for them. Chosen only where
+    #   even sums and division one after the other fit the budget: the division adds its C x
+    #   (ACC_W + 3) cycles to the latency, small there (the global pool of the demo DS-CNN: 4 of a
+    #   UP5K's 8 DSP blocks were its 29 x 36 multiply-shift; the 64-channel DS-CNN keeps the
+    #   multiply-shift, which would cost it +2,100 cycles of latency).
     budget = int(spec.attrs.get("kws_stage_budget", 0) or 0)
+    sdiv_serial = win.positions * (k * win.c + 1 + win.c * (acc.width + 3)) + 1
     sdiv_cycles = win.positions * max(k * win.c + win.c, win.c * (acc.width + 4) + 2) + 1
-    sdiv = op == "Average" and win.c > 1 and sdiv_cycles + 1 <= budget
+    sdiv = op == "Average" and win.c > 1 and sdiv_serial + 1 <= budget
     if sdiv:
         mode, cycles = "channel-serial", sdiv_cycles
     elif win.c > 1 and win.positions * k * win.c + 2 <= budget:
