@@ -82,6 +82,7 @@ def factor_channel_shifts(weights: np.ndarray, w_type: FixedType, prod_shift: in
         return None
     narrow = w >> np.asarray(shifts, np.int64)[None, :]  # exact: the shifted-out bits are zero
     width = _signed_width(int(narrow.min()), int(narrow.max()))
-    if width >= w_type.width and not np.all(np.abs(narrow) == 1):  # (+-1 codes narrow to sign bits)
+    factored = ChannelShifts(narrow, FixedType(width, width - w_type.frac, True), shifts)
+    if width >= w_type.width and not factored.binary:  # (+-1 codes narrow to sign bits)
         return None
-    return ChannelShifts(narrow, FixedType(width, width - w_type.frac, True), shifts)
+    return factored

@@ -125,10 +125,11 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
                           bias_acc=_bias_acc(bias, b_type, acc, n_out), acc=acc, out=out, pc=pc,
                           activation=activation)
     arith = _arith_params(edge_in, w_type, acc, out, pc, activation)
+    rom_words, rom_width = weights, w_type.width
     if pc is not None and pc.binary:  # one sign bit per weight (kws_mac_chain W_SIGN)
-        weights, w_type = pc.sign_bits(), FixedType(1, 1 - w_type.frac)
+        rom_words, rom_width = pc.sign_bits(), 1
         arith = {**arith, "W_W": 1, "W_SIGN": 1}
-    rom_text, rom_hex, aw, rom_bits = rom_module(name, weights, ib, ob, w_type.width)
+    rom_text, rom_hex, aw, rom_bits = rom_module(name, rom_words, ib, ob, rom_width)
     bias_word = _bias_word(bias, b_type, acc, n_out)
     cycles = (n_in // ib) * (n_out // ob)
     mem = frame_memory(depthwise=depthwise, n_in=frame, n_out=n_out, in_beat=edge_in.beat, in_width=edge_in.width,
@@ -145,7 +146,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         f"// Layer {layer} ({kind}): {n_in}x{n_out}{' depthwise' if depthwise else ''}, reuse {rf} -> {ib*ob} multipliers; "
         f"acc {acc}, {_out_text(out, activation)} (generated)", name, edge_in.tdata_width, out_beat * out.width,
         "kws_dense", plist,
-        prelude=(f"    wire [{aw-1}:0] rom_addr;\n    wire [{ib*ob*w_type.width-1}:0] rom_data;\n"
+        prelude=(f"    wire [{aw-1}:0] rom_addr;\n    wire [{ib*ob*rom_width-1}:0] rom_data;\n"
                  f"    {name}_rom u_rom (.clk(clk), .addr(rom_addr), .data(rom_data));\n"),
         ports=(f"        .rom_addr(rom_addr), .rom_data(rom_data),\n"
                f"        .bias({verilog_const(bias_word, n_out * acc.width)})"))
@@ -158,7 +159,7 @@ def dense_core(*, name: str, kind: str, layer: str, edge_in: Edge, weights: np.n
         notes={"IB": ib, "OB": ob, "reuse_factor": rf, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "output_register_bits": (1 if single else 2) * n_out * out.width,
                "output_buffer": "single" if single else "double", "frame_store": "memory" if mem else "registers",
-               **({"frame_memory": f"{mem.depth} x {mem.word_bits}"} if mem else {}), **_shift_notes(pc, w_type)},
+               **({"frame_memory": f"{mem.depth} x {mem.word_bits}"} if mem else {}), **_shift_notes(pc, rom_width)},
     )
 
 
@@ -168,9 +169,9 @@ def _out_text(out: FixedType, activation: FusedActivation | None) -> str:
     return f"result {activation.result_type}, fused {activation.function} {activation.name} -> out {out}"
 
 
-def _shift_notes(pc: ChannelShifts | None, w_type: FixedType) -> dict:
-    """Per-channel shifts and the width of the stored weight words (w_type: what the ROM holds)."""
-    return {} if pc is None else {"channel_shifts": list(pc.shifts), "stored_weight_bits": w_type.width}
+def _shift_notes(pc: ChannelShifts | None, stored_bits: int) -> dict:
+    """Per-channel shifts and the width of the stored weight words."""
+    return {} if pc is None else {"channel_shifts": list(pc.shifts), "stored_weight_bits": stored_bits}
 
 
 def _stream_wrapper(comment: str, name: str, in_w: int, out_w: int, core: str, plist: str, *, ports: str,
@@ -255,7 +256,7 @@ def _pipelined(*, name, kind, layer, edge_in: Edge, weights: np.ndarray, w_type:
         rom_bits=0, compute_cycles=1,
         notes={"IB": n_in, "OB": n_out, "reuse_factor": 1, "accumulator": str(acc), "n_in": n_in, "n_out": n_out,
                "pipelined": True, "constant_weight_bits": n_in * n_out * w_type.width, "shift_add": st,
-               "output_register_bits": n_out * out.width, **_shift_notes(pc, w_type)},
+               "output_register_bits": n_out * out.width, **_shift_notes(pc, w_type.width)},
     )
 
 
