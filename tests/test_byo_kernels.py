@@ -279,6 +279,26 @@ def test_rtl_equals_golden(idiom, rf, p_valid, p_ready, io_type, tmp_path):
         assert layer.weights["weight"].type.precision.width > 2 and len(set(notes["channel_shifts"])) >= 2, notes
 
 
+SEQ_CASES = {  # idiom -> (stored weight word, per-channel shifts?) in the sequential engine's one ROM
+    "binary_dense": (1, False), "binary_po2_dense": (1, True), "ternary_po2_conv2d": (2, True),
+}
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("idiom", sorted(SEQ_CASES))
+def test_sequential_engine_stores_sign_bits_and_shifts(idiom, tmp_path):
+    """RF=seq (one multiplier, hw/rtl/sequential.py): a +-1 kernel is one sign bit per weight, a
+    ternary one 2-bit codes, and power-of-two gains a shift per output channel read beside the bias."""
+    graph, design = _rtl(idiom, "seq", 70, 75, tmp_path, "io_stream" if "conv2d" in idiom else "io_parallel")
+    (engine,) = [l for l in design.layers if l.module]
+    width, shifted = SEQ_CASES[idiom]
+    layer = next(l for l in graph.get_layers() if "weight" in l.weights)
+    assert layer.weights["weight"].type.precision.width > width
+    assert engine.notes["stored_weight_bits"] == width
+    assert engine.rom_bits == layer.weights["weight"].data.size * width
+    assert (len(set(engine.notes["channel_shifts"].get(layer.name, [0]))) >= 2) == shifted, engine.notes
+
+
 # ---------------------------------------------------------------- refusals and messages
 def _one_layer(layer, shape=(8,)):
     inp = keras.Input(shape, name="features")

@@ -61,6 +61,9 @@ def test_sequential_network_rtl_equals_golden_and_cycles(name, tmp_path):
     assert tim["ii_cycles"] == design.report["expected_ii_cycles"] == engine.compute_cycles
     # one multiplier: at least one cycle per MAC, and the overhead is the drains and the pool's divider
     assert engine.notes["macs_per_frame"] <= tim["ii_cycles"]
+    if name == "dscnn_per_channel":  # the ROM holds the trained 4-bit codes; the scales are shifts
+        assert engine.notes["stored_weight_bits"] == 4 and engine.notes["channel_shifts"]
+        assert engine.rom_bits == 4 * sum(l.weights["weight"].data.size for l in graph.get_layers() if "weight" in l.weights)
 
 
 def test_sequential_refuses_merges_and_reuse_factors(tmp_path):

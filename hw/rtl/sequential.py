@@ -17,7 +17,10 @@ register is as wide as the widest layer's; a layer reads its low ACC_W bits (a s
 Memories: the input frame (written by the input stream, read by the first layer; free for the next
 frame once that layer is done) and two ping-pong activation buffers (layer i writes buffer i mod 2).
 Elements are stored sign- or zero-extended to one word width. The last layer's outputs then leave one
-element per beat. Supported: Conv1D/2D (stride, padding), depthwise and pointwise convolutions,
+element per beat. The one weight ROM holds every layer's codes at the widest layer's width: a kernel
+with per-channel power-of-two scales as its narrow trained codes, each product shifted back by its
+output channel's k (a shift ROM read beside the bias; exact as in kws_dense, hw/rtl/channel_shift.py),
+and when every kernel is +-1, one sign bit per weight (rebuilt as the 2-bit code {b, 1}). Supported: Conv1D/2D (stride, padding), depthwise and pointwise convolutions,
 Dense, average and max pooling without padding, Flatten/Reshape, with relu/linear activations fused
 into the MAC layers (hw/rtl/fuse_activation.py).
 """
@@ -33,6 +36,7 @@ from qat.fixed import FixedType
 from .emitters.base import EmittedLayer, Edge, stream_module_head
 from .emitters.dense_emitter import _arith_params, _bias_acc
 from .emitters.pool_emitter import pool_arithmetic
+from .channel_shift import factor_channel_shifts
 from .emitters.window import window_of
 from .errors import RtlGenerationError, UnsupportedLayerError
 from .requant import requant_params, verilog_const
@@ -69,6 +73,8 @@ class SeqLayer:
     params: dict = field(default_factory=dict)  # kws_requant / kws_requant_act / kws_pool_combine parameters
     weights: np.ndarray | None = None  # raw codes in issue order (oc, fh, fw, ic)
     bias: np.ndarray | None = None  # accumulator codes per output channel
+    shifts: tuple[int, ...] = ()  # per-output-channel power-of-two shifts of narrow codes (channel_shift.py)
+    binary: bool = False  # every stored code is -1 or +1 (a sign bit holds it)
     acc_width: int = 0
     w_base: int = 0
     b_base: int = 0
@@ -166,6 +172,11 @@ def _mac_layer(spec, in_type: FixedType) -> SeqLayer:
         rows = w_raw.reshape(win.taps, win.c) if dw else w_raw.reshape(-1, co)
         if rows.shape[0] != (win.taps if dw else win.taps * win.c):
             raise UnsupportedLayerError(spec.name, spec.kind, f"kernel has {rows.shape[0]} rows, window {win.taps}x{win.c}")
+    # per-channel power-of-two scales / sign kernels: narrow codes in the ROM, each product shifted
+    # back by its output channel's k (exact: products enter the wrapping accumulator unrounded)
+    pc = factor_channel_shifts(rows, w_type, in_type.frac + w_type.frac - acc.frac)
+    if pc is not None:
+        rows, w_type, l.shifts, l.binary = pc.weights, pc.w_type, pc.shifts, pc.binary
     l.weights = np.ascontiguousarray(rows.T).reshape(-1)  # issue order: output channel, then its taps
     bias = b_raw.reshape(-1) if b_raw is not None else None
     if bias is not None and bias.size == 1 and l.co > 1:
@@ -207,12 +218,21 @@ def _plist(params: dict) -> str:
     return ", ".join(f".{k}({v})" for k, v in params.items())
 
 
+def weight_rom_format(layers: list[SeqLayer]) -> tuple[bool, int, int]:
+    """(sign bits?, stored weight word, largest per-channel shift) of the one weight ROM: a word as
+    wide as the widest layer's narrow codes, or one sign bit when every kernel is +-1."""
+    macs = [l for l in layers if l.kind == "mac"]
+    signs = bool(macs) and all(l.binary for l in macs)
+    ww = 1 if signs else max([l.params["W_W"] for l in macs] + [2])
+    return signs, ww, max([max(l.shifts, default=0) for l in macs] + [0])
+
+
 def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_elems: int) -> tuple[str, dict]:
     """(Verilog of module `name`, {hex file name: text}) for the chain `layers`."""
     nl = len(layers)
     last = layers[-1]
     xw = max([_stored(in_type)] + [_stored(l.out_type) for l in layers])
-    ww = max([l.params["W_W"] for l in layers if l.kind == "mac"] + [2])
+    signs, ww, smax = weight_rom_format(layers)
     accw = max(l.acc_width for l in layers)
     n_w = sum(0 if l.weights is None else l.weights.size for l in layers)
     n_b = sum(0 if l.bias is None else l.bias.size for l in layers)
@@ -272,8 +292,8 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
             if xw > ow_l else f"res{i}"
         if l.kind == "mac":
             arith += (f"    wire [{aw_l-1}:0] pc{i};\n"
-                      f"    kws_requant #(.IN_W(PW), .IN_SIGNED(1), .SHIFT({p['PROD_SHIFT']}), .OUT_W({aw_l}), .OUT_SIGNED(1), "
-                      f".RND({p['ACC_RND']}), .OVF({p['ACC_OVF']})) u_pc{i} (.din(prod), .dout(pc{i}));\n")
+                      f"    kws_requant #(.IN_W({'PSW' if smax else 'PW'}), .IN_SIGNED(1), .SHIFT({p['PROD_SHIFT']}), .OUT_W({aw_l}), .OUT_SIGNED(1), "
+                      f".RND({p['ACC_RND']}), .OVF({p['ACC_OVF']})) u_pc{i} (.din({'prod_s' if smax else 'prod'}), .dout(pc{i}));\n")
             act = {"IN_W": aw_l, "IN_SIGNED": 1, "MID_W": p.get("RES_W", 0), "MID_SIGNED": p.get("RES_SIGNED", 1),
                    "MID_SHIFT": p.get("RES_SHIFT", 0), "MID_RND": p.get("RES_RND", 0), "MID_OVF": p.get("RES_OVF", 0),
                    "RELU": p.get("RELU", 0), "SHIFT": p["OUT_SHIFT"], "OUT_W": ow_l, "OUT_SIGNED": p["OUT_SIGNED"],
@@ -310,7 +330,14 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
     hexes = {}
     w_words = np.concatenate([l.weights for l in layers if l.weights is not None]) if n_w else np.zeros(1, np.int64)
     b_words = np.concatenate([l.bias for l in layers if l.bias is not None]) if n_b else np.zeros(1, np.int64)
+    if signs:
+        w_words = (w_words < 0).astype(np.int64)  # 1 for -1, 0 for +1 (rebuilt as the 2-bit code {b, 1})
     hexes[f"{name}_w.hex"] = "".join(f"{int(v) & ((1 << ww) - 1):0{(ww + 3) // 4}x}\n" for v in w_words)
+    sw = max(1, smax.bit_length())
+    if smax:  # a shift per output channel, beside its bias (zeros for layers without scales)
+        s_words = np.concatenate([np.asarray(l.shifts or (0,) * l.bias.size, np.int64) for l in layers
+                                  if l.bias is not None])
+        hexes[f"{name}_s.hex"] = "".join(f"{int(v):0{(sw + 3) // 4}x}\n" for v in s_words)
     hexes[f"{name}_b.hex"] = "".join(f"{int(v) & ((1 << accw) - 1):0{(accw + 3) // 4}x}\n" for v in b_words)
     in_w, out_w = in_type.width, last.out_type.width
     in_ext = (f"{{{{{xw - in_w}{{s_axis_tdata[{in_w-1}]}}}}, s_axis_tdata}}" if in_type.signed else
@@ -320,9 +347,9 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
 // activations in block RAM ({", ".join(l.name for l in layers)}). Input: one {in_type} element per beat,
 // {in_elems} per frame; output: one {last.out_type} element per beat, {last.outputs} per frame.
 {stream_module_head(name, in_w, out_w)}    localparam XW = {xw};          // stored element: signed, every layer's type fits
-    localparam WW = {ww};          // weight word (codes sign-extended)
-    localparam PW = XW + WW;       // exact product
-    localparam ACCW = {accw};      // widest accumulator; a layer uses its low ACC_W bits
+    localparam WW = {ww};          // weight word ({"sign bits of +-1 kernels" if signs else "codes sign-extended"})
+    localparam PW = XW + {"2" if signs else "WW"};{"        " if signs else "       "}// exact product
+{f"    localparam PSW = PW + {smax};     // the product shifted by its channel's power of two (at most {smax})" + chr(10) if smax else ""}    localparam ACCW = {accw};      // widest accumulator; a layer uses its low ACC_W bits
 
     // ---------------- memories (registered reads: block RAM) ----------------
     reg [XW-1:0] mem_in [0:{in_elems - 1}];
@@ -332,7 +359,7 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
     reg [ACCW-1:0] rom_b [0:{max(n_b, 1) - 1}];
     initial $readmemh("{name}_w.hex", rom_w);
     initial $readmemh("{name}_b.hex", rom_b);
-
+{f'    reg [{sw-1}:0] rom_s [0:{max(n_b, 1) - 1}];' + chr(10) + f'    initial $readmemh("{name}_s.hex", rom_s);' + chr(10) if smax else ""}
     // ---------------- per-layer constants ----------------
     reg [{lw-1}:0] layer;
 {decl}    always @* begin
@@ -392,13 +419,13 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
     reg [WW-1:0] wq;
     reg [ACCW-1:0] bq;
     /* verilator lint_on UNUSEDSIGNAL */
-    always @(posedge clk) begin
+{f'    reg [{sw-1}:0] sq;' + chr(10) if smax else ""}    always @(posedge clk) begin
         q_in <= mem_in[xa_full[{aw_in-1}:0]];
         q_a <= mem_a[rd_a];
         q_b <= mem_b[rd_a];
         wq <= rom_w[wa];
         bq <= rom_b[ba];
-    end
+{'        sq <= rom_s[ba];' + chr(10) if smax else ""}    end
     reg v1, first1, last1, pad1;
     reg [1:0] src1;
     reg [{aw_m-1}:0] oa1, oa2;
@@ -406,8 +433,8 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
     wire [XW-1:0] xq = (src1 == 2'd0) ? q_in : ((src1 == 2'd1) ? q_a : q_b);
     wire [XW-1:0] xs = pad1 ? {{XW{{1'b0}}}} : xq;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire signed [PW-1:0] prod = $signed(xs) * $signed(wq);
-    /* verilator lint_on UNUSEDSIGNAL */
+    wire signed [PW-1:0] prod = $signed(xs) * $signed({"{wq, 1'b1}" if signs else "wq"});
+{f"    wire signed [PSW-1:0] prod_w = {{{{{smax}{{prod[PW-1]}}}}, prod}};" + chr(10) + "    wire signed [PSW-1:0] prod_s = prod_w <<< sq;" + chr(10) if smax else ""}    /* verilator lint_on UNUSEDSIGNAL */
     reg [ACCW-1:0] acc;
 
 {arith}
@@ -615,13 +642,15 @@ def sequential_stage(specs, top: str) -> tuple[EmittedLayer, Edge]:
     verilog, hexes = engine_verilog(name, layers, in_type, in_elems)
     last = layers[-1]
     macs = sum(l.outputs * l.taps for l in layers if l.kind == "mac")
+    n_w, ww = sum(l.weights.size for l in layers if l.kind == "mac"), weight_rom_format(layers)[1]
     # a frame: every layer's cycles, then its outputs leave (3 cycles each: read, take, send), then
     # a cycle idle; the next input frame streams in meanwhile (from the first layer's end)
     cycles = sum(l.cycles for l in layers) + 3 * last.outputs + 1
     stage = EmittedLayer(
         layer="engine", kind="Sequential", module=name, verilog=verilog, out=Edge(1, last.out_type),
         extra_files=hexes, library=LIBRARY, multipliers=1,
-        rom_bits=sum(l.weights.size * l.params["W_W"] for l in layers if l.kind == "mac"), compute_cycles=cycles,
+        rom_bits=n_w * ww, compute_cycles=cycles,  # the declared ROM: every layer at the widest word
         notes={"form": "sequential", "layers": [l.name for l in layers], "macs_per_frame": macs,
+               "stored_weight_bits": ww, "channel_shifts": {l.name: list(l.shifts) for l in layers if l.shifts},
                "out_elems": last.outputs, "layer_cycles": {l.name: l.cycles for l in layers}})
     return stage, Edge(1, in_type)
