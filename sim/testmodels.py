@@ -99,7 +99,8 @@ at a high reuse factor the conv is slow enough for a channel-serial pool), maxpo
 behind a 1x1 conv over 8 channels: at a high reuse factor of the 1x1 conv, slow enough for a block-RAM line buffer),
 conv2d_2ch (a 3x3 'same' conv over 2 channels as the first layer: a pixel is one 16- or 8-bit word),
 pw_globalpool (a 6x4 average over the whole map behind a 1x1 conv to 16 channels, as the DS-CNN's
-head: at a high reuse factor, channel-serial with the bit-serial divider).
+head: at a high reuse factor, channel-serial with the bit-serial divider), pw_pool_1px (a 1x1
+average behind a 1x1 conv from 32 channels: the bit-serial divider dividing by 1).
     """
     import tensorflow as tf
     from qkeras import QActivation, QConv1D, QConv2D, QDense, QDepthwiseConv2D, quantized_bits, quantized_relu
@@ -112,7 +113,7 @@ head: at a high reuse factor, channel-serial with the bit-serial divider).
     shapes = {"conv2d_same_s2": (13, 6, 2), "conv1d": (40, 2), "depthwise": (7, 5, 3), "pointwise": (6, 4, 5),
               "avgpool2d": (7, 6, 3), "avgpool2d_wide": (6, 4, 8), "pw_avgpool2d_wide": (6, 4, 8), "pw_maxpool2d": (6, 7, 8), "maxpool2d": (6, 7, 3), "avgpool1d": (11, 3), "dense_argmax": (20,),
               "pw_depthwise": (7, 5, 8), "pw_conv2d_same_s2": (13, 6, 8), "conv2d_2ch": (9, 6, 2),
-              "pw_globalpool": (6, 4, 8)}
+              "pw_globalpool": (6, 4, 8), "pw_pool_1px": (1, 1, 32)}
     if kind not in shapes:
         raise ValueError(f"unknown layer model {kind!r}; have {sorted(shapes)}")
     inp = tf.keras.Input(shapes[kind], name="features")
@@ -137,9 +138,9 @@ head: at a high reuse factor, channel-serial with the bit-serial divider).
         x = relu("pw_relu")(QConv2D(8, 1, name="pw", **wq)(x))
         pool = L.AveragePooling2D((2, 2), name="pool") if kind == "pw_avgpool2d_wide" else L.MaxPooling2D((2, 3), name="pool")
         x = logits("pool_q")(pool(x))
-    elif kind == "pw_globalpool":
+    elif kind in ("pw_globalpool", "pw_pool_1px"):
         x = relu("pw_relu")(QConv2D(16, 1, name="pw", **wq)(x))
-        x = logits("pool_q")(L.AveragePooling2D((6, 4), name="pool")(x))
+        x = logits("pool_q")(L.AveragePooling2D((6, 4) if kind == "pw_globalpool" else (1, 1), name="pool")(x))
     elif kind in ("pw_depthwise", "pw_conv2d_same_s2"):
         x = relu("pw_relu")(QConv2D(8, 1, name="pw", **wq)(x))
         if kind == "pw_depthwise":

@@ -205,3 +205,18 @@ def test_bit_serial_pool_divides_while_the_next_frame_is_summed(tmp_path):
     assert res["n"] == 60 and res["exact"] == 60, res["first_bad"]
     tim = timing(design, x, frames=4)
     assert tim["ii_cycles"] <= design.report["expected_ii_cycles"], (tim["ii_cycles"], design.report["expected_ii_cycles"])
+
+
+@pytest.mark.sim
+def test_bit_serial_pool_divides_by_one(tmp_path):
+    """A 1-pixel average window behind a slow 1x1 conv gets the bit-serial divider too; its remainder
+    register was zero bits wide for K = 1 (Verilator refused the module). Lint-clean and exact."""
+    from hw.tools.verilator import verilator_lint
+
+    graph = to_hls(layer_model("pw_pool_1px", bits=8, seed=2), tmp_path / "prj")
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=512)
+    pool = next(l for l in design.layers if "pool_op" in l.notes)
+    assert pool.notes["window"] == "1x1/1x1" and pool.notes["divider"].startswith("bit-serial"), pool.notes
+    assert verilator_lint(design.files, design.top) == ""
+    res = compare(design, graph, random_raw_inputs(graph, 40, seed=2), p_valid=80, p_ready=70, seed=2)
+    assert res["n"] == 40 and res["exact"] == 40, res["first_bad"]

@@ -106,7 +106,8 @@ module kws_pool_serial #(
         end else begin : g_sdiv
             // dcnt 0: read channel pch; 1: load |sum|; 2 .. ACC_W + 1: a quotient bit each;
             // ACC_W + 2: the signed quotient, converted (r), shifts into obuf
-            localparam integer RW = $clog2(K) + 1;  // remainder < K; one step's partial < 2K
+            // remainder < K; one step's partial < 2K (at least 2 bits: a 1-pixel window divides by 1)
+            localparam integer RW = (K > 1) ? $clog2(K) + 1 : 2;
             localparam integer DCW = $clog2(ACC_W + 3);
             localparam integer KI = K;
             localparam [RW-1:0] KR = KI[RW-1:0];
