@@ -20,8 +20,9 @@ Elements are stored sign- or zero-extended to one word width. The last layer's o
 element per beat. The one weight ROM holds every layer's codes at the widest layer's width: a kernel
 with per-channel power-of-two scales as its narrow trained codes, each product shifted back by its
 output channel's k (a shift ROM read beside the bias; exact as in kws_dense, hw/rtl/channel_shift.py),
-and when every kernel is +-1, one sign bit per weight (rebuilt as the 2-bit code {b, 1}). Supported: Conv1D/2D (stride, padding), depthwise and pointwise convolutions,
-Dense, average and max pooling without padding, Flatten/Reshape, with relu/linear activations fused
+and when every kernel is +-1, one sign bit per weight (rebuilt as the 2-bit code {b, 1}).
+
+Supported: Conv1D/2D (stride, padding), depthwise and pointwise convolutions, Dense, average and max pooling without padding, Flatten/Reshape, with relu/linear activations fused
 into the MAC layers (hw/rtl/fuse_activation.py).
 """
 
@@ -33,10 +34,10 @@ import numpy as np
 
 from qat.fixed import FixedType
 
+from .channel_shift import factor_channel_shifts
 from .emitters.base import EmittedLayer, Edge, stream_module_head
 from .emitters.dense_emitter import _arith_params, _bias_acc
 from .emitters.pool_emitter import pool_arithmetic
-from .channel_shift import factor_channel_shifts
 from .emitters.window import window_of
 from .errors import RtlGenerationError, UnsupportedLayerError
 from .requant import requant_params, verilog_const
