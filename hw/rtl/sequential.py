@@ -22,8 +22,9 @@ with per-channel power-of-two scales as its narrow trained codes, each product s
 output channel's k (a shift ROM read beside the bias; exact as in kws_dense, hw/rtl/channel_shift.py),
 and when every kernel is +-1, one sign bit per weight (rebuilt as the 2-bit code {b, 1}).
 
-Supported: Conv1D/2D (stride, padding), depthwise and pointwise convolutions, Dense, average and max pooling without padding, Flatten/Reshape, with relu/linear activations fused
-into the MAC layers (hw/rtl/fuse_activation.py).
+Supported: Conv1D/2D (stride, padding), depthwise and pointwise convolutions, Dense, average and
+max pooling without padding, Flatten/Reshape, with relu/linear activations fused into the MAC layers
+(hw/rtl/fuse_activation.py).
 """
 
 from __future__ import annotations
