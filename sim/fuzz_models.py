@@ -243,6 +243,8 @@ def _weight_layer(rng, names, op, cur, filters=None, kernel=None, stride=None, p
         kernel = [int(rng.integers(1, min(4, d) + 1)) if padding == "valid" else int(rng.integers(1, 4)) for d in cur[:-1]]
     if stride is None:
         stride = [int(rng.choice([1, 1, 2])) for _ in cur[:-1]]
+        if op == "depthwise":  # TensorFlow's own CPU kernel refuses unequal strides (oneDNN's takes them)
+            stride = [stride[0]] * dims
     layer.update({"dims": dims, "kernel": list(kernel), "strides": list(stride), "padding": padding})
     if layer["op"] == "conv":
         layer["filters"] = int(filters if filters is not None else rng.integers(1, 7))
