@@ -49,7 +49,12 @@ class ChannelShifts:
         """The kernel as kws_mac_chain's W_SIGN words: 1 for -1, 0 for +1 (binary kernels only)."""
         if not self.binary:
             raise ValueError("sign_bits: the kernel has codes other than -1 and +1")
-        return (self.weights < 0).astype(np.int64)
+        return sign_bit_words(self.weights)
+
+
+def sign_bit_words(codes: np.ndarray) -> np.ndarray:
+    """+-1 codes as the stored sign bits: 1 for -1, 0 for +1 (rebuilt as the 2-bit code {b, 1})."""
+    return (np.asarray(codes) < 0).astype(np.int64)
 
 
 def _signed_width(lo: int, hi: int) -> int:

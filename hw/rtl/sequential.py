@@ -35,7 +35,7 @@ import numpy as np
 
 from qat.fixed import FixedType
 
-from .channel_shift import factor_channel_shifts
+from .channel_shift import factor_channel_shifts, sign_bit_words
 from .emitters.base import EmittedLayer, Edge, stream_module_head
 from .emitters.dense_emitter import _arith_params, _bias_acc
 from .emitters.pool_emitter import pool_arithmetic
@@ -333,7 +333,7 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
     w_words = np.concatenate([l.weights for l in layers if l.weights is not None]) if n_w else np.zeros(1, np.int64)
     b_words = np.concatenate([l.bias for l in layers if l.bias is not None]) if n_b else np.zeros(1, np.int64)
     if signs:
-        w_words = (w_words < 0).astype(np.int64)  # 1 for -1, 0 for +1 (rebuilt as the 2-bit code {b, 1})
+        w_words = sign_bit_words(w_words)
     hexes[f"{name}_w.hex"] = "".join(f"{int(v) & ((1 << ww) - 1):0{(ww + 3) // 4}x}\n" for v in w_words)
     sw = max(1, smax.bit_length())
     if smax:  # a shift per output channel, beside its bias (zeros for layers without scales)
