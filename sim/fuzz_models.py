@@ -2,7 +2,8 @@
 
 A spec is a dict: the input (shape and quantizer), a list of layer dicts after the input quantizer
 (a residual block holds its own body and shortcut lists), the hls4ml settings, an optional
-accumulator override, the RTL settings (reuse factor, argmax stage, handshake probabilities) and a
+accumulator override, the RTL settings (reuse factor, or ``seq`` for the sequential engine in
+``SEQ_SHARE`` of the specs; argmax stage; handshake probabilities) and a
 seed from which every weight and input is drawn. ``build_model(spec)`` rebuilds the same model
 from it, so a failing model can be saved, shrunk and replayed.
 
@@ -30,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 WEIGHT_OPS = ("dense", "conv", "depthwise")
 ACT_OPS = ("relu", "qbits")
 SPREADS = ("grid", "coarse", "uniform")
+SEQ_SHARE = 0.15  # specs whose RTL is the sequential engine (RF=seq, hw/rtl/sequential.py)
 
 
 # ============================================================================ generation
@@ -202,6 +204,8 @@ def _generate(seed: int) -> dict:
     spec["rtl"] = {"reuse_factor": f"{rf},balance" if rng.random() < 0.15 else rf,
                    "argmax": bool(rng.random() < 0.15),
                    "p_valid": int(rng.choice([100, 90, 70, 50])), "p_ready": int(rng.choice([100, 90, 70, 50]))}
+    if np.random.default_rng([int(seed), 15]).random() < SEQ_SHARE:  # own stream: every other draw stays as it was
+        spec["rtl"].update(reuse_factor="seq", argmax=False)  # the sequential engine has no argmax stage
     return spec
 
 

@@ -1,6 +1,7 @@
 """The random-model fuzzer (sim/fuzz.py, sim/fuzz_models.py): QKeras == golden == C sim == RTL.
 
-Default suite: 20 seeded random models (ids show the seed), every one through QKeras == golden and
+Default suite: 20 seeded random models (ids show the seed) and the first 6 later seeds whose RTL is
+the sequential engine (RF=seq), every one through QKeras == golden and
 golden == RTL (compiled Verilator harness, the spec's bubbles and backpressure), the first 8 also
 through golden == hls4ml C simulation (a g++ build costs more than a tiny design's Verilator
 build); the replay of every saved regression spec; tests that the checker and the shrinker can
@@ -20,6 +21,7 @@ from sim.fuzz_models import generate, make_inputs, walk
 from sim.fuzz_shrink import size
 
 DEFAULT_SEEDS = range(20)
+SEQ_SEEDS = [s for s in range(20, 400) if generate(s)["rtl"]["reuse_factor"] == "seq"][:6]
 CSIM_SEEDS = set(range(8))  # the stated C-simulation subset of the default suite
 SLOW_SEEDS = range(1000, 2000)
 REGRESSION_FILES = sorted(fuzz.REGRESSIONS.glob("*.json"))
@@ -33,7 +35,7 @@ def _assert_exact(spec, stages):
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("seed", DEFAULT_SEEDS, ids=lambda s: f"seed{s}")
+@pytest.mark.parametrize("seed", [*DEFAULT_SEEDS, *SEQ_SEEDS], ids=lambda s: f"seed{s}")
 def test_random_model_exact(seed):
     stages = fuzz.STAGES if seed in CSIM_SEEDS else ("golden", "rtl")
     res = _assert_exact(generate(seed), stages)
@@ -81,7 +83,8 @@ def test_generator_covers_the_supported_set():
         spec = generate(seed)
         seen |= {f"io:{spec['hls']['io_type']}", f"strategy:{spec['hls']['strategy']}",
                  f"backend:{spec['hls']['backend']}", f"accum:{spec['accum'] is not None}",
-                 f"argmax:{spec['rtl']['argmax']}", f"balance:{isinstance(spec['rtl']['reuse_factor'], str)}",
+                 f"argmax:{spec['rtl']['argmax']}", f"balance:{'balance' in str(spec['rtl']['reuse_factor'])}",
+                 f"seq:{spec['rtl']['reuse_factor'] == 'seq'}",
                  f"unsigned_in:{not spec['input']['keep_negative']}", f"rank:{len(spec['input']['shape'])}"}
         for layer in fuzz_layers(spec):
             seen.add(layer["op"])
@@ -107,7 +110,7 @@ def test_generator_covers_the_supported_set():
             "avgpool1d", "avgpool2d", "maxpool1d", "maxpool2d", "spread:grid", "spread:coarse", "spread:uniform",
             "bias:False", "qbits_signed:False", "symmetric:True", "identity", "projection", "add", "concat",
             "io:io_parallel", "io:io_stream", "strategy:Resource", "backend:Vivado", "accum:True", "argmax:True",
-            "balance:True", "unsigned_in:True", "rank:1", "rank:2", "rank:3",
+            "balance:True", "seq:True", "unsigned_in:True", "rank:1", "rank:2", "rank:3",
             "pad1d", "pad2d", "crop1d", "crop2d", "right-aligned shortcut"}
     assert want <= seen, sorted(want - seen)
 
@@ -169,6 +172,25 @@ def _bump(y, lsb):
     y = np.array(y, dtype=np.float64)
     y[3, 1] += lsb
     return y
+
+
+@pytest.mark.parametrize("layer_class, skipped", [("Merge", True), ("Concatenate", True), ("Dense", False)])
+def test_sequential_engine_refusals_are_gaps_only_for_merges(layer_class, skipped, monkeypatch):
+    """RF=seq: a merge the engine refuses by design skips the RTL pair and names it; a refusal of
+    any other layer is a finding (rtl:error), as in the dataflow design."""
+    from hw.errors import UnsupportedLayerError
+
+    def refuse(*args):
+        raise UnsupportedLayerError("fc", layer_class, "not in the sequential engine")
+
+    monkeypatch.setattr(fuzz, "_rtl_check", refuse)
+    res = fuzz.check({**TINY, "rtl": {**TINY["rtl"], "reuse_factor": "seq"}}, ("golden", "rtl"))
+    if skipped:
+        assert res["exact"] and res["counts"]["golden~rtl"] == f"skipped: known RTL gap: the sequential engine has no {layer_class} (layer 'fc')"
+    else:
+        assert res["pair"] == "rtl:error" and layer_class in res["detail"]
+    res = fuzz.check({**TINY, "rtl": {**TINY["rtl"], "reuse_factor": 2}}, ("golden", "rtl"))
+    assert res["pair"] == "rtl:error"  # the dataflow design has no such gap
 
 
 # ---------------------------------------------------------------------------- the shrinker

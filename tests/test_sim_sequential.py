@@ -2,7 +2,8 @@
 cycles against the count the generator derives from the layer geometry alone.
 
 One small model per layer type the engine walks (padding, strides, 1-D and 2-D, depthwise,
-pointwise, dense, average and max pooling, a stand-alone activation), a random DS-CNN with its
+pointwise, dense, average and max pooling, a stand-alone activation, Keras ZeroPadding and Cropping
+on every side), a random DS-CNN with its
 global average pool, a 4-bit raw-waveform CNN (strided 1-D convs, average head), a DS-CNN with
 per-channel power-of-two weights, an MLP and
 the frame-memory model (conv -> depthwise -> dense: three layers of different widths sharing the
@@ -16,8 +17,8 @@ from hw.rtl.errors import UnsupportedLayerError
 from hw.rtl.reuse import parse_reuse
 from sim.check import compare, timing
 from sim.reference import random_raw_inputs
-from sim.testmodels import (frame_memory_model, kws_model, layer_model, per_channel_model, residual_model, small_mlp,
-                            to_hls)
+from sim.testmodels import (BORDER_KINDS, border_model, frame_memory_model, kws_model, layer_model, per_channel_model,
+                            residual_model, small_mlp, to_hls)
 from tests.rtl_checks import assert_rtl_exact
 
 N = 40
@@ -64,6 +65,20 @@ def test_sequential_network_rtl_equals_golden_and_cycles(name, tmp_path):
     if name == "dscnn_per_channel":  # the ROM holds the trained 4-bit codes; the scales are shifts
         assert engine.notes["stored_weight_bits"] == 4 and engine.notes["channel_shifts"]
         assert engine.rom_bits == 4 * sum(l.weights["weight"].data.size for l in graph.get_layers() if "weight" in l.weights)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("kind", BORDER_KINDS)
+def test_sequential_zero_padding_and_cropping(kind, tmp_path):
+    """Keras ZeroPadding and Cropping layers (1-D and 2-D, every side, before and after convs and a
+    pool) as copy layers, a cropping being a negative padding of the engine's window walk."""
+    graph = to_hls(border_model(kind, seed=5), tmp_path / "prj")
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor="seq", fold_padding=False)  # every border its own layer
+    walked = set(_engine(design).notes["layers"])
+    assert {l.name for l in graph.get_layers() if l.class_name.startswith(("ZeroPadding", "Cropping"))} <= walked
+    x = random_raw_inputs(graph, N, seed=5)
+    assert_rtl_exact(design, graph, x, [(70, 60)])
+    assert timing(design, x[:3], frames=3)["ii_cycles"] == design.report["expected_ii_cycles"]
 
 
 def test_sequential_refuses_merges_and_reuse_factors(tmp_path):

@@ -23,8 +23,8 @@ output channel's k (a shift ROM read beside the bias; exact as in kws_dense, hw/
 and when every kernel is +-1, one sign bit per weight (rebuilt as the 2-bit code {b, 1}).
 
 Supported: Conv1D/2D (stride, padding), depthwise and pointwise convolutions, Dense, average and
-max pooling without padding, Flatten/Reshape, with relu/linear activations fused into the MAC layers
-(hw/rtl/fuse_activation.py).
+max pooling without padding, zero padding and cropping, Flatten/Reshape/Repack, with relu/linear
+activations fused into the MAC layers (hw/rtl/fuse_activation.py).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from qat.fixed import FixedType
 
 from .channel_shift import factor_channel_shifts, sign_bit_words
 from .emitters.base import EmittedLayer, Edge, stream_module_head
+from .emitters.border_emitter import border_geometry
 from .emitters.dense_emitter import _arith_params, _bias_acc
 from .emitters.pool_emitter import pool_arithmetic
 from .emitters.window import window_of
@@ -46,7 +47,8 @@ from .requant import requant_params, verilog_const
 LIBRARY = ("kws_requant.v", "kws_requant_act.v", "kws_pool_combine.v")
 MAC_KINDS = ("Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D", "Dense")
 POOL_KINDS = ("Pooling1D", "Pooling2D")
-PASS_KINDS = ("Input", "Reshape")
+BORDER_KINDS = ("ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D")
+PASS_KINDS = ("Input", "Reshape", "Repack")  # memory order is flatten order: nothing to compute
 ACTIVATIONS = ("linear", "relu")
 PIPE_DRAIN = 3  # issue -> read -> accumulate -> write: cycles before a layer may read what the last wrote
 
@@ -123,7 +125,7 @@ def seq_layers(specs) -> list[SeqLayer]:
             raise UnsupportedLayerError(spec.name, spec.kind, "the sequential engine computes a chain of layers; "
                                         "merges (Add, Concatenate) need the dataflow design (a numeric RF)")
         if spec.kind in PASS_KINDS:
-            if spec.kind == "Reshape" and spec.in_type is not None and spec.in_type != spec.out_type:
+            if spec.kind != "Input" and spec.in_type is not None and spec.in_type != spec.out_type:
                 raise UnsupportedLayerError(spec.name, spec.kind, f"changes type {spec.in_type} -> {spec.out_type}")
             if spec.kind == "Input":
                 prev = spec.out_type
@@ -135,9 +137,11 @@ def seq_layers(specs) -> list[SeqLayer]:
             layers.append(_pool_layer(spec, in_type))
         elif spec.kind == "Activation":
             layers.append(_act_layer(spec, in_type))
+        elif spec.kind in BORDER_KINDS:
+            layers.append(_border_layer(spec, in_type))
         else:
             raise UnsupportedLayerError(spec.name, spec.kind, "not in the sequential engine (it has: "
-                                        f"{', '.join(MAC_KINDS + POOL_KINDS + PASS_KINDS)}, relu/linear Activation); "
+                                        f"{', '.join(MAC_KINDS + POOL_KINDS + BORDER_KINDS + PASS_KINDS)}, relu/linear Activation); "
                                         "use the dataflow design (a numeric RF)")
         prev = layers[-1].out_type
     if not layers:
@@ -208,6 +212,23 @@ def _act_layer(spec, in_type: FixedType) -> SeqLayer:
     l = SeqLayer(spec.name, "act", 1, 1, n, 1, 1, n, depthwise=True)
     l.in_type, l.out_type, l.acc_width = in_type, spec.out_type, in_type.width
     l.params = {"IN_W": in_type.width, "IN_SIGNED": int(in_type.signed), "RELU": int(func == "relu"), **q}
+    return l
+
+
+def _border_layer(spec, in_type: FixedType) -> SeqLayer:
+    """A zero padding or cropping: every output element copied from its input element, or zero where
+    it falls outside the map. Walked as a 1 x 1 depthwise window whose padding is the layer's own, and
+    negative for a cropping (the window starts inside the map): the conv address generator does both."""
+    if spec.in_type is not None and spec.in_type != spec.out_type:
+        raise UnsupportedLayerError(spec.name, spec.kind, f"changes type {spec.in_type} -> {spec.out_type}")
+    sign = 1 if spec.kind.startswith("ZeroPadding") else -1
+    h, w, (top, bottom, left, right) = border_geometry(spec, "pad" if sign > 0 else "crop")
+    c = int(spec.attrs.get("n_chan"))
+    l = SeqLayer(spec.name, "act", h, w, c, h + sign * (top + bottom), w + sign * (left + right), c,
+                 pt=sign * top, pl=sign * left, depthwise=True)
+    l.in_type, l.out_type, l.acc_width = in_type, spec.out_type, in_type.width
+    l.params = {"IN_W": in_type.width, "IN_SIGNED": int(in_type.signed), "RELU": 0,
+                **requant_params(in_type.frac, spec.out_type)}
     return l
 
 
