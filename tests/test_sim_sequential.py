@@ -10,6 +10,7 @@ the frame-memory model (conv -> depthwise -> dense: three layers of different wi
 multiplier); random bubbles and backpressure.
 """
 
+import numpy as np
 import pytest
 
 from hw.rtl import generate_rtl
@@ -79,6 +80,28 @@ def test_sequential_zero_padding_and_cropping(kind, tmp_path):
     x = random_raw_inputs(graph, N, seed=5)
     assert_rtl_exact(design, graph, x, [(70, 60)])
     assert timing(design, x[:3], frames=3)["ii_cycles"] == design.report["expected_ii_cycles"]
+
+
+@pytest.mark.sim
+def test_sequential_deep_cropping_keeps_its_coordinates(tmp_path):
+    """A cropping that keeps 2 of 21 rows: the window starts 10 rows inside the map, and the signed
+    row/column coordinates must still reach the map's own 21 rows (they once were sized from the
+    negative padding)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+
+    from sim.testmodels import _randomize
+
+    inp = tf.keras.Input((21, 21, 1))
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    x = tf.keras.layers.Cropping2D(((10, 9), (9, 10)), name="crop")(x)
+    x = QDense(3, kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1),
+               name="fc")(tf.keras.layers.Flatten(name="flat")(x))
+    model = _randomize(tf.keras.Model(inp, QActivation(quantized_bits(12, 4, alpha=1), name="out_q")(x)),
+                       np.random.default_rng(1))
+    graph = to_hls(model, tmp_path / "prj")
+    design = generate_rtl(graph, tmp_path / "rtl", reuse_factor="seq")
+    assert_rtl_exact(design, graph, random_raw_inputs(graph, N, seed=6), [(80, 80)])
 
 
 def test_sequential_refuses_merges_and_reuse_factors(tmp_path):

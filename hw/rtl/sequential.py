@@ -266,10 +266,11 @@ def engine_verilog(name: str, layers: list[SeqLayer], in_type: FixedType, in_ele
     # counters and signed coordinates
     cw = {k: _bits(max(getattr(l, k) for l in layers)) for k in ("oh", "ow", "co", "fh", "fw")}
     cw["ic"] = _bits(max(l.ci_loop for l in layers))
-    span = max(max(l.h, l.w) + max(l.pt, l.pl) + max(l.oh * l.sh, l.ow * l.sw) + max(l.fh, l.fw) for l in layers)
+    # (a cropping's negative padding starts the window inside the map: it widens nothing)
+    span = max(max(l.h, l.w) + max(l.pt, l.pl, 0) + max(l.oh * l.sh, l.ow * l.sw) + max(l.fh, l.fw) for l in layers)
     nb = _bits(span) + 1  # signed row / column coordinates
     ab = _bits(max(max(l.h * l.w * l.c, l.outputs) for l in layers) + max(
-        l.pt * l.w * l.c + l.pl * l.c + l.sh * l.w * l.c for l in layers)) + 2  # signed addresses
+        max(l.pt, 0) * l.w * l.c + max(l.pl, 0) * l.c + l.sh * l.w * l.c for l in layers)) + 2  # signed addresses
     dw_ = _bits(max(l.drain for l in layers))
     gw = _bits(max(max(l.gap for l in layers), 1))
     oute = _bits(last.outputs - 1)
