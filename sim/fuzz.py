@@ -73,7 +73,7 @@ def known_rtl_gap(graph) -> str | None:
 # Layers the sequential engine (RF=seq) refuses with an UnsupportedLayerError by design: it walks a
 # chain of layers, so merges need the dataflow design (hw/rtl/sequential.py). A seq spec refused on
 # one of them skips the RTL pair and says why; a refusal of any other layer is a finding.
-SEQ_GAP_CLASSES = ("Merge", "Add", "Concatenate")
+SEQ_GAP_CLASSES = ("Merge", "Concatenate")  # hls4ml's classes of Add/Subtract/... and Concatenate
 
 
 def known_seq_gap(err: Exception) -> str | None:
