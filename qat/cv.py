@@ -7,7 +7,9 @@ dataset is scored once per seed by a model that never heard its speaker.
 A config that starts from a float run (`train.init_from`) gets that run cross-validated first,
 fold by fold and seed by seed (the float config is found in configs/ by its name, and gets the
 same --set overrides and --tag, except QAT-only ones such as train.distill), and the quantized run of each fold starts from the float model
-of the same fold and seed. Each
+of the same fold and seed. A run distilling from a named float config (`train.distill.teacher`)
+gets that config's runs of the same fold as its teacher (an ensemble of the seeds in
+`train.distill.teacher_seeds`, default the run's own seed), trained first in the same way. Each
 (config, seed, fold) is an ordinary training run in <build-dir>/<name>[_<tag>]_k<K>_s<seed>_f<fold>/;
 finished runs are skipped, so an interrupted CV resumes. Writes <build-dir>/<name>[_<tag>]_k<K>/:
 cv.json, cv_report.md (accuracy mean ± std over seeds and over folds, per-class recall) and cv.png.
@@ -33,20 +35,21 @@ import numpy as np
 import yaml
 
 from qat.data.labels import CLASSES
-from qat.run_config import RunConfig, RunConfigError, parse_override
+from qat.run_config import RunConfig, RunConfigError, parse_override, teacher_names
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 # settings that act only on the quantized phases: overriding them does not change the float run
 QAT_ONLY = ("quant", "scheme", "train.qat_epochs", "train.qat_lr", "train.distill", "train.calib_clips")
 
 
-def find_config(name: str, config_dir: Path = CONFIG_DIR) -> Path:
-    """The committed config whose `name:` is `name` (what a `train.init_from` refers to)."""
+def find_config(name: str, config_dir: Path = CONFIG_DIR, setting: str = "train.init_from") -> Path:
+    """The committed config whose `name:` is `name` (what a `train.init_from` or a distillation
+    teacher refers to)."""
     for path in sorted(config_dir.rglob("*.yaml")):
         data = yaml.safe_load(path.read_text()) or {}
         if isinstance(data, dict) and data.get("name") == name:
             return path
-    raise RunConfigError(f"train.init_from: {name!r} names no config under {config_dir}; cross-validation "
+    raise RunConfigError(f"{setting}: {name!r} names no config under {config_dir}; cross-validation "
                          "needs the float config to train it on every fold")
 
 
@@ -71,7 +74,11 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
         if not cfg.can_start_from(parent):  # qat.train would refuse it only after the float folds trained
             raise RunConfigError(f"{config}: train.init_from {parent.name!r} ({find_config(parent.name)}) has another "
                                  "model, model_args or data setting; make the two configs agree")
-    stages: list[list[dict]] = [[], []] if parent else [[]]
+    teachers = {name: teacher_config(name, data) for name in teacher_names(cfg.train.distill)}
+    if cfg.name in teachers and not tag:
+        raise RunConfigError(f"train.distill.teacher: {cfg.name!r} is this config's own name, so its fold runs would "
+                             "be the teacher's; give the run a --tag")
+    stages: list[list[dict]] = [[], []] if parent or teachers else [[]]
     for seed in seeds:
         for fold in (only if only is not None else range(folds)):
             fold_set = {"data.folds": folds, "data.fold": fold, "train.seed": seed}
@@ -80,6 +87,17 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
                 pset = {**float_base, **fold_set, "name": pname}
                 stages[0].append(dict(config=str(find_config(parent.name)), overrides=pset, name=pname))
                 fold_set["train.init_from"] = pname
+            if teachers:  # the same fold's runs of each teacher config: they never heard the fold either
+                tnames = []
+                for tname, tpath in teachers.items():
+                    for tseed in cfg.train.distill["teacher_seeds"] or [seed]:
+                        run = run_name(tname, None, folds, tseed, fold)
+                        tset = {**fold_set, "train.seed": tseed, "name": run,
+                                **({"data.source": "gsc", "data.path": data} if data else {})}
+                        if run not in {r["name"] for r in stages[0]}:
+                            stages[0].append(dict(config=str(tpath), overrides=tset, name=run))
+                        tnames.append(run)
+                fold_set["train.distill.teacher"] = tnames
             name = run_name(cfg.name, tag, folds, seed, fold)
             stages[-1].append(dict(config=str(config), overrides={**base, **fold_set, "name": name}, name=name))
     for stage in stages:
@@ -90,6 +108,17 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
 
     fold_speakers(RunConfig.load(stages[-1][0]["config"], stages[-1][0]["overrides"]).data)
     return [s for s in stages if s]
+
+
+def teacher_config(name: str, data: str | None) -> Path:
+    """The committed float config a distillation teacher names, checked to train alone (no QAT,
+    no init_from, no teacher of its own), so its fold runs can be trained before the student's."""
+    path = find_config(name, setting="train.distill.teacher")
+    teacher = RunConfig.load(path, {"data.source": "gsc", "data.path": data} if data else {})
+    if teacher.quant is not None or teacher.train.init_from or teacher.train.distill:
+        raise RunConfigError(f"train.distill.teacher: {name!r} ({path}) must be a float config that trains alone "
+                             "(no quant:, train.init_from or train.distill)")
+    return path
 
 
 def finished(build_dir: Path, run: dict) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -39,8 +40,12 @@ class TrainConfig:
     # Which weights a phase ends with: "last" (the epoch budget decides) or "best" (highest
     # validation accuracy; on a small validation split that selects on noise).
     select: str = "last"
-    # Knowledge distillation into QAT phases: {alpha: 0.5, temperature: 2.0, teacher: null}; teacher
-    # null = this run's own float model, else the name of a finished float run in the build folder.
+    # Knowledge distillation: {alpha: 0.5, temperature: 2.0, teacher: null, teacher_seeds: null}.
+    # A QAT run distils its QAT phases, from its own float model when teacher is null; a float run
+    # distils its float phase and needs a teacher. teacher = the name of a finished float run in the
+    # build folder, or a list of them (an ensemble: the mean of their logits). Cross-validation maps
+    # each name to that config's run on the same fold, of the seeds in teacher_seeds (default: the
+    # run's own seed), and trains those first.
     distill: dict | None = None
     # A finished float run (its build folder name) to start QAT from instead of pre-training
     # again: float and quantized results then share one float model.
@@ -69,15 +74,36 @@ class TrainConfig:
         if set(sa) - known or any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in sa.values()):
             raise RunConfigError(f"train.spec_augment={sa!r}: integers >= 0 for {sorted(known)}")
         if self.distill is not None:
-            d = {"alpha": 0.5, "temperature": 2.0, "teacher": None, **self.distill}
-            if set(d) - {"alpha", "temperature", "teacher"}:
-                raise RunConfigError(f"train.distill: unknown key(s) {sorted(set(d) - {'alpha', 'temperature', 'teacher'})}; "
-                                     "known: alpha, temperature, teacher")
-            if not 0 < d["alpha"] <= 1 or not d["temperature"] > 0:
-                raise RunConfigError(f"train.distill: alpha={d['alpha']!r} must be in (0, 1], temperature={d['temperature']!r} > 0")
-            if d["teacher"] is not None and (not isinstance(d["teacher"], str) or "/" in d["teacher"]):
-                raise RunConfigError(f"train.distill.teacher={d['teacher']!r}: the name of a float run under the build folder")
-            self.distill = d
+            self.distill = _checked_distill(self.distill)
+
+
+DISTILL_KEYS = ("alpha", "temperature", "teacher", "teacher_seeds")
+
+
+def _checked_distill(distill: dict) -> dict:
+    d = {"alpha": 0.5, "temperature": 2.0, "teacher": None, "teacher_seeds": None, **distill}
+    if set(d) - set(DISTILL_KEYS):
+        raise RunConfigError(f"train.distill: unknown key(s) {sorted(set(d) - set(DISTILL_KEYS))}; known: {', '.join(DISTILL_KEYS)}")
+    if not 0 < d["alpha"] <= 1 or not d["temperature"] > 0:
+        raise RunConfigError(f"train.distill: alpha={d['alpha']!r} must be in (0, 1], temperature={d['temperature']!r} > 0")
+    names = [d["teacher"]] if isinstance(d["teacher"], str) else d["teacher"]
+    if names is not None and (not isinstance(names, list) or not names
+                              or any(not isinstance(n, str) or not n or "/" in n for n in names)):
+        raise RunConfigError(f"train.distill.teacher={d['teacher']!r}: the name of a float run under the build "
+                             "folder, or a list of such names (an ensemble)")
+    seeds = d["teacher_seeds"]
+    if seeds is not None:
+        if names is None:
+            raise RunConfigError("train.distill.teacher_seeds: name the teacher (train.distill.teacher) whose seeds these are")
+        if not isinstance(seeds, list) or not seeds or any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in seeds):
+            raise RunConfigError(f"train.distill.teacher_seeds={seeds!r}: a non-empty list of seeds (integers >= 0)")
+    return d
+
+
+def teacher_names(distill: dict | None) -> list[str]:
+    """The distillation teacher's run names (several: an ensemble); [] = none named."""
+    teacher = (distill or {}).get("teacher")
+    return [teacher] if isinstance(teacher, str) else list(teacher or [])
 
 
 @dataclass
@@ -172,7 +198,7 @@ def _set_dotted(data: dict, dotted: str, value) -> None:
         if not isinstance(data.get(k), dict):
             data[k] = {}
         data = data[k]
-    data[keys[-1]] = value
+    data[keys[-1]] = copy.deepcopy(value)  # a later `a.b.c` override must not edit the caller's `a.b`
 
 
 def parse_override(text: str) -> tuple[str, object]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from qat.data.labels import CLASSES
-from qat.run_config import RunConfig, RunConfigError, parse_override
+from qat.run_config import RunConfig, RunConfigError, parse_override, teacher_names
 
 log = logging.getLogger("qat.train")
 
@@ -222,7 +222,9 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
         float_model.set_weights(load_float_run(Path(build_dir) / cfg.train.init_from, cfg).get_weights())
         history = {"float": {}}
     else:
-        float_state = run_phase("float", float_model, prep, cfg, run_dir, cfg.train.float_epochs, cfg.train.lr, progress)
+        float_teacher = teacher if cfg.quant is None else None  # a QAT run distils its QAT phases only
+        float_state = run_phase("float", float_model, prep, cfg, run_dir, cfg.train.float_epochs, cfg.train.lr,
+                                progress, teacher=float_teacher)
         history = {"float": float_state["history"]}
         epoch_seconds["float"] = float_state.get("seconds", 0.0)
     results = {"float": evaluate_splits(float_model, prep)}
@@ -306,28 +308,34 @@ def check_resumable(cfg: RunConfig, run_dir: Path) -> None:
 
 
 def check_teacher(cfg: RunConfig, build_dir: Path):
-    """The distillation teacher named by train.distill.teacher, loaded and checked to read this
-    run's input (None: no distillation, or the run's own float model)."""
+    """The distillation teacher named by train.distill.teacher (several names: one model giving the
+    mean of their logits), loaded and checked to read this run's input; None: no distillation, or
+    a QAT run's own float model."""
     from qat import features
-    from qat.models import load_model
+    from qat.models import average_logits, load_model
 
     d = cfg.train.distill
     if d is None:
         return None
-    if cfg.quant is None:
-        raise RunConfigError("train.distill: distillation trains QAT phases; this run has no `quant:` section")
-    if d["teacher"] is None:
+    names = teacher_names(d)
+    if not names:
+        if cfg.quant is None:
+            raise RunConfigError("train.distill: a float run (no `quant:` section) distils from a named teacher; "
+                                 "set train.distill.teacher to a finished float run")
         return None
-    path = build_dir / d["teacher"] / "model.h5"
-    if not path.exists():
-        raise RunConfigError(f"train.distill.teacher: {path} not found; train that run first or set teacher: null")
-    teacher = load_model(path)
     want = tuple(features.input_shape(cfg.feature_spec()))
-    have = tuple(teacher.input_shape[1:])
-    if have != want or teacher.output_shape[-1] != len(CLASSES):
-        raise RunConfigError(f"train.distill.teacher: {path} reads {have} and gives {teacher.output_shape[-1]} "
-                             f"classes; this run's model reads {want} and gives {len(CLASSES)}")
-    return teacher
+    teachers = []
+    for name in names:
+        path = build_dir / name / "model.h5"
+        if not path.exists():
+            raise RunConfigError(f"train.distill.teacher: {path} not found; train that run first or set teacher: null")
+        teacher = load_model(path)
+        have = tuple(teacher.input_shape[1:])
+        if have != want or teacher.output_shape[-1] != len(CLASSES):
+            raise RunConfigError(f"train.distill.teacher: {path} reads {have} and gives {teacher.output_shape[-1]} "
+                                 f"classes; this run's model reads {want} and gives {len(CLASSES)}")
+        teachers.append(teacher)
+    return teachers[0] if len(teachers) == 1 else average_logits(teachers)
 
 
 def load_float_run(run_dir: Path, cfg: RunConfig):

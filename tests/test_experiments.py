@@ -69,6 +69,21 @@ def test_sweep_expands_configs_seeds_folds_float_first(espeak, tmp_path):
     assert [r["name"] for s in only.stages for r in s] == ["smoke_dscnn_float_k3_s0_f1", "smoke_dscnn_linear8_k3_s0_f1"]
 
 
+def test_a_run_waits_for_its_float_run_and_its_teachers(tmp_path):
+    """What Ray awaits before a run: the float run it starts from and every distillation teacher
+    that is itself being trained (a finished one, here t1, is not waited for)."""
+    from qat.experiments.sweep import schedule
+
+    config = "configs/smoke/dscnn_float.yaml"
+    (tmp_path / "t1" / "ckpt").mkdir(parents=True)
+    (tmp_path / "t1" / "metrics.json").write_text("{}")
+    RunConfig.load(config, {"name": "t1"}).save(tmp_path / "t1" / "ckpt" / "run_config.yaml")
+    student = {"name": "s", "config": config, "overrides": {"train.init_from": "f", "train.distill.teacher": ["t0", "t1"]}}
+    stages = [[{"name": n, "config": config, "overrides": {"name": n}} for n in ("t0", "t1", "f")], [student]]
+    got = schedule(stages, tmp_path, lambda run, parents: (run["name"], [p[0] for p in parents]))
+    assert list(got) == ["t0", "f", "s"] and got["s"] == ("s", ["f", "t0"])
+
+
 @pytest.mark.gsc
 def test_papers_sweep_trains_each_float_run_once(gsc_root):
     plan = expand(load(SWEEP_DIR / "papers.yaml"), str(gsc_root))

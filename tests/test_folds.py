@@ -73,6 +73,34 @@ def test_fold_count_checked_before_training(gsc_root):
 
 
 @pytest.mark.gsc
+def test_cv_trains_each_folds_teachers_first(gsc_root):
+    """A run distilling from a float config gets, per fold, that config's runs of the same fold (one
+    per teacher seed) as its teacher, trained in the stage before it; nothing else may teach it."""
+    from qat.cv import plan
+    from qat.run_config import RunConfigError
+
+    distill = {"train.distill": {"teacher": "gsc_dscnn_float", "teacher_seeds": [0, 1]}}
+    teachers, students = plan(Path("configs/gsc/dscnn_float.yaml"), distill, "kd", 3, [5], str(gsc_root))
+    assert [r["name"] for r in teachers] == [f"gsc_dscnn_float_k3_s{s}_f{f}" for f in range(3) for s in (0, 1)]
+    assert all(r["overrides"]["data.fold"] == int(r["name"][-1]) for r in teachers)
+    for fold, run in enumerate(students):
+        assert run["name"] == f"gsc_dscnn_float_kd_k3_s5_f{fold}"
+        assert run["overrides"]["train.distill.teacher"] == [f"gsc_dscnn_float_k3_s{s}_f{fold}" for s in (0, 1)]
+    # without teacher_seeds: the student's own seed; a QAT config cannot teach; the config's own
+    # name without a tag would make the student's runs the teacher's
+    _, students = plan(Path("configs/gsc/dscnn_float.yaml"), {"train.distill": {"teacher": "gsc_dscnn_float"}},
+                       "kd", 3, [2], str(gsc_root), only=[1])
+    assert students[0]["overrides"]["train.distill.teacher"] == ["gsc_dscnn_float_k3_s2_f1"]
+    with pytest.raises(RunConfigError, match="must be a float config"):
+        plan(Path("configs/gsc/dscnn_float.yaml"), {"train.distill": {"teacher": "gsc_dscnn_linear8"}}, "kd", 3, [0],
+             str(gsc_root))
+    with pytest.raises(RunConfigError, match="own name"):
+        plan(Path("configs/gsc/dscnn_float.yaml"), distill, None, 3, [0], str(gsc_root))
+    with pytest.raises(RunConfigError, match="names no config"):
+        plan(Path("configs/gsc/dscnn_float.yaml"), {"train.distill": {"teacher": "nope"}}, "kd", 3, [0], str(gsc_root))
+
+
+@pytest.mark.gsc
 def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path):
     """A 2-fold CV of a quantized config (float first, then QAT from the same fold's float model),
     tiny epochs: the summary pools every clip of the subset exactly once and writes its files."""

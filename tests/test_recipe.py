@@ -114,6 +114,10 @@ def test_lr_schedule_warmup_then_cosine():
     ({"spec_augment": {"time_mask": 2}}, "spec_augment"),
     ({"distill": {"alpha": 2}}, "alpha"),
     ({"distill": {"beta": 1}}, "unknown key"),
+    ({"distill": {"teacher": ["a", "b/c"]}}, "list of such names"),
+    ({"distill": {"teacher": []}}, "list of such names"),
+    ({"distill": {"teacher_seeds": [0]}}, "name the teacher"),
+    ({"distill": {"teacher": "a", "teacher_seeds": [-1]}}, "teacher_seeds"),
 ])
 def test_bad_recipe_settings_are_refused(train, words):
     with pytest.raises(RunConfigError, match=words):
@@ -142,5 +146,22 @@ def test_distillation_teacher_checked_before_training(tmp_path):
     _saved_model(tmp_path / "right", (49, 10, 1))
     cfg = RunConfig.from_dict({"name": "s", "quant": quant, "train": {"distill": {"teacher": "right"}}})
     assert check_teacher(cfg, tmp_path) is not None
-    with pytest.raises(RunConfigError, match="no `quant:` section"):
+    with pytest.raises(RunConfigError, match="float run .* distils from a named teacher"):
         check_teacher(RunConfig.from_dict({"name": "s", "train": {"distill": {}}}), tmp_path)
+    float_cfg = RunConfig.from_dict({"name": "s", "train": {"distill": {"teacher": "right"}}})
+    assert check_teacher(float_cfg, tmp_path) is not None  # a float run distils from a named teacher
+
+
+def test_ensemble_teacher_gives_the_mean_of_its_members_logits(tmp_path):
+    from qat.models import load_model
+    from qat.train import check_teacher
+
+    for name in ("t0", "t1"):
+        (tmp_path / name).mkdir()
+        _saved_model(tmp_path / name, (49, 10, 1))
+    cfg = RunConfig.from_dict({"name": "s", "train": {"distill": {"teacher": ["t0", "t1"]}}})
+    x = np.random.default_rng(0).normal(size=(5, 49, 10, 1)).astype(np.float32)
+    members = [load_model(tmp_path / n / "model.h5").predict(x, verbose=0) for n in ("t0", "t1")]
+    assert not np.allclose(*members)
+    want = np.mean(members, axis=0)
+    np.testing.assert_allclose(check_teacher(cfg, tmp_path).predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)

@@ -65,6 +65,28 @@ def test_resume_continues_after_the_last_finished_epoch(synthetic_run, tmp_path)
     assert state["epochs_done"] == 4 and len(out["history"]["float"]["loss"]) == 4
 
 
+def test_float_run_learns_from_its_teacher(synthetic_run, tmp_path):
+    """A float run with train.distill (alpha 1: the teacher's soft targets only) follows its teacher,
+    here one that always says class 3: without the teacher in the float phase it would learn the labels."""
+    from qat.models import build_model, load_model
+
+    build, cfg, _ = synthetic_run
+    shape = np.load(build / "tiny" / "test_vectors.npz")["x"].shape[1:]
+    teacher = build_model("dscnn", shape, 12, None, width=8)
+    for w in teacher.weights:
+        w.assign(np.zeros(w.shape))
+    teacher.get_layer("logits").bias.assign(np.eye(12)[3] * 10.0)
+    (tmp_path / "always3").mkdir()
+    teacher.save(tmp_path / "always3" / "model.h5")
+    student = RunConfig.from_dict({**tiny_config("student", cfg.data.to_dict(), float_epochs=3).to_dict(), "quant": None,
+                                   "train": {"float_epochs": 3, "batch_size": 32, "mixup": 0,
+                                             "distill": {"teacher": "always3", "alpha": 1.0, "temperature": 1.0}}})
+    train(student, tmp_path, progress=False)
+    vectors = np.load(tmp_path / "student" / "test_vectors.npz")
+    pred = np.argmax(load_model(tmp_path / "student" / "model.h5").predict(vectors["x"], verbose=0), axis=-1)
+    assert np.mean(pred == 3) > 0.9
+
+
 @pytest.mark.gsc
 @pytest.mark.slow
 def test_real_speech_commands_beats_chance(tmp_path):

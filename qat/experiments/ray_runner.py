@@ -53,7 +53,8 @@ def connect(address: str | None, jobs: int) -> None:
 
 
 def train_task(build_dir: str, run: dict, threads: int, *parents) -> str:
-    """One (config, seed, fold) run on a Ray worker; `parents` (float runs' names) are only awaited."""
+    """One (config, seed, fold) run on a Ray worker; `parents` (the float runs it starts from or
+    distils from) are only awaited."""
     train_one(Path(build_dir), run, threads)
     return run["name"]
 
@@ -63,7 +64,7 @@ def run_on_ray(stages: list[list[dict]], build_dir: Path, address: str | None, j
     """Every unfinished run as a Ray task (finished ones start nothing, and with nothing to do Ray is
     not started at all). Returns the names of the runs started; failures are collected, then raised
     as one SweepError once every other run has ended."""
-    todo = schedule(stages, build_dir, lambda run, parent: (run, parent))
+    todo = schedule(stages, build_dir, lambda run, parents: (run, parents))
     if not todo:
         return []
     import ray
@@ -73,9 +74,8 @@ def run_on_ray(stages: list[list[dict]], build_dir: Path, address: str | None, j
     try:
         task = ray.remote(train_task).options(num_cpus=cpus_per_run, max_retries=0)
         refs = {}
-        for name, (run, parent) in todo.items():  # insertion order: a float run before its dependants
-            parents = [refs[parent[0]["name"]]] if parent else []
-            refs[name] = task.remote(str(build_dir.resolve()), run, cpus_per_run, *parents)
+        for name, (run, parents) in todo.items():  # insertion order: a float run before its dependants
+            refs[name] = task.remote(str(build_dir.resolve()), run, cpus_per_run, *[refs[p[0]["name"]] for p in parents])
         names = {ref: name for name, ref in refs.items()}
         pending, failed = list(refs.values()), []
         while pending:

@@ -165,22 +165,23 @@ def expand(sweep: Sweep, data: str | None) -> Plan:
 
 
 def schedule(stages: list[list[dict]], build_dir: Path, submit) -> dict:
-    """Hands every unfinished run to `submit(run, parent)` in stage order; `parent` is what `submit`
-    returned for the float run this run starts from, None if that one had finished already (or
-    there is none). Finished runs (metrics.json for the same settings) start nothing. Returns
-    run name -> what `submit` returned."""
+    """Hands every unfinished run to `submit(run, parents)` in stage order; `parents` lists what
+    `submit` returned for the float runs this run needs (the one it starts from, its distillation
+    teachers) that had not finished already. Finished runs (metrics.json for the same settings)
+    start nothing. Returns run name -> what `submit` returned."""
     handles: dict = {}
     for stage in stages:
         for run in stage:
             if not finished(build_dir, run):
-                handles[run["name"]] = submit(run, handles.get(run["overrides"].get("train.init_from")))
+                needs = [run["overrides"].get("train.init_from"), *run["overrides"].get("train.distill.teacher", [])]
+                handles[run["name"]] = submit(run, [handles[n] for n in needs if n in handles])
     return handles
 
 
 def run_here(stages: list[list[dict]], build_dir: Path, threads: int, report=print) -> list[str]:
     """Without Ray: the unfinished runs one after another on this machine (stage order
     keeps every float run before the runs that start from it). Returns the names trained."""
-    def submit(run, _parent):
+    def submit(run, _parents):
         train_one(build_dir, run, threads)
         report(run["name"])
         return run["name"]

@@ -47,3 +47,16 @@ def load_model(path):
     from tensorflow import keras
 
     return keras.models.load_model(str(path), custom_objects=custom_objects(), compile=False)
+
+
+def average_logits(models: list):
+    """One model whose output is the mean of `models`' logits on the same input (an ensemble
+    teacher for distillation)."""
+    from tensorflow import keras
+
+    inputs = keras.Input(shape=models[0].input_shape[1:])
+    members = []
+    for i, model in enumerate(models):
+        model._name = f"member{i}"  # nested models need distinct names in one graph
+        members.append(model(inputs))
+    return keras.Model(inputs, keras.layers.Average()(members), name="ensemble")
