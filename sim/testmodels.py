@@ -50,7 +50,7 @@ def planner_toy(seed: int = 0, bits: int = 6):
     x = _relu(bits, "pw_relu")(QConv1D(6, 1, name="pw", **_conv_kw(bits))(x))
     x = tf.keras.layers.Flatten(name="flatten")(x)
     x = _tail(bits)(QDense(3, name="fc", **_conv_kw(bits))(x))
-    return _randomize(tf.keras.Model(inp, x, name="planner_toy"), np.random.default_rng(seed))
+    return randomize(tf.keras.Model(inp, x, name="planner_toy"), np.random.default_rng(seed))
 
 
 def frame_memory_model(seed: int = 0, bits: int = 8):
@@ -67,7 +67,7 @@ def frame_memory_model(seed: int = 0, bits: int = 8):
                                                 bias_quantizer=_wq(bits, 2))(x))
     x = tf.keras.layers.Flatten(name="flatten")(x)
     x = _tail(bits)(QDense(4, name="fc", **_conv_kw(bits))(x))
-    return _randomize(tf.keras.Model(inp, x, name="frame_memory"), np.random.default_rng(seed))
+    return randomize(tf.keras.Model(inp, x, name="frame_memory"), np.random.default_rng(seed))
 
 
 def to_hls(model, out_dir: Path, io_type="io_parallel", overrides: dict | None = None):
@@ -78,7 +78,7 @@ def to_hls(model, out_dir: Path, io_type="io_parallel", overrides: dict | None =
     return convert(model, out_dir, HlsSettings(io_type=io_type), overrides=overrides)
 
 
-def _randomize(model, rng, spread=1.0):
+def randomize(model, rng, spread=1.0):
     """Random (not trained) weights: wide enough to exercise rounding, saturation and signs."""
     for layer in model.layers:
         ws = layer.get_weights()
@@ -156,7 +156,7 @@ average behind a 1x1 conv from 32 channels: the bit-serial divider dividing by 1
     elif kind == "dense_argmax":
         x = logits("fc_q")(QDense(6, name="fc", **wq)(x))
     model = tf.keras.Model(inp, x, name=kind)
-    return _randomize(model, np.random.default_rng(seed))
+    return randomize(model, np.random.default_rng(seed))
 
 
 def kws_model(name: str, bits: int = 8, seed: int = 0, **kwargs):
@@ -166,7 +166,7 @@ def kws_model(name: str, bits: int = 8, seed: int = 0, **kwargs):
 
     shapes = {"dscnn": (49, 10, 1), "streaming_ffn": (1960,), "raw_cnn": (16000, 1), "tc_resnet": (49, 10, 1)}
     model = build_model(name, shapes[name], 12, QuantConfig(weight_bits=bits, act_bits=bits), **kwargs)
-    return _randomize(model, np.random.default_rng(seed))
+    return randomize(model, np.random.default_rng(seed))
 
 
 def residual_model(bits: int = 8, seed: int = 0, length: int = 24, channels: int = 3, filters: int = 4,
@@ -197,7 +197,7 @@ def residual_model(bits: int = 8, seed: int = 0, length: int = 24, channels: int
     z = tf.keras.layers.Add(name="add")([y, skip])
     z = QActivation(quantized_relu(bits, 2), name="add_relu")(z)
     model = tf.keras.Model(inp, z, name="residual")
-    return _randomize(model, np.random.default_rng(seed))
+    return randomize(model, np.random.default_rng(seed))
 
 
 BORDER_KINDS = ("seq", "img")
@@ -234,7 +234,7 @@ def border_model(kind: str, bits: int = 8, seed: int = 0):
         x = QDense(5, name="fc", **wq)(L.Flatten(name="flat")(x))
     x = QActivation(quantized_bits(bits + 4, 4, alpha=1), name="out_q")(x)
     model = tf.keras.Model(inp, x, name=f"border_{kind}")
-    return _randomize(model, np.random.default_rng(seed))
+    return randomize(model, np.random.default_rng(seed))
 
 
 PER_CHANNEL_KINDS = ("dense", "conv1d", "conv2d", "depthwise", "dscnn")
@@ -484,7 +484,7 @@ def separable_dscnn(seed: int = 0, blocks: int = 2, width: int = 8, frames: int 
     x = QDense(12, kernel_quantizer=wq(6), bias_quantizer=quantized_bits(8, 2, alpha=1), name="fc")(x)
     x = QActivation(quantized_bits(14, 5, alpha=1), name="logits")(x)
     model = tf.keras.Model(inp, x, name="sep_dscnn")
-    return _randomize(model, np.random.default_rng(seed), spread=1.1)
+    return randomize(model, np.random.default_rng(seed), spread=1.1)
 
 
 def streaming_model(kind: str, seed: int = 0, frames: int = 49):
@@ -524,4 +524,4 @@ def streaming_model(kind: str, seed: int = 0, frames: int = 49):
         x = L.Flatten(name="flatten")(x)
     x = QDense(5, name="logits", **wq)(x)
     x = QActivation(quantized_bits(12, 5, alpha=1), name="logits_quant")(x)
-    return _randomize(tf.keras.Model(inp, x, name=f"stream_{kind}"), np.random.default_rng(seed))
+    return randomize(tf.keras.Model(inp, x, name=f"stream_{kind}"), np.random.default_rng(seed))

@@ -188,9 +188,9 @@ def test_zero_padding_of_an_inferred_type_keeps_it(tmp_path):
     import tensorflow as tf
 
     from qat.fixed import FixedType
-    from sim.testmodels import _randomize
+    from sim.testmodels import randomize
 
-    model = _randomize(_after_conv(tf.keras.layers.ZeroPadding1D((2, 1), name="pad"), activation_first=False),
+    model = randomize(_after_conv(tf.keras.layers.ZeroPadding1D((2, 1), name="pad"), activation_first=False),
                        np.random.default_rng(0))
     graph = convert(model, tmp_path / "prj", HlsSettings())
     types = {l.name: FixedType.from_hls4ml(l.get_output_variable().type.precision) for l in graph.get_layers()}

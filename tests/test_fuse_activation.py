@@ -12,7 +12,7 @@ from hw.rtl.fuse_activation import fuse_activations, fused_names
 from hw.rtl.layer_spec import read_graph
 from sim.check import compare
 from sim.reference import random_raw_inputs
-from sim.testmodels import _randomize, residual_model, small_mlp, to_hls
+from sim.testmodels import randomize, residual_model, small_mlp, to_hls
 
 N = 300
 # the MAC's result type rounds (RND, half up) and saturates before the activation rounds half to
@@ -36,7 +36,7 @@ def _linear_graph(path):
     x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
     wq = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))
     x = QActivation(quantized_bits(6, 2, alpha=1), name="q1")(QDense(8, name="fc1", **wq)(x))
-    model = _randomize(tf.keras.Model(inp, QDense(4, name="fc2", **wq)(x)), np.random.default_rng(0))
+    model = randomize(tf.keras.Model(inp, QDense(4, name="fc2", **wq)(x)), np.random.default_rng(0))
     return to_hls(model, path, overrides={"fc1": {"result": "fixed<8,3,RND_CONV,WRAP>"}})
 
 
@@ -53,7 +53,7 @@ def _forked_mac_graph(path):
     b = QConv1D(4, 3, padding="same", name="conv_b", **wq)(QActivation(quantized_relu(8, 2), name="relu_a")(a))
     b = QActivation(quantized_relu(8, 2), name="relu_b")(b)
     z = QActivation(quantized_relu(8, 2), name="add_relu")(tf.keras.layers.Add(name="add")([b, a]))
-    return to_hls(_randomize(tf.keras.Model(inp, z), np.random.default_rng(3)), path)
+    return to_hls(randomize(tf.keras.Model(inp, z), np.random.default_rng(3)), path)
 
 
 @pytest.fixture(scope="module")

@@ -90,14 +90,14 @@ def test_sequential_deep_cropping_keeps_its_coordinates(tmp_path):
     import tensorflow as tf
     from qkeras import QActivation, QDense, quantized_bits
 
-    from sim.testmodels import _randomize
+    from sim.testmodels import randomize
 
     inp = tf.keras.Input((21, 21, 1))
     x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
     x = tf.keras.layers.Cropping2D(((10, 9), (9, 10)), name="crop")(x)
     x = QDense(3, kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1),
                name="fc")(tf.keras.layers.Flatten(name="flat")(x))
-    model = _randomize(tf.keras.Model(inp, QActivation(quantized_bits(12, 4, alpha=1), name="out_q")(x)),
+    model = randomize(tf.keras.Model(inp, QActivation(quantized_bits(12, 4, alpha=1), name="out_q")(x)),
                        np.random.default_rng(1))
     graph = to_hls(model, tmp_path / "prj")
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor="seq")

@@ -91,10 +91,10 @@ def test_rescaled_branches_into_an_add_share_one_scale():
 
 
 def _narrow_random(bits, seed=0, **kw):
-    from sim.testmodels import _randomize
+    from sim.testmodels import randomize
 
     model = build_model("tc_resnet", SHAPE, 12, QuantConfig(weight_bits=bits, act_bits=bits), **kw)
-    return _randomize(model, np.random.default_rng(seed), spread=0.5)
+    return randomize(model, np.random.default_rng(seed), spread=0.5)
 
 
 @pytest.mark.gsc
