@@ -98,6 +98,7 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
                             stages[0].append(dict(config=str(tpath), overrides=tset, name=run))
                         tnames.append(run)
                 fold_set["train.distill.teacher"] = tnames
+                fold_set["train.distill.teacher_seeds"] = None  # resolved: the run reads the names
             name = run_name(cfg.name, tag, folds, seed, fold)
             stages[-1].append(dict(config=str(config), overrides={**base, **fold_set, "name": name}, name=name))
     for stage in stages:

@@ -45,7 +45,7 @@ class TrainConfig:
     # distils its float phase and needs a teacher. teacher = the name of a finished float run in the
     # build folder, or a list of them (an ensemble: the mean of their logits). Cross-validation maps
     # each name to that config's run on the same fold, of the seeds in teacher_seeds (default: the
-    # run's own seed), and trains those first.
+    # run's own seed), and trains those first; teacher_seeds is for cross-validation only.
     distill: dict | None = None
     # A finished float run (its build folder name) to start QAT from instead of pre-training
     # again: float and quantized results then share one float model.

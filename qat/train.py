@@ -318,6 +318,10 @@ def check_teacher(cfg: RunConfig, build_dir: Path):
     if d is None:
         return None
     names = teacher_names(d)
+    if d["teacher_seeds"] is not None:
+        raise RunConfigError("train.distill.teacher_seeds picks the teacher's fold runs in cross-validation (qat.cv, "
+                             "make cv, make experiments); a single run distils from the runs named in "
+                             "train.distill.teacher: list them there")
     if not names:
         if cfg.quant is None:
             raise RunConfigError("train.distill: a float run (no `quant:` section) distils from a named teacher; "

@@ -77,7 +77,7 @@ def test_cv_trains_each_folds_teachers_first(gsc_root):
     """A run distilling from a float config gets, per fold, that config's runs of the same fold (one
     per teacher seed) as its teacher, trained in the stage before it; nothing else may teach it."""
     from qat.cv import plan
-    from qat.run_config import RunConfigError
+    from qat.run_config import RunConfig, RunConfigError
 
     distill = {"train.distill": {"teacher": "gsc_dscnn_float", "teacher_seeds": [0, 1]}}
     teachers, students = plan(Path("configs/gsc/dscnn_float.yaml"), distill, "kd", 3, [5], str(gsc_root))
@@ -86,6 +86,7 @@ def test_cv_trains_each_folds_teachers_first(gsc_root):
     for fold, run in enumerate(students):
         assert run["name"] == f"gsc_dscnn_float_kd_k3_s5_f{fold}"
         assert run["overrides"]["train.distill.teacher"] == [f"gsc_dscnn_float_k3_s{s}_f{fold}" for s in (0, 1)]
+        assert RunConfig.load(run["config"], run["overrides"]).train.distill["teacher_seeds"] is None  # resolved
     # without teacher_seeds: the student's own seed; a QAT config cannot teach; the config's own
     # name without a tag would make the student's runs the teacher's
     _, students = plan(Path("configs/gsc/dscnn_float.yaml"), {"train.distill": {"teacher": "gsc_dscnn_float"}},

@@ -150,6 +150,9 @@ def test_distillation_teacher_checked_before_training(tmp_path):
         check_teacher(RunConfig.from_dict({"name": "s", "train": {"distill": {}}}), tmp_path)
     float_cfg = RunConfig.from_dict({"name": "s", "train": {"distill": {"teacher": "right"}}})
     assert check_teacher(float_cfg, tmp_path) is not None  # a float run distils from a named teacher
+    seeds = RunConfig.from_dict({"name": "s", "train": {"distill": {"teacher": "right", "teacher_seeds": [0, 1]}}})
+    with pytest.raises(RunConfigError, match="teacher_seeds picks the teacher's fold runs in cross-validation"):
+        check_teacher(seeds, tmp_path)  # outside CV it would pick nothing: said, not ignored
 
 
 def test_ensemble_teacher_gives_the_mean_of_its_members_logits(tmp_path):
