@@ -92,7 +92,9 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
                 for tname, tpath in teachers.items():
                     for tseed in cfg.train.distill["teacher_seeds"] or [seed]:
                         run = run_name(tname, None, folds, tseed, fold)
-                        tset = {**fold_set, "train.seed": tseed, "name": run,
+                        # the teacher config as committed: none of the student's settings (its
+                        # --set, its init_from) reaches it, or its runs would differ per student
+                        tset = {"data.folds": folds, "data.fold": fold, "train.seed": tseed, "name": run,
                                 **({"data.source": "gsc", "data.path": data} if data else {})}
                         if run not in {r["name"] for r in stages[0]}:
                             stages[0].append(dict(config=str(tpath), overrides=tset, name=run))

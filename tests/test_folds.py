@@ -92,6 +92,11 @@ def test_cv_trains_each_folds_teachers_first(gsc_root):
     _, students = plan(Path("configs/gsc/dscnn_float.yaml"), {"train.distill": {"teacher": "gsc_dscnn_float"}},
                        "kd", 3, [2], str(gsc_root), only=[1])
     assert students[0]["overrides"]["train.distill.teacher"] == ["gsc_dscnn_float_k3_s2_f1"]
+    # a QAT config: its float runs and its teachers are the same runs when they name the same config
+    floats, qat = plan(Path("configs/gsc/dscnn_linear4.yaml"), distill, "kd", 3, [1], str(gsc_root), only=[2])
+    assert [r["name"] for r in floats] == ["gsc_dscnn_float_k3_s1_f2", "gsc_dscnn_float_k3_s0_f2"]
+    assert all("train.init_from" not in r["overrides"] for r in floats)
+    assert qat[0]["overrides"]["train.init_from"] == "gsc_dscnn_float_k3_s1_f2"
     with pytest.raises(RunConfigError, match="must be a float config"):
         plan(Path("configs/gsc/dscnn_float.yaml"), {"train.distill": {"teacher": "gsc_dscnn_linear8"}}, "kd", 3, [0],
              str(gsc_root))
