@@ -53,6 +53,11 @@ def find_config(name: str, config_dir: Path = CONFIG_DIR, setting: str = "train.
                          "needs the float config to train it on every fold")
 
 
+def data_overrides(data: str | None) -> dict:
+    """What --data DIR sets in every run: Speech Commands at DIR (nothing without it)."""
+    return {"data.source": "gsc", "data.path": data} if data else {}
+
+
 def run_name(name: str, tag: str | None, folds: int, seed: int, fold: int) -> str:
     return f"{name}{'_' + tag if tag else ''}_k{folds}_s{seed}_f{fold}"
 
@@ -62,7 +67,7 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
     """Stages of runs (each stage depends only on earlier ones): [float runs], [quantized runs].
 
     Every run is checked (config, folds against speakers) here, before anything trains."""
-    base = {**overrides, **({"data.source": "gsc", "data.path": data} if data else {})}
+    base = {**overrides, **data_overrides(data)}
     cfg = RunConfig.load(config, base)
     parent = None
     # the float run shares the overrides that shape it (a recipe change applies to both phases);
@@ -95,7 +100,7 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
                         # the teacher config as committed: none of the student's settings (its
                         # --set, its init_from) reaches it, or its runs would differ per student
                         tset = {"data.folds": folds, "data.fold": fold, "train.seed": tseed, "name": run,
-                                **({"data.source": "gsc", "data.path": data} if data else {})}
+                                **data_overrides(data)}
                         if run not in {r["name"] for r in stages[0]}:
                             stages[0].append(dict(config=str(tpath), overrides=tset, name=run))
                         tnames.append(run)
@@ -117,7 +122,7 @@ def teacher_config(name: str, data: str | None) -> Path:
     """The committed float config a distillation teacher names, checked to train alone (no QAT,
     no init_from, no teacher of its own), so its fold runs can be trained before the student's."""
     path = find_config(name, setting="train.distill.teacher")
-    teacher = RunConfig.load(path, {"data.source": "gsc", "data.path": data} if data else {})
+    teacher = RunConfig.load(path, data_overrides(data))
     if teacher.quant is not None or teacher.train.init_from or teacher.train.distill:
         raise RunConfigError(f"train.distill.teacher: {name!r} ({path}) must be a float config that trains alone "
                              "(no quant:, train.init_from or train.distill)")

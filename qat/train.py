@@ -332,7 +332,8 @@ def check_teacher(cfg: RunConfig, build_dir: Path):
     for name in names:
         path = build_dir / name / "model.h5"
         if not path.exists():
-            raise RunConfigError(f"train.distill.teacher: {path} not found; train that run first or set teacher: null")
+            own = " or set teacher: null (its own float model)" if cfg.quant is not None else ""
+            raise RunConfigError(f"train.distill.teacher: {path} not found; train that run first{own}")
         teacher = load_model(path)
         have = tuple(teacher.input_shape[1:])
         if have != want or teacher.output_shape[-1] != len(CLASSES):
