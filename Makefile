@@ -31,7 +31,7 @@ help:
 	@echo "make pnr RUN=name PART=part [CLOCK_MHZ=..] [RF=64] [STREAM=1]  nextpnr: fits the part? fmax vs the clock (PART= lists the parts)"
 	@echo "make plan RUN=name PART=part CLOCK_MHZ=.. RATE=.. [CHECK=N]  per-layer RFs: fewest multipliers meeting RATE inferences/s"
 	@echo "make acc-compare [RF=64]                      paper A: 16- vs 32-bit accumulator DS-CNN in RTL, side by side"
-	@echo "make cv CONFIG=configs/gsc/x.yaml [FOLDS=5] [SEEDS=\"0 1 2\"] [JOBS=2] [DET=1]  speaker-grouped K-fold CV → build/cv/ (DET=1: + pooled DET on streams)"
+	@echo "make cv CONFIG=configs/gsc/x.yaml [FOLDS=5] [SEEDS=\"0 1 2\"] [JOBS=2] [DET=1] [ENSEMBLE=1]  speaker-grouped K-fold CV → build/cv/ (DET=1: + pooled DET on streams; ENSEMBLE=1: + the seeds as one ensemble)"
 	@echo "make cv-table                                   every finished CV + testing-list run: build/cv/results.{md,png}"
 	@echo "make scale-check                              data path on a generated 100k-clip archive: peak RSS per stage"
 	@echo "make experiments [SWEEP=configs/sweeps/papers.yaml] [ADDRESS=host:port] [JOBS=2]  a sweep of configs, cross-validated, as Ray tasks → build/experiments/"
@@ -86,7 +86,7 @@ SEEDS ?= 0 1 2
 JOBS  ?= 2
 DET   ?=
 cv: setup
-	$(KWSFLOW) cv --config $(CONFIG) --data $(KWS_GSC_DIR) --folds $(FOLDS) --seeds $(SEEDS) --jobs $(JOBS) --build-dir $(BUILD)/cv $(if $(DET),--det)
+	$(KWSFLOW) cv --config $(CONFIG) --data $(KWS_GSC_DIR) --folds $(FOLDS) --seeds $(SEEDS) --jobs $(JOBS) --build-dir $(BUILD)/cv $(if $(DET),--det) $(if $(ENSEMBLE),--ensemble)
 
 # Every finished CV (and the testing-list run of the same config) in one table + plot.
 cv-table: setup

@@ -16,6 +16,8 @@ cv.json, cv_report.md (accuracy mean ± std over seeds and over folds, per-class
 --det adds the detection-error trade-off on streams: each run's model on a stream of its own
 fold's test clips over background noise (`qat.det.run_det`), pooled over every (seed, fold)
 (`qat.det.pool_det`), beside its float runs' pooled the same way: cv.json "det", det.png.
+--ensemble also scores each fold by the mean of its seeds' models' softmax outputs (`ensemble`;
+cv.json "ensemble"): a reference of several models, e.g. for distillation, not one model's accuracy.
 """
 
 from __future__ import annotations
@@ -202,6 +204,31 @@ def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -
             "confusion": np.sum(cms, axis=0).tolist(), "train_seconds_mean": float(np.mean(seconds)), **meta}
 
 
+def ensemble(build_dir: Path, runs: list[dict], seeds: list[int]) -> dict:
+    """Each fold's clips scored by the mean of its seeds' models' softmax outputs. None of them heard
+    the fold's speakers, so this is a fair CV figure too, but of len(seeds) models (that many times
+    the MACs): a reference for what one model might learn (e.g. by distillation), not one model."""
+    from qat.models import load_model
+
+    hits, clips, per_fold = 0, 0, []
+    for fold in sorted({r["overrides"]["data.fold"] for r in runs}):
+        probs, labels = 0.0, None
+        for seed in seeds:
+            run = next(r for r in runs if r["overrides"]["train.seed"] == seed and r["overrides"]["data.fold"] == fold)
+            vectors = np.load(build_dir / run["name"] / "test_vectors.npz")
+            if labels is not None and not np.array_equal(labels, vectors["y"]):
+                raise RuntimeError(f"{run['name']}: its test clips are not those of the fold's other seeds; "
+                                   "re-run it (its data settings differ)")
+            labels = vectors["y"]
+            logits = load_model(build_dir / run["name"] / "model.h5").predict(vectors["x"], batch_size=512, verbose=0)
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs = probs + e / e.sum(axis=1, keepdims=True)
+        right = int(np.sum(np.argmax(probs, axis=1) == labels))
+        hits, clips = hits + right, clips + len(labels)
+        per_fold.append(right / len(labels))
+    return {"seeds": seeds, "accuracy": hits / clips, "accuracy_per_fold": per_fold}
+
+
 def cv_det(build_dir: Path, stages: list[list[dict]]) -> dict:
     """{"final": pooled DET of the config's runs, "float": of the float runs they started from (if any)}."""
     from qat.det import pool_det, run_det
@@ -233,10 +260,14 @@ def report(name: str, s: dict, command: str) -> str:
              f"- accuracy (every one of {s['clips']:,} clips scored once per seed): **{pm(s['accuracy_mean'], s['accuracy_std_seeds'])}** "
              f"(mean ± std over {len(s['seeds'])} seed(s)); per seed " + ", ".join(f"{a:.2%}" for a in s["accuracy_per_seed"]),
              f"- spread over the {len(s['accuracy_per_fold'])} (fold, seed) models: std {s['accuracy_std_folds']:.2%}",
-             f"- the float model of the same folds: {s['float_accuracy_mean']:.2%}",
-             f"- params {s['params']:,}, MACs {s['macs']:,}, weight memory {s['weight_memory_bits']:,} bits; "
-             f"{s['train_seconds_mean']:.0f} s per run (wall, mean)", "",
-             "| class | recall (mean ± std over seeds) |", "|---|---|"]
+             f"- the float model of the same folds: {s['float_accuracy_mean']:.2%}"]
+    if "ensemble" in s:
+        n = len(s["ensemble"]["seeds"])
+        lines.append(f"- each fold's {n} seeds' models as one ensemble (mean of their softmax outputs; {n}x the MACs, "
+                     f"a reference, not one model): **{s['ensemble']['accuracy']:.2%}**")
+    lines += [f"- params {s['params']:,}, MACs {s['macs']:,}, weight memory {s['weight_memory_bits']:,} bits; "
+              f"{s['train_seconds_mean']:.0f} s per run (wall, mean)", "",
+              "| class | recall (mean ± std over seeds) |", "|---|---|"]
     lines += [f"| {c} | {pm(s['recall_mean'][c], s['recall_std'][c])} |" for c in CLASSES]
     if "det" in s:
         lines += det_lines(s["det"])
@@ -276,6 +307,7 @@ def main(argv=None) -> int:
     ap.add_argument("--build-dir", default="build/cv")
     ap.add_argument("--report-only", action="store_true", help="summarize finished runs, train nothing")
     ap.add_argument("--det", action="store_true", help="also the DET on streams of each fold's test clips, pooled (det.png)")
+    ap.add_argument("--ensemble", action="store_true", help="also score each fold by the mean of its seeds' models")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -283,6 +315,8 @@ def main(argv=None) -> int:
             raise RunConfigError("--set changes the recipe: give the variant a --tag, so its runs do not mix with the config's")
         if args.jobs < 1:
             raise RunConfigError("--jobs must be >= 1")
+        if args.ensemble and len(set(args.seeds)) < 2:
+            raise RunConfigError(f"--ensemble averages the seeds' models: give at least two --seeds (got {args.seeds})")
         overrides = dict(parse_override(o) for o in args.set)
         if args.only_folds and not all(0 <= k < args.folds for k in args.only_folds):
             raise RunConfigError(f"--only-folds {args.only_folds}: folds are 0 .. {args.folds - 1}")
@@ -292,6 +326,8 @@ def main(argv=None) -> int:
         if not args.report_only:
             execute(stages, build_dir, args.jobs, progress=not args.no_progress)
         summary = summarize(build_dir, stages[-1], args.folds, args.seeds)
+        if args.ensemble:
+            summary["ensemble"] = ensemble(build_dir, stages[-1], args.seeds)
         if args.det:
             summary["det"] = cv_det(build_dir, stages)
     except (RunConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
@@ -310,8 +346,9 @@ def main(argv=None) -> int:
 
         plot_det({(name if label == "final" else "its float runs"): d for label, d in summary["det"].items()}, out / "det.png",
                  f"{name}: DET pooled over {summary['det']['final']['streams']} streams, {summary['det']['final']['hours']:.2f} h")
+    ens = f", ensemble of the seeds {summary['ensemble']['accuracy']:.2%}" if args.ensemble else ""
     print(f"{name}: {summary['accuracy_mean']:.2%} ± {summary['accuracy_std_seeds']:.2%} over {len(args.seeds)} seed(s), "
-          f"{args.folds} folds (float {summary['float_accuracy_mean']:.2%}) -> {out / 'cv_report.md'}")
+          f"{args.folds} folds (float {summary['float_accuracy_mean']:.2%}{ens}) -> {out / 'cv_report.md'}")
     return 0
 
 

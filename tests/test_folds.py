@@ -140,3 +140,43 @@ def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path):
         assert dets[label]["streams"] == 2 and dets[label]["keyword_clips"] == keywords and dets[label]["hours"] > 1.0
     assert (out / "det.png").exists() and "false-reject rate at 1 / 5 / 20" in (out / "cv_report.md").read_text()
     assert (tmp_path / "gsc_dscnn_float_tiny_k2_s0_f0" / "det.json").exists()
+
+
+def test_ensemble_scores_each_fold_by_the_mean_of_its_seeds_softmax(tmp_path, capsys):
+    """Two seeds' models per fold, each right on one clip and wrong on the other: alone 50 %, but
+    each is confident where it is right and unsure where it is wrong, so the mean of their softmax
+    outputs is right on both (a vote would tie, one model would score 50 %)."""
+    from tensorflow import keras
+
+    from qat.cv import ensemble, main
+    from qat.data.labels import CLASSES
+
+    n = len(CLASSES)
+    x = np.zeros((2, n), np.float32)
+    x[0, 1], x[1, 2] = 1, 1  # clip 0 is class 1, clip 1 is class 2
+    y = np.array([1, 2])
+    # seed 0: class 1 (logit 10) on clip 0, class 0 (logit 1) on clip 1; seed 1 the mirror (class 0
+    # is the lowest index, so a tied vote would pick the wrong class)
+    kernels = {0: {(1, 1): 10.0, (2, 0): 1.0}, 1: {(1, 0): 1.0, (2, 2): 10.0}}
+    runs = []
+    for fold in (0, 1):
+        for seed, entries in kernels.items():
+            name = f"toy_k2_s{seed}_f{fold}"
+            kernel = np.zeros((n, n), np.float32)
+            for (i, j), v in entries.items():
+                kernel[i, j] = v
+            model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(n, use_bias=False)])
+            model.layers[0].set_weights([kernel])
+            (tmp_path / name).mkdir()
+            model.save(tmp_path / name / "model.h5")
+            np.savez(tmp_path / name / "test_vectors.npz", x=x, y=y)
+            assert np.mean(np.argmax(model.predict(x, verbose=0), 1) == y) == 0.5
+            runs.append(dict(name=name, overrides={"train.seed": seed, "data.fold": fold}))
+    out = ensemble(tmp_path, runs, [0, 1])
+    assert out["accuracy"] == 1.0 and out["accuracy_per_fold"] == [1.0, 1.0]
+    assert ensemble(tmp_path, runs, [0])["accuracy"] == 0.5
+    np.savez(tmp_path / "toy_k2_s1_f1" / "test_vectors.npz", x=x, y=y[::-1])
+    with pytest.raises(RuntimeError, match="toy_k2_s1_f1: its test clips are not those"):
+        ensemble(tmp_path, runs, [0, 1])
+    assert main(["--config", "configs/gsc/dscnn_float.yaml", "--seeds", "0", "--ensemble", "--report-only"]) == 2
+    assert "error: --ensemble averages the seeds' models: give at least two --seeds" in capsys.readouterr().err
