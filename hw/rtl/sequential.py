@@ -41,7 +41,7 @@ from .emitters.border_emitter import border_geometry
 from .emitters.dense_emitter import _arith_params, _bias_acc
 from .emitters.pool_emitter import pool_arithmetic
 from .emitters.window import window_of
-from .errors import RtlGenerationError, UnsupportedLayerError
+from .errors import RtlGenerationError, UnsupportedLayerError, require_same_type
 from .requant import requant_params, verilog_const
 
 LIBRARY = ("kws_requant.v", "kws_requant_act.v", "kws_pool_combine.v")
@@ -125,8 +125,7 @@ def seq_layers(specs) -> list[SeqLayer]:
             raise UnsupportedLayerError(spec.name, spec.kind, "the sequential engine computes a chain of layers; "
                                         "merges (Add, Concatenate) need the dataflow design (a numeric RF)")
         if spec.kind in PASS_KINDS:
-            if spec.kind != "Input" and spec.in_type is not None and spec.in_type != spec.out_type:
-                raise UnsupportedLayerError(spec.name, spec.kind, f"changes type {spec.in_type} -> {spec.out_type}")
+            require_same_type(spec)
             if spec.kind == "Input":
                 prev = spec.out_type
             continue
@@ -219,8 +218,7 @@ def _border_layer(spec, in_type: FixedType) -> SeqLayer:
     """A zero padding or cropping: every output element copied from its input element, or zero where
     it falls outside the map. Walked as a 1 x 1 depthwise window whose padding is the layer's own, and
     negative for a cropping (the window starts inside the map): the conv address generator does both."""
-    if spec.in_type is not None and spec.in_type != spec.out_type:
-        raise UnsupportedLayerError(spec.name, spec.kind, f"changes type {spec.in_type} -> {spec.out_type}")
+    require_same_type(spec)
     sign = 1 if spec.kind.startswith("ZeroPadding") else -1
     h, w, (top, bottom, left, right) = border_geometry(spec, "pad" if sign > 0 else "crop")
     c = int(spec.attrs.get("n_chan"))

@@ -25,7 +25,7 @@ from hw.stream.plan import StreamLayer, StreamPlan
 
 from .emitters.base import EmittedLayer, Edge, verilog_ident
 from .emitters.window import Window, behind_window, window_cycles
-from .errors import RtlGenerationError, UnsupportedLayerError
+from .errors import RtlGenerationError, UnsupportedLayerError, require_same_type
 from .generate import RtlDesign, emit_layer, generate_rtl
 from .layer_spec import LayerSpec, read_graph
 from .schedule import SLACK_BEATS
@@ -128,8 +128,7 @@ def _behind_time_window(layer: EmittedLayer, spec: LayerSpec, step: StreamLayer,
 
 
 def _emit_skip(spec: LayerSpec, step: StreamLayer, edge: Edge, top: str) -> EmittedLayer:
-    if spec.in_type != spec.out_type:
-        raise UnsupportedLayerError(spec.name, spec.kind, f"changes type {spec.in_type} -> {spec.out_type}")
+    require_same_type(spec)
     if step.time_in.row_shape != step.time_out.row_shape:
         raise UnsupportedLayerError(spec.name, spec.kind, "cropping along frequency is not implemented in the stream")
     beats = step.skip * _pixels(step.time_in)

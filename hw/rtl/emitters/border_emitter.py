@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ..errors import UnsupportedLayerError
+from ..errors import UnsupportedLayerError, require_same_type
 from .base import EmittedLayer, Edge
 
 SIDES = ("top", "bottom", "left", "right")
@@ -25,8 +25,7 @@ def border_geometry(spec, attr: str) -> tuple[int, int, tuple[int, int, int, int
 
 def _border(spec, edge_in: Edge, module: str, attr: str, names: tuple[str, str, str, str]) -> EmittedLayer:
     """kws_zeropad / kws_crop with the layer's amounts per side as the parameters `names`."""
-    if spec.in_type != spec.out_type:
-        raise UnsupportedLayerError(spec.name, spec.kind, f"changes type {spec.in_type} -> {spec.out_type}")
+    require_same_type(spec)
     c = int(spec.attrs.get("n_chan"))
     if edge_in.beat != c:
         raise UnsupportedLayerError(spec.name, spec.kind, f"needs one pixel ({c} channels) per beat, got {edge_in.beat}")

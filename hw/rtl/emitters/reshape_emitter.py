@@ -6,11 +6,10 @@ arrive in - so a flatten changes nothing on the wires.
 
 from __future__ import annotations
 
-from ..errors import UnsupportedLayerError
+from ..errors import require_same_type
 from .base import EmittedLayer, Edge
 
 
 def emit_passthrough(spec, edge_in: Edge, prefix: str, rf: int) -> EmittedLayer:
-    if spec.in_type is not None and spec.kind != "Input" and spec.in_type != spec.out_type:
-        raise UnsupportedLayerError(spec.name, spec.kind, f"changes type {spec.in_type} -> {spec.out_type}")
+    require_same_type(spec)
     return EmittedLayer(layer=spec.name, kind=spec.kind, module=None, verilog="", out=edge_in)
