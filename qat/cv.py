@@ -325,6 +325,10 @@ def main(argv=None) -> int:
         started = time.time()
         if not args.report_only:
             execute(stages, build_dir, args.jobs, progress=not args.no_progress)
+        stale = [r["name"] for r in stages[-1] if not finished(build_dir, r)]
+        if stale:  # --report-only must not pass off runs of other settings as this config's
+            raise RunConfigError(f"{len(stale)} of {len(stages[-1])} runs are missing or were trained with other settings "
+                                 f"(first: {build_dir / stale[0]}); run without --report-only to train them")
         summary = summarize(build_dir, stages[-1], args.folds, args.seeds)
         if args.ensemble:
             summary["ensemble"] = ensemble(build_dir, stages[-1], args.seeds)

@@ -107,7 +107,7 @@ def test_cv_trains_each_folds_teachers_first(gsc_root):
 
 
 @pytest.mark.gsc
-def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path):
+def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path, capsys):
     """A 2-fold CV of a quantized config (float first, then QAT from the same fold's float model),
     tiny epochs: the summary pools every clip of the subset exactly once and writes its files."""
     import json
@@ -127,6 +127,9 @@ def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path):
     assert np.asarray(summary["confusion"]).sum() == summary["clips"]
     assert (tmp_path / "gsc_dscnn_float_tiny_k2_s0_f1" / "model.h5").exists()  # the float runs it started from
     assert (out / "cv_report.md").exists() and (out / "cv.png").exists()
+    # a report of other settings under the same tag is refused, not filled with these runs
+    assert main(args + ["--set", "train.qat_epochs=2", "--report-only"]) == 2
+    assert "2 of 2 runs are missing or were trained with other settings" in capsys.readouterr().err
     # a second call trains nothing: every run is finished; --det scores each fold's models on a
     # stream of that fold's test clips and pools them: every keyword clip of the pool, once
     before = {p: p.stat().st_mtime for p in tmp_path.glob("*/metrics.json")}
