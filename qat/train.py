@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,19 @@ def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str) -> np
     return map_chunks(prep.train_audio, one_chunk, features.input_shape(prep.kind))
 
 
+def prefetched_features(prep: Prepared, cfg: RunConfig, phase: str, first: int, end: int):
+    """epoch_features of epochs first .. end-1, each computed while the caller trains on the one
+    before (TensorFlow leaves a core idle part of the time); they depend only on (seed, phase,
+    epoch), so computing them ahead does not change them."""
+    with ThreadPoolExecutor(1) as pool:
+        upcoming = pool.submit(epoch_features, prep, cfg, first, phase)
+        for epoch in range(first, end):
+            x = upcoming.result()
+            if epoch + 1 < end:
+                upcoming = pool.submit(epoch_features, prep, cfg, epoch + 1, phase)
+            yield x
+
+
 def compile_model(model, lr: float, loss=None, n_classes: int | None = None):
     """Adam; `loss` on soft targets (qat.losses.make_loss) or, by default, on integer labels."""
     import tensorflow as tf
@@ -155,12 +169,13 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
         log.info("%s: resuming after epoch %d", phase, state["epochs_done"])
     x_val, y_val = prep.features["validation"]
     bar = tqdm(total=epochs, initial=state["epochs_done"], desc=f"{phase} training", unit="epoch", disable=not progress)
+    features = prefetched_features(prep, cfg, phase, state["epochs_done"], epochs)
     while not state["early_stopped"] and state["epochs_done"] < epochs:
         epoch = state["epochs_done"]
         epoch_started = time.time()
         model.optimizer.learning_rate.assign(lr_at(epoch, epochs, lr, tc.warmup_epochs))
         tf.keras.utils.set_random_seed(tc.seed * 1000 + epoch)
-        x = epoch_features(prep, cfg, epoch, phase)
+        x = next(features)
         rng = np.random.default_rng([tc.seed, zlib.crc32(phase.encode()), epoch, 1])
         x, targets = epoch_targets(x, prep.train_labels, tc, rng, n_classes, teacher)
         # initial_epoch/epochs give callbacks (e.g. a regularizer ramp) the true epoch number.
@@ -183,6 +198,7 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
         bar.update(1)
         bar.set_postfix(loss=f"{state['history']['loss'][-1]:.3f}", val_acc=f"{val:.3f}", best=f"{state['best_val']:.3f}")
     bar.close()
+    features.close()
     if tc.select == "best" and (ckpt_dir / "best.weights.h5").exists():
         model.load_weights(str(ckpt_dir / "best.weights.h5"))
     return state
