@@ -158,7 +158,7 @@ def compute(kind: "str | FeatureSpec", audio: np.ndarray, batch: int = 128) -> n
     """Features of a batch of one-second clips: (N, 49, 10, 1), (N, 1960) or (N, 16000, 1) by
     default; (N, 49, coefficients, 1) and (N, 49 * mel_bands) with other settings. `batch` clips at
     a time: their temporaries (~13 MB) stay in the heap, where 512 clips' were mapped and unmapped
-    each time (page faults were a third of a training run's CPU time). Every clip's features are
+    each time (15 M page faults in a 160-epoch DS-CNN run, 1.5 M now). Every clip's features are
     the same whatever the batch."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 2 or audio.shape[1] != CLIP_SAMPLES:

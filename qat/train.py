@@ -95,7 +95,7 @@ def prefetched_features(prep: Prepared, cfg: RunConfig, phase: str, first: int, 
     before (TensorFlow leaves a core idle part of the time); they depend only on (seed, phase,
     epoch), so computing them ahead does not change them."""
     with ThreadPoolExecutor(1) as pool:
-        upcoming = pool.submit(epoch_features, prep, cfg, first, phase)
+        upcoming = pool.submit(epoch_features, prep, cfg, first, phase) if first < end else None
         for epoch in range(first, end):
             x = upcoming.result()
             if epoch + 1 < end:

@@ -97,6 +97,20 @@ def test_epoch_features_one_chunk_is_the_whole_split_code_and_chunks_are_determi
     assert not np.array_equal(a, epoch_features(prep, cfg, 2, "qat"))
 
 
+def test_prefetched_features_are_each_epochs_own(archive):
+    """Training computes the next epoch's features while the current one trains: the same arrays as
+    epoch_features of each epoch, from a resumed epoch on, and nothing past the last."""
+    from qat.train import epoch_features, prefetched_features, prepare_data
+
+    cfg = run_config(archive)
+    prep = prepare_data(cfg, progress=False)
+    got = list(prefetched_features(prep, cfg, "qat", 2, 5))
+    assert len(got) == 3
+    for epoch, x in zip(range(2, 5), got):
+        np.testing.assert_array_equal(x, epoch_features(prep, cfg, epoch, "qat"))
+    assert list(prefetched_features(prep, cfg, "qat", 5, 5)) == []
+
+
 def test_cross_validation_fold_reads_rows_of_the_pool(archive):
     from qat.data.speech_commands import SPLITS, scan_raw_archive
     from qat.dataset import load_splits
