@@ -85,6 +85,7 @@ FOLDS ?= 5
 SEEDS ?= 0 1 2
 JOBS  ?= 2
 DET   ?=
+ENSEMBLE ?=
 cv: setup
 	$(KWSFLOW) cv --config $(CONFIG) --data $(KWS_GSC_DIR) --folds $(FOLDS) --seeds $(SEEDS) --jobs $(JOBS) --build-dir $(BUILD)/cv $(if $(DET),--det) $(if $(ENSEMBLE),--ensemble)
 

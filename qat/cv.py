@@ -170,6 +170,10 @@ def execute(stages: list[list[dict]], build_dir: Path, jobs: int, progress: bool
                     bar.update(1)
 
 
+def run_at(runs: list[dict], seed: int, fold: int) -> dict:
+    return next(r for r in runs if r["overrides"]["train.seed"] == seed and r["overrides"]["data.fold"] == fold)
+
+
 def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -> dict:
     """Pooled accuracy per seed (every clip once), mean ± std over seeds and over folds, recall per class."""
     scored = sorted({r["overrides"]["data.fold"] for r in runs})
@@ -178,7 +182,7 @@ def summarize(build_dir: Path, runs: list[dict], folds: int, seeds: list[int]) -
         cm = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
         float_hits = float_total = 0
         for fold in scored:
-            run = next(r for r in runs if r["overrides"]["train.seed"] == seed and r["overrides"]["data.fold"] == fold)
+            run = run_at(runs, seed, fold)
             m = json.loads((build_dir / run["name"] / "metrics.json").read_text())
             fold_cm = np.asarray(m["confusion_test"], np.int64)
             cm += fold_cm
@@ -208,21 +212,20 @@ def ensemble(build_dir: Path, runs: list[dict], seeds: list[int]) -> dict:
     """Each fold's clips scored by the mean of its seeds' models' softmax outputs. None of them heard
     the fold's speakers, so this is a fair CV figure too, but of len(seeds) models (that many times
     the MACs): a reference for what one model might learn (e.g. by distillation), not one model."""
+    from qat.det import posteriors
     from qat.models import load_model
 
     hits, clips, per_fold = 0, 0, []
     for fold in sorted({r["overrides"]["data.fold"] for r in runs}):
         probs, labels = 0.0, None
         for seed in seeds:
-            run = next(r for r in runs if r["overrides"]["train.seed"] == seed and r["overrides"]["data.fold"] == fold)
+            run = run_at(runs, seed, fold)
             vectors = np.load(build_dir / run["name"] / "test_vectors.npz")
             if labels is not None and not np.array_equal(labels, vectors["y"]):
                 raise RuntimeError(f"{run['name']}: its test clips are not those of the fold's other seeds; "
                                    "re-run it (its data settings differ)")
             labels = vectors["y"]
-            logits = load_model(build_dir / run["name"] / "model.h5").predict(vectors["x"], batch_size=512, verbose=0)
-            e = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probs = probs + e / e.sum(axis=1, keepdims=True)
+            probs = probs + posteriors(load_model(build_dir / run["name"] / "model.h5"), vectors["x"], smooth=1)
         right = int(np.sum(np.argmax(probs, axis=1) == labels))
         hits, clips = hits + right, clips + len(labels)
         per_fold.append(right / len(labels))

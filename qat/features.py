@@ -131,7 +131,7 @@ def frames(audio: np.ndarray) -> np.ndarray:
     if audio.ndim == 1:
         audio = audio[None]
     n_frames = 1 + (audio.shape[-1] - FRAME_LENGTH) // FRAME_STEP
-    windows = np.lib.stride_tricks.sliding_window_view(audio, FRAME_LENGTH, axis=-1)[:, ::FRAME_STEP][:, :n_frames]
+    windows = np.lib.stride_tricks.sliding_window_view(audio, FRAME_LENGTH, axis=-1)[:, ::FRAME_STEP]
     out = np.zeros(audio.shape[:1] + (n_frames, FFT_LENGTH), np.float32)
     np.multiply(windows, _WINDOW, out=out[..., :FRAME_LENGTH])
     return out
