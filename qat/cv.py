@@ -11,7 +11,8 @@ of the same fold and seed. A run distilling from a named float config (`train.di
 gets that config's runs of the same fold as its teacher (an ensemble of the seeds in
 `train.distill.teacher_seeds`, default the run's own seed), trained first in the same way. Each
 (config, seed, fold) is an ordinary training run in <build-dir>/<name>[_<tag>]_k<K>_s<seed>_f<fold>/;
-finished runs are skipped, so an interrupted CV resumes. Writes <build-dir>/<name>[_<tag>]_k<K>/:
+finished runs are skipped, so an interrupted CV resumes; a run trained before the float run it
+starts from (or a teacher) was trained again is trained again too. Writes <build-dir>/<name>[_<tag>]_k<K>/:
 cv.json, cv_report.md (accuracy mean ± std over seeds and over folds, per-class recall) and cv.png.
 --det adds the detection-error trade-off on streams: each run's model on a stream of its own
 fold's test clips over background noise (`qat.det.run_det`), pooled over every (seed, fold)
@@ -131,6 +132,26 @@ def teacher_config(name: str, data: str | None) -> Path:
     return path
 
 
+def upstream(run: dict) -> list[str]:
+    """The runs this one starts from (train.init_from) or distils from (its teachers)."""
+    o = run["overrides"]
+    return [n for n in [o.get("train.init_from"), *(o.get("train.distill.teacher") or [])] if n]
+
+
+def outdated(build_dir: Path, run: dict) -> str | None:
+    """The first run this one starts from or distils from that finished after this run was started
+    (as make sees a target older than its prerequisite): its weights came from what that run was
+    before. None when there is none, or this run never started."""
+    stamp = build_dir / run["name"] / "ckpt" / "run_config.yaml"
+    if not stamp.exists():
+        return None
+    for name in upstream(run):
+        done = build_dir / name / "metrics.json"
+        if done.exists() and done.stat().st_mtime > stamp.stat().st_mtime:
+            return name
+    return None
+
+
 def finished(build_dir: Path, run: dict) -> bool:
     stamp = build_dir / run["name"] / "ckpt" / "run_config.yaml"
     if not (build_dir / run["name"] / "metrics.json").exists() or not stamp.exists():
@@ -138,12 +159,31 @@ def finished(build_dir: Path, run: dict) -> bool:
     want = RunConfig.load(run["config"], run["overrides"]).to_dict()
     # read back through RunConfig: a stamp written before a setting existed gets that setting's
     # default, which by design is the behaviour of the code that wrote it
-    return RunConfig.from_dict(yaml.safe_load(stamp.read_text())).to_dict() == want
+    same = RunConfig.from_dict(yaml.safe_load(stamp.read_text())).to_dict() == want
+    return same and outdated(build_dir, run) is None
+
+
+def to_train(stages: list[list[dict]], build_dir: Path) -> list[list[dict]]:
+    """The runs of each stage that have to be trained: the unfinished ones and every run whose float
+    run or teacher is trained again. Those start over (`fresh`: their checkpoints grew from the
+    old weights); an interrupted run of the same upstream resumes."""
+    redo: set[str] = set()
+    out = []
+    for stage in stages:
+        todo = []
+        for run in stage:
+            again = any(name in redo for name in upstream(run))
+            if again or not finished(build_dir, run):
+                fresh = again or outdated(build_dir, run) is not None
+                todo.append({**run, "fresh": True} if fresh else run)
+        redo |= {run["name"] for run in todo}
+        out.append(todo)
+    return out
 
 
 def train_one(build_dir: Path, run: dict, threads: int) -> None:
     cmd = [sys.executable, "-m", "qat.train", "--config", run["config"], "--build-dir", str(build_dir),
-           "--no-progress", "--threads", str(threads)]
+           "--no-progress", "--threads", str(threads)] + (["--fresh"] if run.get("fresh") else [])
     for key, value in run["overrides"].items():
         cmd += ["--set", f"{key}={json.dumps(value)}"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
@@ -160,7 +200,7 @@ def execute(stages: list[list[dict]], build_dir: Path, jobs: int, progress: bool
     from tqdm import tqdm
 
     build_dir.mkdir(parents=True, exist_ok=True)
-    todo = [[r for r in stage if not finished(build_dir, r)] for stage in stages]
+    todo = to_train(stages, build_dir)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with tqdm(total=sum(map(len, todo)), desc="cv runs", unit="run", disable=not progress) as bar:
         for stage in todo:
@@ -328,10 +368,11 @@ def main(argv=None) -> int:
         started = time.time()
         if not args.report_only:
             execute(stages, build_dir, args.jobs, progress=not args.no_progress)
-        stale = [r["name"] for r in stages[-1] if not finished(build_dir, r)]
+        stale = [r["name"] for r in to_train(stages, build_dir)[-1]]
         if stale:  # --report-only must not pass off runs of other settings as this config's
-            raise RunConfigError(f"{len(stale)} of {len(stages[-1])} runs are missing or were trained with other settings "
-                                 f"(first: {build_dir / stale[0]}); run without --report-only to train them")
+            raise RunConfigError(f"{len(stale)} of {len(stages[-1])} runs are missing, were trained with other settings "
+                                 f"or before the run they start from (first: {build_dir / stale[0]}); run without "
+                                 "--report-only to train them")
         summary = summarize(build_dir, stages[-1], args.folds, args.seeds)
         if args.ensemble:
             summary["ensemble"] = ensemble(build_dir, stages[-1], args.seeds)

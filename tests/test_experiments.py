@@ -84,6 +84,47 @@ def test_a_run_waits_for_its_float_run_and_its_teachers(tmp_path):
     assert list(got) == ["t0", "f", "s"] and got["s"] == ("s", ["f", "t0"])
 
 
+def test_a_run_older_than_its_float_run_is_trained_again_from_scratch(tmp_path, monkeypatch):
+    """As make sees it: a QAT run whose float run finished after it started grew from the old float
+    weights, so it is trained again, with --fresh; so is one whose float run is trained again now.
+    An interrupted run of the current float run resumes (no --fresh)."""
+    import os
+
+    from qat.cv import train_one
+    from qat.experiments.sweep import schedule
+
+    config = "configs/smoke/dscnn_float.yaml"
+
+    def run(name, parent=None):
+        return {"name": name, "config": config, "overrides": {"name": name, **({"train.init_from": parent} if parent else {})}}
+
+    def leave(name, t, done=True):  # what a run started at time t leaves (finished: metrics at t + 1)
+        (tmp_path / name / "ckpt").mkdir(parents=True, exist_ok=True)
+        stamp = tmp_path / name / "ckpt" / "run_config.yaml"
+        RunConfig.load(config, run(name, None if name == "f" else "f")["overrides"]).save(stamp)
+        os.utime(stamp, (t, t))
+        if done:
+            (tmp_path / name / "metrics.json").write_text("{}")
+            os.utime(tmp_path / name / "metrics.json", (t + 1, t + 1))
+
+    def plan(*children):
+        stages = [[run("f")], [run(c, "f") for c in children]]
+        return {n: bool(r.get("fresh")) for n, r in schedule(stages, tmp_path, lambda r, _: r).items()}
+
+    leave("f", 100)
+    leave("q", 200)                # started after f finished: up to date
+    leave("old", 50)               # finished before f was trained (again)
+    leave("cut", 300, done=False)  # interrupted, from the current f
+    assert plan("q", "old", "cut") == {"old": True, "cut": False}
+    (tmp_path / "f" / "metrics.json").unlink()  # f unfinished: it and everything from it train again
+    assert plan("q", "cut") == {"f": False, "q": True, "cut": True}
+    calls = []  # and qat.train is told to start over
+    monkeypatch.setattr("qat.cv.subprocess.call", lambda cmd, **kw: calls.append(cmd) or 0)
+    train_one(tmp_path, {**run("q", "f"), "fresh": True}, 1)
+    train_one(tmp_path, run("cut", "f"), 1)
+    assert "--fresh" in calls[0] and "--fresh" not in calls[1]
+
+
 @pytest.mark.gsc
 def test_papers_sweep_trains_each_float_run_once(gsc_root):
     plan = expand(load(SWEEP_DIR / "papers.yaml"), str(gsc_root))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from qat.cv import CONFIG_DIR, finished, plan, train_one
+from qat.cv import CONFIG_DIR, plan, to_train, train_one, upstream
 from qat.run_config import RunConfigError
 
 REPO = CONFIG_DIR.parent
@@ -167,14 +167,12 @@ def expand(sweep: Sweep, data: str | None) -> Plan:
 def schedule(stages: list[list[dict]], build_dir: Path, submit) -> dict:
     """Hands every unfinished run to `submit(run, parents)` in stage order; `parents` lists what
     `submit` returned for the float runs this run needs (the one it starts from, its distillation
-    teachers) that had not finished already. Finished runs (metrics.json for the same settings)
-    start nothing. Returns run name -> what `submit` returned."""
+    teachers) that had not finished already. Finished runs (metrics.json for the same settings,
+    newer than the runs they start from) start nothing. Returns run name -> what `submit` returned."""
     handles: dict = {}
-    for stage in stages:
+    for stage in to_train(stages, build_dir):
         for run in stage:
-            if not finished(build_dir, run):
-                needs = [run["overrides"].get("train.init_from"), *run["overrides"].get("train.distill.teacher", [])]
-                handles[run["name"]] = submit(run, [handles[n] for n in needs if n in handles])
+            handles[run["name"]] = submit(run, [handles[n] for n in upstream(run) if n in handles])
     return handles
 
 
