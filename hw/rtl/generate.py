@@ -138,7 +138,7 @@ def generate_rtl(model_graph, out_dir, *, top: str = "kws_top", reuse_factor=Non
     into it. Not into a Dense at RF 1 unless `fuse_pipelined`: there a vector passes every cycle
     (kws_dense_pipe), fusing saves flip-flops but no LUTs, and the activation's own register stage
     keeps its requantizers out of the adder tree's cycle (the 16-8-4 MLP on an iCE40-HX8K: fmax
-    38.7 MHz fused, README "Peer: da4ml").
+    38.7 MHz fused, hw/README.md "Peer: da4ml").
     fold_padding: a ZeroPadding in front of a conv becomes that conv's padding (its line buffer
     emits the zeros; hw/rtl/fold_padding.py) instead of a kws_zeropad stage.
     block_line_buffers: a conv's line buffer in block RAM (kws_window MEM = 1) where the stream is

@@ -29,7 +29,7 @@ scheme_args:
       (`fill_budget`): one finer step at a time to the quantizer with the fewest bits among those
       whose extra bit still fits under its target (default false). The search rounds every width
       down to an integer, so it ends below its budget (2.76 of 3.0 bits per weight on a DS-CNN fold);
-      filling it moved that fold by -0.2 pt, a raw-CNN fold by +0.1 pt (README "Paper C").
+      filling it moved that fold by -0.2 pt, a raw-CNN fold by +0.1 pt (qat/README.md "Paper C").
   warmup_epochs (1, >= 0), ramp_epochs (8, >= 1).
   settle_epochs  the last settle_epochs epochs (not before the ramp ends) freeze the exponents at
       the first training step where both averages meet their targets, so the weights fine-tune on
