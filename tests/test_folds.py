@@ -129,7 +129,7 @@ def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path, capsys):
     assert (out / "cv_report.md").exists() and (out / "cv.png").exists()
     # a report of other settings under the same tag is refused, not filled with these runs
     assert main(args + ["--set", "train.qat_epochs=2", "--report-only"]) == 2
-    assert "2 of 2 runs are missing or were trained with other settings" in capsys.readouterr().err
+    assert "2 of 2 runs are missing, were trained with other settings" in capsys.readouterr().err
     # a second call trains nothing: every run is finished; --det scores each fold's models on a
     # stream of that fold's test clips and pools them: every keyword clip of the pool, once
     before = {p: p.stat().st_mtime for p in tmp_path.glob("*/metrics.json")}
