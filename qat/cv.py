@@ -38,7 +38,7 @@ import numpy as np
 import yaml
 
 from qat.data.labels import CLASSES
-from qat.run_config import RunConfig, RunConfigError, parse_override, teacher_names
+from qat.run_config import RunConfig, RunConfigError, parse_override, stamp_path, teacher_names
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 # settings that act only on the quantized phases: overriding them does not change the float run
@@ -142,7 +142,7 @@ def outdated(build_dir: Path, run: dict) -> str | None:
     """The first run this one starts from or distils from that finished after this run was started
     (as make sees a target older than its prerequisite): its weights came from what that run was
     before. None when there is none, or this run never started."""
-    stamp = build_dir / run["name"] / "ckpt" / "run_config.yaml"
+    stamp = stamp_path(build_dir / run["name"])
     if not stamp.exists():
         return None
     for name in upstream(run):
@@ -153,7 +153,7 @@ def outdated(build_dir: Path, run: dict) -> str | None:
 
 
 def finished(build_dir: Path, run: dict) -> bool:
-    stamp = build_dir / run["name"] / "ckpt" / "run_config.yaml"
+    stamp = stamp_path(build_dir / run["name"])
     if not (build_dir / run["name"] / "metrics.json").exists() or not stamp.exists():
         return False
     want = RunConfig.load(run["config"], run["overrides"]).to_dict()

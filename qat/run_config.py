@@ -192,6 +192,11 @@ class RunConfig:
         return (self.model, self.model_args, same_data(self.data)) == (parent.model, parent.model_args, same_data(parent.data))
 
 
+def stamp_path(run_dir: Path) -> Path:
+    """Where a run records the settings it was trained with (written when it starts or resumes)."""
+    return Path(run_dir) / "ckpt" / "run_config.yaml"
+
+
 def _set_dotted(data: dict, dotted: str, value) -> None:
     keys = dotted.split(".")
     for k in keys[:-1]:

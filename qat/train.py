@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from qat.data.labels import CLASSES
-from qat.run_config import RunConfig, RunConfigError, parse_override, teacher_names
+from qat.run_config import RunConfig, RunConfigError, parse_override, stamp_path, teacher_names
 
 log = logging.getLogger("qat.train")
 
@@ -313,7 +313,7 @@ def check_resumable(cfg: RunConfig, run_dir: Path) -> None:
         d.pop("stream", None)  # the detector behind the network: no part of the weights
         return d
 
-    stamp = run_dir / "ckpt" / "run_config.yaml"
+    stamp = stamp_path(run_dir)
     if stamp.exists():
         before = RunConfig.from_dict(yaml.safe_load(stamp.read_text()))
         if identity(before) != identity(cfg):
