@@ -16,16 +16,22 @@ def smoothed_targets(labels: np.ndarray, n_classes: int, smoothing: float = 0.0)
     return onehot * (1.0 - smoothing) + smoothing / n_classes
 
 
-def mixup(x: np.ndarray, targets: np.ndarray, rng: np.random.Generator, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Zhang et al. 2018: each example blended with a random partner, lam ~ Beta(alpha, alpha)."""
+def mixup(x: np.ndarray, targets: np.ndarray, rng: np.random.Generator, alpha: float,
+          also: tuple = ()) -> tuple:
+    """Zhang et al. 2018: each example blended with a random partner, lam ~ Beta(alpha, alpha).
+    Returns (x, targets, *also): arrays in `also` (other views of the same examples, e.g. a
+    distillation teacher's own features) are blended with the same partners and shares."""
     if alpha <= 0:
-        return x, targets
+        return (x, targets, *also)
     partner = rng.permutation(len(x))
     lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
     lam = np.maximum(lam, 1 - lam)  # the example keeps the larger share: its own label dominates
-    shape = (-1,) + (1,) * (x.ndim - 1)
-    return (lam.reshape(shape) * x + (1 - lam.reshape(shape)) * x[partner],
-            lam[:, None] * targets + (1 - lam[:, None]) * targets[partner])
+
+    def blend(a: np.ndarray) -> np.ndarray:
+        share = lam.reshape((-1,) + (1,) * (a.ndim - 1))
+        return share * a + (1 - share) * a[partner]
+
+    return (blend(x), blend(targets), *(blend(a) for a in also))
 
 
 def distillation_loss_np(targets, student_logits, teacher_logits, alpha: float, temperature: float) -> np.ndarray:

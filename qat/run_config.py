@@ -43,7 +43,8 @@ class TrainConfig:
     # Knowledge distillation: {alpha: 0.5, temperature: 2.0, teacher: null, teacher_seeds: null}.
     # A QAT run distils its QAT phases, from its own float model when teacher is null; a float run
     # distils its float phase and needs a teacher. teacher = the name of a finished float run in the
-    # build folder, or a list of them (an ensemble: the mean of their logits). Cross-validation maps
+    # build folder, or a list of them (an ensemble: the mean of their logits); it may read other
+    # features than the student (qat/teacher.py: it then computes its own from the same clips). Cross-validation maps
     # each name to that config's run on the same fold, of the seeds in teacher_seeds (default: the
     # run's own seed), and trains those first; teacher_seeds is for cross-validation only.
     distill: dict | None = None

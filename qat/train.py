@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from qat.data.labels import CLASSES
-from qat.run_config import RunConfig, RunConfigError, parse_override, stamp_path, teacher_names
+from qat.run_config import RunConfig, RunConfigError, parse_override, stamp_path
+from qat.teacher import Teacher, load_teacher
 
 log = logging.getLogger("qat.train")
 
@@ -62,8 +63,11 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Prepared:
                     feats, {s: len(c.errors) for s, c in splits.items()})
 
 
-def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str) -> np.ndarray:
+def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str,
+                   teacher: Teacher | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Freshly augmented training features; seeded by (seed, phase, epoch) so a resume sees the same data.
+    With a teacher that reads other features (qat.teacher), also its features of the same audio
+    (else None).
 
     Computed CHUNK_CLIPS (2,048) clips at a time into one array, one random stream running
     through the chunks in order (a chunk's waveform augmentation, then its SpecAugment, then the
@@ -79,27 +83,32 @@ def epoch_features(prep: Prepared, cfg: RunConfig, epoch: int, phase: str) -> np
     if sa:
         step = features.frame_samples(prep.kind)  # widths are given in 20 ms frames
         sa["time_width"] = sa.get("time_width", 0) * step
+    own = teacher is not None and teacher.spec is not None
+    teacher_x = np.empty((len(prep.train_audio), *features.input_shape(teacher.spec)), np.float32) if own else None
 
     def one_chunk(audio: np.ndarray, where: slice) -> np.ndarray:
         audio = augment(audio, prep.noises, rng, labels=prep.train_labels[where], **cfg.data.augment)
         x = prep.normalizer(prep.kind, features.compute(prep.kind, audio))
+        if own:
+            teacher_x[where] = teacher.features(audio)
         if sa:
             spec_augment(features.time_freq_view(prep.kind, x), rng, **sa)
         return x
 
-    return map_chunks(prep.train_audio, one_chunk, features.input_shape(prep.kind))
+    return map_chunks(prep.train_audio, one_chunk, features.input_shape(prep.kind)), teacher_x
 
 
-def prefetched_features(prep: Prepared, cfg: RunConfig, phase: str, first: int, end: int):
+def prefetched_features(prep: Prepared, cfg: RunConfig, phase: str, first: int, end: int,
+                        teacher: Teacher | None = None):
     """epoch_features of epochs first .. end-1, each computed while the caller trains on the one
     before (TensorFlow leaves a core idle part of the time); they depend only on (seed, phase,
     epoch), so computing them ahead does not change them."""
     with ThreadPoolExecutor(1) as pool:
-        upcoming = pool.submit(epoch_features, prep, cfg, first, phase) if first < end else None
+        upcoming = pool.submit(epoch_features, prep, cfg, first, phase, teacher) if first < end else None
         for epoch in range(first, end):
             x = upcoming.result()
             if epoch + 1 < end:
-                upcoming = pool.submit(epoch_features, prep, cfg, epoch + 1, phase)
+                upcoming = pool.submit(epoch_features, prep, cfg, epoch + 1, phase, teacher)
             yield x
 
 
@@ -125,15 +134,16 @@ def lr_at(epoch: int, epochs: int, lr: float, warmup: int) -> float:
 
 
 def epoch_targets(x: np.ndarray, labels: np.ndarray, tc, rng: np.random.Generator, n_classes: int,
-                  teacher=None) -> tuple[np.ndarray, np.ndarray]:
+                  teacher: Teacher | None = None, teacher_x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, soft targets) of one epoch: label smoothing, then mixup, then the teacher's logits
-    on the very inputs the student sees (distillation)."""
+    on the very inputs the student sees (distillation); a teacher with its own features
+    (`teacher_x`, the same clips) gets them blended with the same partners."""
     from qat.losses import mixup, smoothed_targets
 
     targets = smoothed_targets(labels, n_classes, tc.label_smoothing)
-    x, targets = mixup(x, targets, rng, tc.mixup)
+    x, targets, *mixed = mixup(x, targets, rng, tc.mixup, also=() if teacher_x is None else (teacher_x,))
     if teacher is not None:
-        targets = np.concatenate([targets, teacher.predict(x, batch_size=512, verbose=0).astype(np.float32)], axis=1)
+        targets = np.concatenate([targets, teacher.logits(mixed[0] if mixed else x)], axis=1)
     return x, targets
 
 
@@ -169,15 +179,15 @@ def run_phase(phase: str, model, prep: Prepared, cfg: RunConfig, run_dir: Path, 
         log.info("%s: resuming after epoch %d", phase, state["epochs_done"])
     x_val, y_val = prep.features["validation"]
     bar = tqdm(total=epochs, initial=state["epochs_done"], desc=f"{phase} training", unit="epoch", disable=not progress)
-    features = prefetched_features(prep, cfg, phase, state["epochs_done"], epochs)
+    features = prefetched_features(prep, cfg, phase, state["epochs_done"], epochs, teacher)
     while not state["early_stopped"] and state["epochs_done"] < epochs:
         epoch = state["epochs_done"]
         epoch_started = time.time()
         model.optimizer.learning_rate.assign(lr_at(epoch, epochs, lr, tc.warmup_epochs))
         tf.keras.utils.set_random_seed(tc.seed * 1000 + epoch)
-        x = next(features)
+        x, teacher_x = next(features)
         rng = np.random.default_rng([tc.seed, zlib.crc32(phase.encode()), epoch, 1])
-        x, targets = epoch_targets(x, prep.train_labels, tc, rng, n_classes, teacher)
+        x, targets = epoch_targets(x, prep.train_labels, tc, rng, n_classes, teacher, teacher_x)
         # initial_epoch/epochs give callbacks (e.g. a regularizer ramp) the true epoch number.
         fit = model.fit(x, targets, batch_size=tc.batch_size, initial_epoch=epoch, epochs=epoch + 1,
                         verbose=0, shuffle=True, callbacks=callbacks or None)
@@ -225,7 +235,7 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     check_resumable(cfg, run_dir)
-    teacher = check_teacher(cfg, Path(build_dir))  # before any data is loaded or epoch is run
+    teacher = load_teacher(cfg, Path(build_dir))  # before any data is loaded or epoch is run
     tf.keras.utils.set_random_seed(cfg.train.seed)
     started = time.time()
     prep = prepare_data(cfg, progress)
@@ -249,7 +259,7 @@ def train(cfg: RunConfig, build_dir: Path = Path("build"), progress: bool = True
     extra, hls_precisions = {}, None
     if cfg.quant is not None:
         if cfg.train.distill is not None and teacher is None:
-            teacher = float_model  # distil from this run's own float model
+            teacher = Teacher(float_model)  # distil from this run's own float model
         def phase_runner(phase, model, epochs, lr, callbacks=None):
             return run_phase(phase, model, prep, cfg, run_dir, epochs, lr, progress, callbacks, teacher)
 
@@ -321,42 +331,6 @@ def check_resumable(cfg: RunConfig, run_dir: Path) -> None:
                                  "rerun with --fresh to start over, or give this run another name")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     cfg.save(stamp)
-
-
-def check_teacher(cfg: RunConfig, build_dir: Path):
-    """The distillation teacher named by train.distill.teacher (several names: one model giving the
-    mean of their logits), loaded and checked to read this run's input; None: no distillation, or
-    a QAT run's own float model."""
-    from qat import features
-    from qat.models import average_logits, load_model
-
-    d = cfg.train.distill
-    if d is None:
-        return None
-    names = teacher_names(d)
-    if d["teacher_seeds"] is not None:
-        raise RunConfigError("train.distill.teacher_seeds picks the teacher's fold runs in cross-validation (qat.cv, "
-                             "make cv, make experiments); a single run distils from the runs named in "
-                             "train.distill.teacher: list them there")
-    if not names:
-        if cfg.quant is None:
-            raise RunConfigError("train.distill: a float run (no `quant:` section) distils from a named teacher; "
-                                 "set train.distill.teacher to a finished float run")
-        return None
-    want = tuple(features.input_shape(cfg.feature_spec()))
-    teachers = []
-    for name in names:
-        path = build_dir / name / "model.h5"
-        if not path.exists():
-            own = " or set teacher: null (its own float model)" if cfg.quant is not None else ""
-            raise RunConfigError(f"train.distill.teacher: {path} not found; train that run first{own}")
-        teacher = load_model(path)
-        have = tuple(teacher.input_shape[1:])
-        if have != want or teacher.output_shape[-1] != len(CLASSES):
-            raise RunConfigError(f"train.distill.teacher: {path} reads {have} and gives {teacher.output_shape[-1]} "
-                                 f"classes; this run's model reads {want} and gives {len(CLASSES)}")
-        teachers.append(teacher)
-    return teachers[0] if len(teachers) == 1 else average_logits(teachers)
 
 
 def load_float_run(run_dir: Path, cfg: RunConfig):

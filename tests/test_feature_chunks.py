@@ -87,14 +87,15 @@ def test_epoch_features_one_chunk_is_the_whole_split_code_and_chunks_are_determi
     prep = prepare_data(cfg, progress=False)
     n = len(prep.train_labels)
     assert n <= clips_module.CHUNK_CLIPS
-    one = epoch_features(prep, cfg, 2, "float")
+    one, teacher_x = epoch_features(prep, cfg, 2, "float")
+    assert teacher_x is None  # no teacher reading features of its own
     np.testing.assert_array_equal(one, whole_split_epoch(prep, cfg, 2, "float"))
     monkeypatch.setattr(clips_module, "CHUNK_CLIPS", 100)
-    a, b = epoch_features(prep, cfg, 2, "float"), epoch_features(prep, cfg, 2, "float")
+    a, b = epoch_features(prep, cfg, 2, "float")[0], epoch_features(prep, cfg, 2, "float")[0]
     np.testing.assert_array_equal(a, b)
     assert a.shape == one.shape and a.dtype == np.float32 and not np.array_equal(a, one)  # other draws
-    assert not np.array_equal(a, epoch_features(prep, cfg, 3, "float"))
-    assert not np.array_equal(a, epoch_features(prep, cfg, 2, "qat"))
+    assert not np.array_equal(a, epoch_features(prep, cfg, 3, "float")[0])
+    assert not np.array_equal(a, epoch_features(prep, cfg, 2, "qat")[0])
 
 
 def test_prefetched_features_are_each_epochs_own(archive):
@@ -106,8 +107,8 @@ def test_prefetched_features_are_each_epochs_own(archive):
     prep = prepare_data(cfg, progress=False)
     got = list(prefetched_features(prep, cfg, "qat", 2, 5))
     assert len(got) == 3
-    for epoch, x in zip(range(2, 5), got):
-        np.testing.assert_array_equal(x, epoch_features(prep, cfg, epoch, "qat"))
+    for epoch, (x, _) in zip(range(2, 5), got):
+        np.testing.assert_array_equal(x, epoch_features(prep, cfg, epoch, "qat")[0])
     assert list(prefetched_features(prep, cfg, "qat", 5, 5)) == []
 
 
@@ -131,3 +132,22 @@ def test_cross_validation_fold_reads_rows_of_the_pool(archive):
         np.testing.assert_array_equal(clips.audio[:5], flat[rows[:5]].astype(np.float32) / 32768)
     prep = prepare_data(cfg, progress=False)
     assert {s: len(y) for s, (_, y) in prep.features.items()} == {s: len(c.labels) for s, c in splits.items()}
+
+
+def test_a_teacher_with_features_of_its_own_gets_them_from_the_same_augmented_audio(archive):
+    """Cross-feature distillation: the teacher's features are computed from the very augmented clips
+    of the student's epoch (before SpecAugment), and computing them takes no random draws."""
+    from qat.data.augment import augment
+    from qat.teacher import Teacher
+    from qat.train import epoch_features, prepare_data
+
+    cfg = run_config(archive)
+    prep = prepare_data(cfg, progress=False)
+    assert len(prep.train_labels) <= clips_module.CHUNK_CLIPS
+    spec = features.FeatureSpec("logmel", mel_bands=20)
+    norm = features.Normalizer.fit(spec, features.compute(spec, np.asarray(prep.train_audio)))
+    x, teacher_x = epoch_features(prep, cfg, 2, "float", Teacher(None, spec, norm))
+    np.testing.assert_array_equal(x, epoch_features(prep, cfg, 2, "float")[0])
+    rng = np.random.default_rng([cfg.train.seed, zlib.crc32(b"float"), 2])
+    audio = augment(np.asarray(prep.train_audio), prep.noises, rng, labels=prep.train_labels, **cfg.data.augment)
+    np.testing.assert_array_equal(teacher_x, norm(spec, features.compute(spec, audio)))

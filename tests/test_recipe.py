@@ -61,6 +61,13 @@ def test_mixup_blends_inputs_and_targets_alike():
     np.testing.assert_allclose(xm, tm @ x, rtol=1e-5)
     assert (tm.max(1) >= 0.5 - 1e-6).all()  # the row's own label keeps the larger share
     assert mixup(x, t, rng, 0.0)[0] is x
+    # another view of the same rows (a teacher's own features) gets the same partners and shares,
+    # and the draws do not change with it
+    other = np.arange(8, dtype=np.float32)[:, None] * np.arange(1, 6, dtype=np.float32)
+    xa, ta, oa = mixup(x, t, np.random.default_rng(0), 0.4, also=(other,))
+    np.testing.assert_array_equal(xa, xm)
+    np.testing.assert_array_equal(ta, tm)
+    np.testing.assert_allclose(oa, tm @ other, rtol=1e-5)
 
 
 def test_distillation_loss_on_known_logits():
@@ -131,7 +138,7 @@ def _saved_model(path, input_shape):
 
 
 def test_distillation_teacher_checked_before_training(tmp_path):
-    from qat.train import check_teacher
+    from qat.teacher import load_teacher as check_teacher
 
     quant = {"weight_bits": 8, "act_bits": 8}
     cfg = RunConfig.from_dict({"name": "s", "quant": quant, "train": {"distill": {"teacher": "nope"}}})
@@ -140,7 +147,7 @@ def test_distillation_teacher_checked_before_training(tmp_path):
     (tmp_path / "wrong").mkdir()
     _saved_model(tmp_path / "wrong", (1960,))
     cfg = RunConfig.from_dict({"name": "s", "quant": quant, "train": {"distill": {"teacher": "wrong"}}})
-    with pytest.raises(RunConfigError, match=r"reads \(1960,\).*reads \(49, 10, 1\)"):
+    with pytest.raises(RunConfigError, match=r"reads \(1960,\).*this run's model reads \(49, 10, 1\)"):
         check_teacher(cfg, tmp_path)
     (tmp_path / "right").mkdir()
     _saved_model(tmp_path / "right", (49, 10, 1))
@@ -157,7 +164,7 @@ def test_distillation_teacher_checked_before_training(tmp_path):
 
 def test_ensemble_teacher_gives_the_mean_of_its_members_logits(tmp_path):
     from qat.models import load_model
-    from qat.train import check_teacher
+    from qat.teacher import load_teacher
 
     for name in ("t0", "t1"):
         (tmp_path / name).mkdir()
@@ -167,4 +174,58 @@ def test_ensemble_teacher_gives_the_mean_of_its_members_logits(tmp_path):
     members = [load_model(tmp_path / n / "model.h5").predict(x, verbose=0) for n in ("t0", "t1")]
     assert not np.allclose(*members)
     want = np.mean(members, axis=0)
-    np.testing.assert_allclose(check_teacher(cfg, tmp_path).predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(load_teacher(cfg, tmp_path).logits(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_teacher_reading_other_features_is_given_its_own(tmp_path):
+    """The streaming FFN (log-mel) distils from a DS-CNN (MFCC): the teacher's run says what it reads
+    (config.yaml) and how it was scaled (normalizer.npz), and it computes those features itself."""
+    from qat import features
+    from qat.teacher import load_teacher
+
+    def teacher_run(name, model, shape, kind):
+        (tmp_path / name).mkdir()
+        _saved_model(tmp_path / name, shape)
+        RunConfig.from_dict({"name": name, "model": model}).save(tmp_path / name / "config.yaml")
+        norm = features.Normalizer.fit(kind, features.compute(kind, audio))
+        norm.save(tmp_path / name / "normalizer.npz")
+        return norm
+
+    audio = np.random.default_rng(0).normal(0, 0.1, size=(6, 16000)).astype(np.float32)
+    norm = teacher_run("cnn", "dscnn", (49, 10, 1), "mfcc")
+    teacher_run("ffn", "streaming_ffn", (1960,), "logmel")
+
+    def student(model, teacher):
+        return RunConfig.from_dict({"name": "s", "model": model, "train": {"distill": {"teacher": teacher}}})
+
+    teacher = load_teacher(student("streaming_ffn", "cnn"), tmp_path)
+    assert teacher.spec == features.FeatureSpec("mfcc")
+    np.testing.assert_array_equal(teacher.features(audio), norm("mfcc", features.compute("mfcc", audio)))
+    assert load_teacher(student("dscnn", "cnn"), tmp_path).spec is None  # reads the student's input, as before
+    with pytest.raises(RunConfigError, match=r"ensemble \['cnn', 'ffn'\] mixes features"):
+        load_teacher(student("streaming_ffn", ["cnn", "ffn"]), tmp_path)
+
+
+def test_epoch_targets_mix_a_teachers_own_features_like_the_students():
+    from types import SimpleNamespace
+
+    from qat.teacher import Teacher
+    from qat.train import epoch_targets
+
+    class FirstTwelve:  # a "model" whose logits are the first 12 values of what it reads
+        def predict(self, x, batch_size, verbose):
+            return x.reshape(len(x), -1)[:, :12]
+
+    x = np.random.default_rng(1).normal(size=(10, 30)).astype(np.float32)
+    own = np.random.default_rng(2).normal(size=(10, 20)).astype(np.float32)
+    labels = np.arange(10) % 12
+    tc = SimpleNamespace(label_smoothing=0.0, mixup=0.3)
+    xm, targets = epoch_targets(x, labels, tc, np.random.default_rng(3), 12, Teacher(FirstTwelve()), own)
+    want_x, want_t, want_own = mixup(x, smoothed_targets(labels, 12, 0.0), np.random.default_rng(3), 0.3, also=(own,))
+    assert not np.allclose(want_own, own)  # the draws did blend
+    np.testing.assert_array_equal(xm, want_x)
+    np.testing.assert_array_equal(targets[:, :12], want_t)
+    np.testing.assert_array_equal(targets[:, 12:], want_own[:, :12])
+    # a teacher of the student's input reads the student's mixed input
+    _, same = epoch_targets(x, labels, tc, np.random.default_rng(3), 12, Teacher(FirstTwelve()))
+    np.testing.assert_array_equal(same[:, 12:], want_x[:, :12])

@@ -138,7 +138,7 @@ def run_stage(stage: str, archive: Path) -> dict:
         cfg = RunConfig.from_dict({**RUN_CONFIG, "data": {"source": "gsc", "path": str(archive)}})
         prep = prepare_data(cfg, progress=False)
         fixed = time.time() - started
-        x = epoch_features(prep, cfg, 0, "float")
+        x, _ = epoch_features(prep, cfg, 0, "float")
         out = {"clips": {s: len(y) for s, (_, y) in prep.features.items()}, "epoch_features": list(x.shape),
                "fixed_features_seconds": round(fixed, 1), "epoch_features_seconds": round(time.time() - started - fixed, 1)}
         out["epoch_clips_per_second"] = round(len(x) / max(out["epoch_features_seconds"], 0.1))
