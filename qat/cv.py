@@ -67,7 +67,8 @@ def run_name(name: str, tag: str | None, folds: int, seed: int, fold: int) -> st
 
 def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list[int], data: str | None,
          only: list[int] | None = None) -> list[list[dict]]:
-    """Stages of runs (each stage depends only on earlier ones): [float runs], [quantized runs].
+    """Stages of runs, each depending only on earlier ones: the runs a run starts from (its float
+    run) or distils from (its teachers, and its float run's teachers) come first.
 
     Every run is checked (config, folds against speakers) here, before anything trains."""
     base = {**overrides, **data_overrides(data)}
@@ -82,43 +83,65 @@ def plan(config: Path, overrides: dict, tag: str | None, folds: int, seeds: list
         if not cfg.can_start_from(parent):  # qat.train would refuse it only after the float folds trained
             raise RunConfigError(f"{config}: train.init_from {parent.name!r} ({find_config(parent.name)}) has another "
                                  "model, model_args or data setting; make the two configs agree")
-    teachers = {name: teacher_config(name, data) for name in teacher_names(cfg.train.distill)}
-    if cfg.name in teachers and not tag:
+    if cfg.name in teacher_names(cfg.train.distill) and not tag:
         raise RunConfigError(f"train.distill.teacher: {cfg.name!r} is this config's own name, so its fold runs would "
                              "be the teacher's; give the run a --tag")
-    stages: list[list[dict]] = [[], []] if parent or teachers else [[]]
+    runs: dict[str, dict] = {}  # every run by name, in planning order
     for seed in seeds:
         for fold in (only if only is not None else range(folds)):
             fold_set = {"data.folds": folds, "data.fold": fold, "train.seed": seed}
             if parent is not None:
                 pname = run_name(parent.name, float_tag, folds, seed, fold)
-                pset = {**float_base, **fold_set, "name": pname}
-                stages[0].append(dict(config=str(find_config(parent.name)), overrides=pset, name=pname))
+                pset = {**float_base, **fold_set, **fold_teachers(parent, runs, folds, seed, fold, data), "name": pname}
+                runs.setdefault(pname, dict(config=str(find_config(parent.name)), overrides=pset, name=pname))
                 fold_set["train.init_from"] = pname
-            if teachers:  # the same fold's runs of each teacher config: they never heard the fold either
-                tnames = []
-                for tname, tpath in teachers.items():
-                    for tseed in cfg.train.distill["teacher_seeds"] or [seed]:
-                        run = run_name(tname, None, folds, tseed, fold)
-                        # the teacher config as committed: none of the student's settings (its
-                        # --set, its init_from) reaches it, or its runs would differ per student
-                        tset = {"data.folds": folds, "data.fold": fold, "train.seed": tseed, "name": run,
-                                **data_overrides(data)}
-                        if run not in {r["name"] for r in stages[0]}:
-                            stages[0].append(dict(config=str(tpath), overrides=tset, name=run))
-                        tnames.append(run)
-                fold_set["train.distill.teacher"] = tnames
-                fold_set["train.distill.teacher_seeds"] = None  # resolved: the run reads the names
+            fold_set.update(fold_teachers(cfg, runs, folds, seed, fold, data))
             name = run_name(cfg.name, tag, folds, seed, fold)
-            stages[-1].append(dict(config=str(config), overrides={**base, **fold_set, "name": name}, name=name))
-    for stage in stages:
-        for run in stage:
-            RunConfig.load(run["config"], run["overrides"])  # bad settings fail now, not after hours
+            runs[name] = dict(config=str(config), overrides={**base, **fold_set, "name": name}, name=name)
+    for run in runs.values():
+        RunConfig.load(run["config"], run["overrides"])  # bad settings fail now, not after hours
     # more folds than speakers: checked on the real listing before any training
     from qat.dataset import fold_speakers
 
-    fold_speakers(RunConfig.load(stages[-1][0]["config"], stages[-1][0]["overrides"]).data)
-    return [s for s in stages if s]
+    last = runs[name]  # a run of this config: its data settings
+    fold_speakers(RunConfig.load(last["config"], last["overrides"]).data)
+    return by_depth(runs)
+
+
+def fold_teachers(cfg: RunConfig, runs: dict[str, dict], folds: int, seed: int, fold: int, data: str | None) -> dict:
+    """The settings that point a run of `cfg` (seed, fold) at its teachers' runs of the same fold
+    (they never heard the fold either; one per seed of teacher_seeds, default the run's own),
+    which are added to `runs`; {} when cfg names no teacher."""
+    names = teacher_names(cfg.train.distill)
+    if not names:
+        return {}
+    resolved = []
+    for tname in names:
+        tpath = teacher_config(tname, data)
+        for tseed in cfg.train.distill["teacher_seeds"] or [seed]:
+            run = run_name(tname, None, folds, tseed, fold)
+            # the teacher config as committed: none of the student's settings (its --set, its
+            # init_from) reaches it, or its runs would differ per student
+            tset = {"data.folds": folds, "data.fold": fold, "train.seed": tseed, "name": run, **data_overrides(data)}
+            runs.setdefault(run, dict(config=str(tpath), overrides=tset, name=run))
+            resolved.append(run)
+    return {"train.distill.teacher": resolved, "train.distill.teacher_seeds": None}  # the run reads the names
+
+
+def by_depth(runs: dict[str, dict]) -> list[list[dict]]:
+    """Stages: a run that depends on nothing planned here is in stage 0, any other one stage after
+    the deepest run it depends on (so a run keeps its stage in every plan it appears in)."""
+    depth: dict[str, int] = {}
+
+    def of(name: str) -> int:
+        if name not in depth:
+            depth[name] = 1 + max((of(u) for u in upstream(runs[name]) if u in runs), default=-1)
+        return depth[name]
+
+    stages: list[list[dict]] = [[] for _ in range(1 + max(of(n) for n in runs))]
+    for name, run in runs.items():
+        stages[depth[name]].append(run)
+    return stages
 
 
 def teacher_config(name: str, data: str | None) -> Path:

@@ -107,6 +107,33 @@ def test_cv_trains_each_folds_teachers_first(gsc_root):
 
 
 @pytest.mark.gsc
+def test_cv_trains_a_float_runs_teachers_before_it_and_its_qat_after_it(gsc_root, tmp_path, monkeypatch):
+    """A QAT config whose float config distils from a third config (the FFN from the DS-CNN): three
+    stages, teacher, float, QAT, each fold's float run pointed at the teacher's run of its fold."""
+    import yaml
+
+    from qat import cv
+
+    (tmp_path / "ffn_float.yaml").write_text(yaml.safe_dump(
+        {"name": "t_ffn_float", "model": "streaming_ffn", "train": {"distill": {"teacher": "gsc_dscnn_float"}}}))
+    (tmp_path / "ffn_linear8.yaml").write_text(yaml.safe_dump(
+        {"name": "t_ffn_linear8", "model": "streaming_ffn", "quant": {"weight_bits": 8, "act_bits": 8},
+         "train": {"init_from": "t_ffn_float"}}))
+    committed = cv.find_config
+    monkeypatch.setattr(cv, "find_config", lambda name, **kw: (
+        tmp_path / "ffn_float.yaml" if name == "t_ffn_float" else committed(name, **kw)))
+    stages = cv.plan(tmp_path / "ffn_linear8.yaml", {}, None, 3, [0, 1], str(gsc_root), only=[1])
+    assert [[r["name"] for r in s] for s in stages] == [
+        ["gsc_dscnn_float_k3_s0_f1", "gsc_dscnn_float_k3_s1_f1"],
+        ["t_ffn_float_k3_s0_f1", "t_ffn_float_k3_s1_f1"],
+        ["t_ffn_linear8_k3_s0_f1", "t_ffn_linear8_k3_s1_f1"]]
+    for seed, run in enumerate(stages[1]):
+        assert run["overrides"]["train.distill.teacher"] == [f"gsc_dscnn_float_k3_s{seed}_f1"]
+        assert stages[2][seed]["overrides"]["train.init_from"] == run["name"]
+        assert "train.distill.teacher" not in stages[2][seed]["overrides"]  # the QAT run distils nothing
+
+
+@pytest.mark.gsc
 def test_cv_end_to_end_scores_every_clip_once(gsc_root, tmp_path, capsys):
     """A 2-fold CV of a quantized config (float first, then QAT from the same fold's float model),
     tiny epochs: the summary pools every clip of the subset exactly once and writes its files."""

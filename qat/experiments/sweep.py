@@ -137,13 +137,14 @@ def cv_name(run: dict) -> str:
 
 def expand(sweep: Sweep, data: str | None) -> Plan:
     """Every run of the sweep, through qat.cv.plan (which checks each run before anything trains)."""
-    stages: list[list[dict]] = [[], []]
+    stages: list[list[dict]] = []
     seen: dict[str, dict] = {}
     groups: dict[str, list[dict]] = {}
     det = set()
     for entry in sweep.entries:
         config_stages = plan(entry.config, entry.overrides, entry.tag, sweep.folds, sweep.seeds, data, sweep.only_folds)
-        # two stages when the config starts from a float run (float first); one when it trains alone
+        # a run's stage is its depth below the runs it needs (qat.cv.by_depth): the same in every entry
+        stages += [[] for _ in range(len(config_stages) - len(stages))]
         for level, stage in enumerate(config_stages):
             for run in stage:
                 if run["name"] in seen:
