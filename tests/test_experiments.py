@@ -127,11 +127,22 @@ def test_a_run_older_than_its_float_run_is_trained_again_from_scratch(tmp_path, 
 
 @pytest.mark.gsc
 def test_papers_sweep_trains_each_float_run_once(gsc_root):
+    from qat.cv import upstream
+
     plan = expand(load(SWEEP_DIR / "papers.yaml"), str(gsc_root))
-    floats, quantized = plan.stages
+    runs = [r for stage in plan.stages for r in stage]
+    floats = [r for r in runs if "train.init_from" not in r["overrides"]]
+    quantized = [r for r in runs if "train.init_from" in r["overrides"]]
     assert len(plan.groups) == 14 and len(floats) == 2 * 3 * 2  # two float configs x 3 folds x 2 seeds
-    assert len(quantized) == 12 * 3 * 2
+    assert len(quantized) == 12 * 3 * 2 and len({r["name"] for r in runs}) == len(runs)
     assert {r["overrides"]["train.init_from"] for r in quantized} == {r["name"] for r in floats}
+    # every run after the runs it starts from or distils from: the FFN float run of a fold after
+    # the DS-CNN float run of the same fold and seed that teaches it, the FFN's QAT runs after both
+    stage = {r["name"]: i for i, s in enumerate(plan.stages) for r in s}
+    assert all(stage[u] < stage[r["name"]] for r in runs for u in upstream(r))
+    assert [stage["gsc_dscnn_float_k3_s1_f2"], stage["gsc_ffn_float_k3_s1_f2"], stage["gsc_ffn_linear8_k3_s1_f2"]] == [0, 1, 2]
+    ffn = next(r for r in floats if r["name"] == "gsc_ffn_float_k3_s1_f2")
+    assert ffn["overrides"]["train.distill.teacher"] == ["gsc_dscnn_float_k3_s1_f2"]
     assert "gsc_ffn_two_stage_w1_k3" in plan.det and "gsc_dscnn_float_k3" not in plan.det
 
 
