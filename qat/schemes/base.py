@@ -28,7 +28,7 @@ class QatContext:
     input_shape: tuple
     n_classes: int
     progress: bool = True
-    teacher: object = None  # distillation teacher for the QAT phases (train.distill), or None
+    teacher: object = None  # qat.teacher.Teacher of the QAT phases (train.distill), or None
     # the training loop, injected by qat.train: (phase, model, epochs, lr, callbacks) -> state dict
     phase_runner: Callable | None = None
     evaluator: Callable | None = None  # model -> {split: {"accuracy": ...}}
