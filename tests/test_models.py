@@ -13,8 +13,10 @@ SMALL = {"dscnn": {"width": 8}, "streaming_ffn": {"width": 16}, "raw_cnn": {"cha
          "tc_resnet": {"width": 0.5}, "nas_mfcc": {}, "nas_raw": {}}  # NAS models: their default (small) architecture
 # (model, its small arguments): every model, and the variants unpadded in time (tests/test_time_padding.py)
 CASES = [(name, SMALL[name]) for name in sorted(MODELS)] + [
-    ("dscnn", {**SMALL["dscnn"], "time_padding": "valid"}), ("tc_resnet", {**SMALL["tc_resnet"], "time_padding": "valid"})]
-CASE_IDS = [name + ("-valid" if kw.get("time_padding") == "valid" else "") for name, kw in CASES]
+    ("dscnn", {**SMALL["dscnn"], "time_padding": "valid"}), ("tc_resnet", {**SMALL["tc_resnet"], "time_padding": "valid"}),
+    ("streaming_ffn", {**SMALL["streaming_ffn"], "frame_units": 8, "frame_kernel": 2, "frame_stride": 2})]
+CASE_IDS = [name + ("-valid" if kw.get("time_padding") == "valid" else "-frames" if "frame_units" in kw else "")
+            for name, kw in CASES]
 
 
 def shape_of(name):
@@ -120,3 +122,23 @@ def test_raw_cnn_average_head():
     assert q.get_layer("avg_pool_quant") is not None
     with pytest.raises(ValueError, match="head='max'"):
         build_model("raw_cnn", shape, 12, None, head="max")
+
+
+def test_streaming_ffn_frame_layer_shares_weights_over_time():
+    """frame_units: one Conv1D over frame groups in front of the dense layers; a word two frames later
+    (one stride) meets the same weights, one output position later."""
+    kw = {"width": 16, "frame_units": 8, "frame_kernel": 2, "frame_stride": 2}
+    model = build_model("streaming_ffn", (1960,), 12, None, **kw)
+    assert model.get_layer("frames").kernel.shape == (2, 40, 8)
+    assert model.get_layer("fc1").kernel.shape == (24 * 8, 16)  # (49 - 2) // 2 + 1 groups x 8 units
+    x = np.random.default_rng(0).normal(size=(1, 49, 40)).astype("float32")
+    later = np.zeros_like(x)
+    later[:, 2:] = x[:, :-2]
+    groups = keras.Model(model.input, model.get_layer("frames_relu").output)
+    a, b = (groups.predict(v.reshape(1, -1), verbose=0) for v in (x, later))
+    assert np.allclose(b[:, 1:], a[:, :-1], atol=1e-5)
+    for bad in ({"frame_kernel": 50}, {"frame_stride": 0}):
+        with pytest.raises(ValueError, match="do not fit 49 frames"):
+            build_model("streaming_ffn", (1960,), 12, None, **{**kw, **bad})
+    with pytest.raises(ValueError, match="needs 49 frames"):
+        build_model("streaming_ffn", (1000,), 12, None, **kw)

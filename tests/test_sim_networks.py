@@ -98,14 +98,20 @@ N_REAL = 1000
 REAL_CLIP_CASES = [
     ("dscnn", "mfcc", 8, 8, {"width": 8}),
     ("streaming_ffn", "logmel", 8, 1960, {"width": 32, "depth": 2}),
+    # the shared frame layer (configs/gsc/ffn_frames_*): a flat input re-cut into 49 frames, a Conv1D
+    # over frame pairs, flattened again into the dense layers
+    ("streaming_ffn", "logmel", 4, 64, {"width": 32, "depth": 2, "frame_units": 8, "frame_kernel": 2, "frame_stride": 2}),
     ("raw_cnn", "raw", 4, "64,balance", {"channels": (4, 8, 8, 8)}),  # per-layer RFs from balancing
     # mean over time, then dense; slow: a second raw CNN on 1,000 clips (~55 s). The default suite
     # keeps this head exact on random inputs (test_sim_sequential's raw_cnn) and average pooling
     # in the dataflow RTL (test_border_layers, test_sim_icarus)
     pytest.param("raw_cnn", "raw", 8, 64, {"channels": (4, 8, 8, 8), "head": "average"}, marks=pytest.mark.slow),
 ]
-REAL_CLIP_IDS = [c[0] + "".join(f"_{v}" for k, v in c[4].items() if k == "head") for c in
-                 (getattr(c, "values", c) for c in REAL_CLIP_CASES)]
+def _variant(kw: dict) -> str:
+    return f"_{kw['head']}" if "head" in kw else "_frames" if "frame_units" in kw else ""
+
+
+REAL_CLIP_IDS = [c[0] + _variant(c[4]) for c in (getattr(c, "values", c) for c in REAL_CLIP_CASES)]
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +144,7 @@ def test_real_clips_rtl_equals_golden(real_test_audio, tmp_path, name, kind, bit
     design = generate_rtl(graph, tmp_path / "rtl", reuse_factor=rf)
     x_raw = golden_of(graph).quantize_input(x)
     res = compare(design, graph, x_raw, p_valid=90, p_ready=90, seed=1)
-    _record(f"real_clips_{name}{kw.get('head', '')}_{bits}b_rf{str(rf).replace(',', '_')}", {**res, **lower_bounds(design)})
+    _record(f"real_clips_{name}{_variant(kw)}_{bits}b_rf{str(rf).replace(',', '_')}", {**res, **lower_bounds(design)})
     assert res["exact"] == res["n"] == N_REAL, res["first_bad"]
     outputs = golden_of(graph).run_raw(np.asarray(x_raw, np.int64)).reshape(len(x_raw), -1)
     assert len(np.unique(outputs, axis=0)) > 100  # real clips give varied outputs, not one saturated code
