@@ -28,6 +28,9 @@ def graphs(tmp_path_factory):
     # crops of the shortcuts and residual Adds with strided 1x1 convolutions (TC-ResNet)
     out["dscnn"] = to_hls(kws_model("dscnn", bits=8, seed=5, width=4, time_padding="valid"), root / "dscnn")
     out["tcresnet"] = to_hls(kws_model("tc_resnet", bits=8, seed=5, width=0.25, time_padding="valid"), root / "tcr")
+    # the FFN with a shared frame layer: a flat window re-cut into frames, a Conv1D over frame pairs
+    out["ffn_frames"] = to_hls(kws_model("streaming_ffn", bits=8, seed=5, width=16, depth=2, frame_units=4,
+                                         frame_kernel=2, frame_stride=2), root / "ffn_frames")
     return out
 
 
@@ -57,11 +60,14 @@ def test_plan_roles(graphs):
     # decision of 2 frames, i.e. one row step
     assert roles["cnn2d"]["avg_pool"] == ("collapse", 21, 1)
     assert roles["cnn1d"]["avg_pool"] == ("collapse", 22, 1)
+    frames = {s.name: (s.role, s.fh, s.sh) for s in build_plan(graphs["ffn_frames"], 2).layers}
+    assert frames["frames"] == ("window", 2, 2)  # each frame pair once: one new group per decision of 2 hops
+    assert frames["fc1"] == ("collapse", 24, 1)
     plan = build_plan(graphs["cnn2d"], 4)
     assert plan["avg_pool"].sh == 2 and plan.frame_elems == 6 and plan.receptive_frames == 5 + 2 * 2 + 20 * 2
 
 
-@pytest.mark.parametrize("kind,k", [(kind, k) for kind in (*KINDS, ("cnn1d", "io_stream"), ("cnn2d", "io_stream"), "dscnn")
+@pytest.mark.parametrize("kind,k", [(kind, k) for kind in (*KINDS, ("cnn1d", "io_stream"), ("cnn2d", "io_stream"), "dscnn", "ffn_frames")
                                     for k in (2, 4)] + [("tcresnet", 8), ("tcresnet", 16)])
 def test_streaming_golden_equals_windowed(graphs, kind, k):
     graph = graphs[kind]
@@ -132,7 +138,7 @@ def test_output_with_time_axis_refused(tmp_path):
 @pytest.mark.parametrize("kind,rf,p_valid,p_ready", [("ffn", 4, 70, 60), ("cnn2d", 1, 100, 100), ("cnn2d", 4, 60, 70),
                                                      ("cnn1d", 2, 80, 50), (("cnn1d", "io_stream"), 3, 90, 70),
                                                      (("cnn2d", "io_stream"), 2, 70, 80), ("dscnn", 8, 80, 70),
-                                                     ("tcresnet", 4, 75, 65)])
+                                                     ("tcresnet", 4, 75, 65), ("ffn_frames", 4, 70, 80)])
 def test_streaming_rtl_equals_streaming_golden(graphs, tmp_path, kind, rf, p_valid, p_ready):
     from hw.rtl.stream_generate import generate_stream_rtl
     from sim.frames import to_beats
