@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 REAL_RUNS = ["gsc_dscnn_linear8", "gsc_dscnn_linear4", "gsc_ffn_linear8", "gsc_ffn_linear4",
+             "gsc_ffn_frames_linear8", "gsc_ffn_frames_linear4",
              "gsc_rawcnn_linear8", "gsc_rawcnn_linear4", "gsc_tcresnet_linear8", "gsc_tcresnet_linear4"]
 
 
